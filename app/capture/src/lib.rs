@@ -1,0 +1,18 @@
+//! Receiving and decoding camera streams.
+//!
+//! Per stream (a camera's main or sub stream): one tokio task that speaks RTSP through
+//! `retina` ([`stream`]), and one named OS thread that decodes with libavcodec ([`decode`]).
+//! They are joined by a small bounded channel; when the decoder falls behind, the receive
+//! task drops frames *until the next keyframe* (dropping single frames mid-GOP smears the
+//! picture). The decoded picture goes into a latest-frame-wins slot in [`StreamShared`], from
+//! which the renderer uploads it; nothing queues up behind a slow consumer.
+#![forbid(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod decode;
+pub mod frame;
+pub mod shared;
+pub mod stream;
+
+pub use frame::{ColorMatrix, DecodedFrame};
+pub use shared::{StreamShared, StreamStats, StreamKind};
+pub use stream::{CameraHandle, Capture, Timeouts};

@@ -1,0 +1,141 @@
+//! State shared between a stream's receive task, its decoder thread and the UI/renderer.
+//! Every field is behind a short-held lock or an atomic: the UI thread never waits on I/O.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use mt_core::StreamState;
+use parking_lot::Mutex;
+
+use crate::frame::DecodedFrame;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    Main,
+    Sub,
+}
+
+/// Numbers for the tile overlay and the health panel.
+#[derive(Clone, Debug, Default)]
+pub struct StreamStats {
+    pub fps: f32,
+    pub kbps: f32,
+    pub width: u32,
+    pub height: u32,
+    pub codec: &'static str,
+    pub last_frame_at: Option<Instant>,
+    pub reconnects: u64,
+    pub frames_received: u64,
+    pub frames_decoded: u64,
+    /// Frames dropped because the decoder was behind (skipping to the next keyframe).
+    pub frames_dropped: u64,
+}
+
+/// How many arrival→upload latency samples to keep per stream.
+const LATENCY_SAMPLES: usize = 4096;
+
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+pub struct StreamShared {
+    /// `camera-id/main` or `camera-id/sub`: for logs and thread names.
+    pub label: String,
+    pub kind: StreamKind,
+    state: Mutex<StreamState>,
+    latest: Mutex<Option<Arc<DecodedFrame>>>,
+    stats: Mutex<StreamStats>,
+    /// Whether any view shows this stream (decode only what is on screen).
+    wanted: AtomicBool,
+    /// Bumped when `wanted` changes, so the receive task can wake.
+    pub(crate) wanted_changed: tokio::sync::Notify,
+    latency_us: Mutex<VecDeque<u32>>,
+    frames_uploaded: AtomicU64,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl StreamShared {
+    pub fn new(label: String, kind: StreamKind) -> Arc<Self> {
+        Arc::new(StreamShared {
+            label,
+            kind,
+            state: Mutex::new(StreamState::Idle),
+            latest: Mutex::new(None),
+            stats: Mutex::new(StreamStats::default()),
+            wanted: AtomicBool::new(false),
+            wanted_changed: tokio::sync::Notify::new(),
+            latency_us: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
+            frames_uploaded: AtomicU64::new(0),
+            waker: Mutex::new(None),
+        })
+    }
+
+    pub fn state(&self) -> StreamState {
+        self.state.lock().clone()
+    }
+    pub(crate) fn set_state(&self, s: StreamState) {
+        let mut st = self.state.lock();
+        if *st != s {
+            *st = s;
+            drop(st);
+            self.wake();
+        }
+    }
+
+    /// The most recent decoded picture, if any.
+    pub fn latest(&self) -> Option<Arc<DecodedFrame>> {
+        self.latest.lock().clone()
+    }
+    pub(crate) fn publish(&self, f: Arc<DecodedFrame>) {
+        *self.latest.lock() = Some(f);
+        self.wake();
+    }
+    pub(crate) fn clear_picture(&self) {
+        *self.latest.lock() = None;
+    }
+
+    pub fn stats(&self) -> StreamStats {
+        self.stats.lock().clone()
+    }
+    pub(crate) fn with_stats<R>(&self, f: impl FnOnce(&mut StreamStats) -> R) -> R {
+        f(&mut self.stats.lock())
+    }
+
+    /// Tells the stream whether a view shows it. Cheap; call it every UI frame.
+    pub fn set_wanted(&self, wanted: bool) {
+        if self.wanted.swap(wanted, Ordering::Relaxed) != wanted {
+            self.wanted_changed.notify_one();
+        }
+    }
+    pub fn is_wanted(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed)
+    }
+
+    /// Called by the renderer when it has uploaded `frame` to the GPU.
+    pub fn record_upload(&self, frame: &DecodedFrame) {
+        let us = frame.arrival.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        let mut l = self.latency_us.lock();
+        if l.len() == LATENCY_SAMPLES {
+            l.pop_front();
+        }
+        l.push_back(us);
+        self.frames_uploaded.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Arrival→upload latency samples in microseconds (newest last).
+    pub fn latency_samples_us(&self) -> Vec<u32> {
+        self.latency_us.lock().iter().copied().collect()
+    }
+    pub fn frames_uploaded(&self) -> u64 {
+        self.frames_uploaded.load(Ordering::Relaxed)
+    }
+
+    /// Sets the function that asks the UI to repaint (`egui::Context::request_repaint`).
+    pub fn set_waker(&self, w: Option<Waker>) {
+        *self.waker.lock() = w;
+    }
+    fn wake(&self) {
+        if let Some(w) = self.waker.lock().as_ref() {
+            w();
+        }
+    }
+}

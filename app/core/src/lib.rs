@@ -1,0 +1,14 @@
+//! Core types of Mắt Thần, shared by every other crate: the camera configuration (parsed once,
+//! at the edge, into typed values), secrets that never print, stream health states, and the
+//! diacritic folding used by every search box.
+#![forbid(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod config;
+pub mod health;
+pub mod secret;
+pub mod text;
+
+pub use config::{CameraConfig, CameraId, ConfigError, Transport, CameraFile, load_cameras, parse_cameras};
+pub use health::{LossReason, StreamState};
+pub use secret::{redact_url, Credentials, Secret};
+pub use text::fold;
