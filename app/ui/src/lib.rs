@@ -1,1 +1,12 @@
+//! The Mắt Thần workstation UI (egui): the video wall, the camera list, the health panel.
+//! UI functions collect [`app::Command`]s that are applied after drawing; persisted state is
+//! a plain serde struct ([`app::WallState`]) kept beside the live handles, not inside them.
+#![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod app;
+pub mod i18n;
+pub mod layout;
+
+pub use app::{Command, MatThanApp, WallState};
+pub use i18n::{install_fonts, Lang, Tr};
+pub use layout::WallLayout;

@@ -1,0 +1,490 @@
+//! The workstation window: top bar, camera list (left), wall (centre), health panel (bottom).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui::{Align2, Color32, FontId, Key, Rect, RichText, Sense, Stroke, StrokeKind};
+use fluent_bundle::FluentValue;
+use mt_capture::{CameraHandle, StreamShared};
+use mt_core::{text, StreamState};
+use mt_render::VideoCallback;
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::{Lang, Tr};
+use crate::layout::{fit_aspect, WallLayout};
+
+/// What survives a restart: layout, which camera is on which tile, language, panels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WallState {
+    pub layout: WallLayout,
+    /// Camera id per tile (index = tile number − 1). Longer than the layout's tile count is
+    /// fine: switching to a smaller layout and back keeps the assignments.
+    pub tiles: Vec<Option<String>>,
+    pub lang: Lang,
+    pub show_health: bool,
+}
+
+impl Default for WallState {
+    fn default() -> Self {
+        WallState { layout: WallLayout::G4, tiles: Vec::new(), lang: Lang::Vi, show_health: true }
+    }
+}
+
+impl WallState {
+    /// Loads the saved state; a missing or unreadable file gives the default (logged).
+    pub fn load(path: &std::path::Path) -> Option<Self> {
+        let text = std::fs::read_to_string(path).ok()?;
+        match serde_json::from_str(&text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("{}: ignoring unreadable wall state: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    /// Writes atomically (temporary file, then rename).
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.partial");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    SetLayout(WallLayout),
+    Assign { tile: usize, camera: usize },
+    Unassign(usize),
+    Select(usize),
+    ToggleMaximise(usize),
+    Restore,
+    SetLang(Lang),
+    ToggleFullscreen,
+    ToggleHealth,
+}
+
+pub struct MatThanApp {
+    pub cameras: Vec<CameraHandle>,
+    pub state: WallState,
+    state_path: Option<PathBuf>,
+    tr: Tr,
+    pub selected: usize,
+    pub maximised: Option<usize>,
+    search: String,
+    fullscreen: bool,
+    config_errors: Vec<String>,
+}
+
+impl MatThanApp {
+    /// `state` is the saved state (or default); tiles without a saved camera get the
+    /// cameras in file order.
+    pub fn new(ctx: &egui::Context, cameras: Vec<CameraHandle>, mut state: WallState, state_path: Option<PathBuf>, config_errors: Vec<String>) -> Self {
+        crate::i18n::install_fonts(ctx);
+        if state.tiles.iter().all(Option::is_none) {
+            state.tiles = cameras.iter().map(|c| Some(c.config.id.0.clone())).collect();
+        }
+        for cam in &cameras {
+            for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
+                let c = ctx.clone();
+                // Coalesce wake-ups from dozens of streams to at most ~60 repaints a second.
+                s.set_waker(Some(Arc::new(move || c.request_repaint_after(Duration::from_millis(16)))));
+            }
+        }
+        let tr = Tr::new(state.lang);
+        MatThanApp { cameras, state, state_path, tr, selected: 0, maximised: None, search: String::new(), fullscreen: false, config_errors }
+    }
+
+    pub fn tr(&self) -> &Tr {
+        &self.tr
+    }
+
+    fn camera_index(&self, id: &str) -> Option<usize> {
+        self.cameras.iter().position(|c| c.config.id.0 == id)
+    }
+
+    /// Camera index on `tile`, if any.
+    pub fn tile_camera(&self, tile: usize) -> Option<usize> {
+        self.state.tiles.get(tile).and_then(|t| t.as_deref()).and_then(|id| self.camera_index(id))
+    }
+
+    pub fn apply(&mut self, ctx: &egui::Context, cmd: Command) {
+        let n = self.state.layout.tile_count();
+        let mut persist = true;
+        match cmd {
+            Command::SetLayout(l) => {
+                self.state.layout = l;
+                self.maximised = None;
+                self.selected = self.selected.min(l.tile_count() - 1);
+            }
+            Command::Assign { tile, camera } => {
+                if tile < n && camera < self.cameras.len() {
+                    if self.state.tiles.len() <= tile {
+                        self.state.tiles.resize(tile + 1, None);
+                    }
+                    self.state.tiles[tile] = Some(self.cameras[camera].config.id.0.clone());
+                    self.selected = tile;
+                }
+            }
+            Command::Unassign(tile) => {
+                if let Some(t) = self.state.tiles.get_mut(tile) {
+                    *t = None;
+                }
+            }
+            Command::Select(t) => {
+                self.selected = t.min(n - 1);
+                persist = false;
+            }
+            Command::ToggleMaximise(t) => {
+                self.maximised = if self.maximised.is_some() { None } else { Some(t.min(n - 1)) };
+                self.selected = t.min(n - 1);
+                persist = false;
+            }
+            Command::Restore => {
+                if self.maximised.take().is_none() && self.fullscreen {
+                    self.fullscreen = false;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(false));
+                }
+                persist = false;
+            }
+            Command::SetLang(l) => {
+                self.state.lang = l;
+                self.tr = Tr::new(l);
+            }
+            Command::ToggleFullscreen => {
+                self.fullscreen = !self.fullscreen;
+                ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(self.fullscreen));
+                persist = false;
+            }
+            Command::ToggleHealth => self.state.show_health = !self.state.show_health,
+        }
+        if persist {
+            if let Some(p) = &self.state_path {
+                if let Err(e) = self.state.save(p) {
+                    tracing::warn!("cannot save wall state to {}: {e}", p.display());
+                }
+            }
+        }
+    }
+
+    /// Draws the whole workstation into `ui` and applies what the officer did.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let mut cmds = Vec::new();
+        self.keyboard(ui, &mut cmds);
+        egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
+        if !self.fullscreen {
+            egui::Panel::left("cameras").resizable(true).default_size(260.0).show(ui, |ui| self.camera_list_ui(ui, &mut cmds));
+            if self.state.show_health {
+                egui::Panel::bottom("health").resizable(true).default_size(180.0).show(ui, |ui| self.health_ui(ui));
+            }
+        }
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE.fill(Color32::from_gray(12)))
+            .show(ui, |ui| self.wall_ui(ui, &mut cmds));
+        let ctx = ui.ctx().clone();
+        for c in cmds {
+            self.apply(&ctx, c);
+        }
+        // Tile clocks and "last frame" ages tick even when no video arrives.
+        ctx.request_repaint_after(Duration::from_millis(500));
+    }
+
+    fn keyboard(&self, ui: &egui::Ui, cmds: &mut Vec<Command>) {
+        if ui.ctx().egui_wants_keyboard_input() {
+            return;
+        }
+        let n = self.state.layout.tile_count();
+        let cols = self.state.layout.columns();
+        ui.input(|i| {
+            const DIGITS: [Key; 10] = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9, Key::Num0];
+            for (k, key) in DIGITS.iter().enumerate() {
+                if i.key_pressed(*key) && k < n {
+                    cmds.push(Command::Select(k));
+                }
+            }
+            let s = self.selected;
+            if i.key_pressed(Key::ArrowRight) {
+                cmds.push(Command::Select((s + 1).min(n - 1)));
+            }
+            if i.key_pressed(Key::ArrowLeft) {
+                cmds.push(Command::Select(s.saturating_sub(1)));
+            }
+            if i.key_pressed(Key::ArrowDown) {
+                cmds.push(Command::Select((s + cols).min(n - 1)));
+            }
+            if i.key_pressed(Key::ArrowUp) {
+                cmds.push(Command::Select(s.saturating_sub(cols)));
+            }
+            if i.key_pressed(Key::Enter) {
+                cmds.push(Command::ToggleMaximise(s));
+            }
+            if i.key_pressed(Key::Escape) {
+                cmds.push(Command::Restore);
+            }
+            if i.key_pressed(Key::F) {
+                cmds.push(Command::ToggleFullscreen);
+            }
+        });
+    }
+
+    fn top_bar_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        let tr = &self.tr;
+        ui.horizontal(|ui| {
+            ui.strong(tr.t("app-title"));
+            ui.separator();
+            ui.label(tr.t("menu-layout"));
+            for l in WallLayout::ALL {
+                if ui.selectable_label(self.state.layout == l && self.maximised.is_none(), l.label()).clicked() {
+                    cmds.push(Command::SetLayout(l));
+                }
+            }
+            ui.separator();
+            ui.label(tr.t("menu-language"));
+            for l in Lang::ALL {
+                if ui.selectable_label(tr.lang() == l, tr.t(l.name_key())).clicked() {
+                    cmds.push(Command::SetLang(l));
+                }
+            }
+            ui.separator();
+            if ui.selectable_label(self.state.show_health, tr.t("health-toggle")).clicked() {
+                cmds.push(Command::ToggleHealth);
+            }
+            if ui.selectable_label(self.fullscreen, tr.t("fullscreen")).clicked() {
+                cmds.push(Command::ToggleFullscreen);
+            }
+            ui.separator();
+            let live = self.cameras.iter().filter(|c| c.health_stream().state().is_live()).count();
+            ui.label(tr.t_args("summary", &[("live", live.into()), ("total", self.cameras.len().into())]));
+            if !self.config_errors.is_empty() {
+                ui.colored_label(Color32::from_rgb(230, 160, 40), tr.t_args("config-errors", &[("count", self.config_errors.len().into())]))
+                    .on_hover_text(self.config_errors.join("\n"));
+            }
+        });
+    }
+
+    fn camera_list_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        ui.heading(self.tr.t("cameras"));
+        ui.add(egui::TextEdit::singleline(&mut self.search).hint_text(self.tr.t("search-hint")).desired_width(f32::INFINITY));
+        let q = self.search.trim();
+        let mut by_ward: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, c) in self.cameras.iter().enumerate() {
+            let cfg = &c.config;
+            let hay = format!("{} {} {} {} {}", cfg.name, cfg.ward, cfg.address, cfg.owner, cfg.id);
+            if q.is_empty() || text::matches(&hay, q) {
+                let ward = if cfg.ward.is_empty() { self.tr.t("no-ward") } else { cfg.ward.clone() };
+                by_ward.entry(ward).or_default().push(i);
+            }
+        }
+        let tr = &self.tr;
+        ui.small(tr.t_args("camera-count", &[("count", by_ward.values().map(Vec::len).sum::<usize>().into())]));
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            for (ward, idxs) in &by_ward {
+                egui::CollapsingHeader::new(format!("{ward} ({})", idxs.len())).default_open(true).show(ui, |ui| {
+                    for &i in idxs {
+                        let cam = &self.cameras[i];
+                        let st = cam.health_stream().state();
+                        let id = egui::Id::unique(("cam-drag", i));
+                        let resp = ui
+                            .dnd_drag_source(id, i, |ui| {
+                                ui.horizontal(|ui| {
+                                    let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), Sense::hover());
+                                    ui.painter().circle_filled(dot.center(), 4.0, state_color(&st));
+                                    ui.add(egui::Label::new(&cam.config.name).sense(Sense::click()).selectable(false))
+                                })
+                                .inner
+                            })
+                            .inner;
+                        if resp.clicked() {
+                            cmds.push(Command::Assign { tile: self.selected, camera: i });
+                        }
+                        resp.on_hover_text(format!("{}\n{}\n{}", cam.config.id, cam.config.address, cam.config.display_url()));
+                    }
+                });
+            }
+        });
+    }
+
+    fn health_ui(&self, ui: &mut egui::Ui) {
+        let tr = &self.tr;
+        ui.strong(tr.t("health-title"));
+        egui::ScrollArea::both().show(ui, |ui| {
+            egui::Grid::new("health-grid").striped(true).num_columns(9).show(ui, |ui| {
+                for h in ["col-camera", "col-ward", "col-state", "col-reason", "col-fps", "col-kbps", "col-age", "col-reconnects", "col-dropped"] {
+                    ui.strong(tr.t(h));
+                }
+                ui.end_row();
+                for cam in &self.cameras {
+                    let s = cam.health_stream();
+                    let st = s.state();
+                    let stats = s.stats();
+                    ui.label(&cam.config.name);
+                    ui.label(&cam.config.ward);
+                    ui.colored_label(state_color(&st), tr.t(st.key()));
+                    match &st {
+                        StreamState::Lost { reason, detail } => ui.label(tr.t(reason.key())).on_hover_text(detail),
+                        _ => ui.label(""),
+                    };
+                    ui.label(format!("{:.1}", stats.fps));
+                    ui.label(format!("{:.0}", stats.kbps));
+                    ui.label(match stats.last_frame_at {
+                        Some(t) => tr.t_args("age-seconds", &[("s", FluentValue::from(format!("{:.1}", t.elapsed().as_secs_f32())))]),
+                        None => tr.t("age-never"),
+                    });
+                    ui.label(stats.reconnects.to_string());
+                    ui.label(stats.frames_dropped.to_string());
+                    ui.end_row();
+                }
+            });
+        });
+    }
+
+    /// Which stream a tile shows, and which streams it needs decoded. A maximised tile wants
+    /// the main stream but keeps showing (and decoding) the sub stream until the main
+    /// stream's first picture is there: no black flash.
+    fn tile_streams<'a>(&self, cam: &'a CameraHandle, big: bool) -> (&'a Arc<StreamShared>, Vec<&'a Arc<StreamShared>>) {
+        match (&cam.sub, big) {
+            (Some(sub), true) => {
+                if cam.main.latest().is_some() {
+                    (&cam.main, vec![&cam.main])
+                } else {
+                    (sub, vec![&cam.main, sub])
+                }
+            }
+            (Some(sub), false) => (sub, vec![sub]),
+            (None, _) => (&cam.main, vec![&cam.main]),
+        }
+    }
+
+    fn wall_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        let area = ui.available_rect_before_wrap();
+        ui.allocate_rect(area, Sense::hover());
+        let layout = self.state.layout;
+        let rects: Vec<(usize, Rect)> = match self.maximised {
+            Some(t) => vec![(t, area)],
+            None => layout.tiles(area, 2.0).into_iter().enumerate().collect(),
+        };
+        let mut wanted: HashSet<usize> = HashSet::new();
+        let big_tile = |r: &Rect| self.maximised.is_some() || r.width() >= area.width() * 0.6;
+        for (tile, rect) in rects {
+            let cam_idx = self.tile_camera(tile);
+            let resp = ui.interact(rect, ui.scope_id().with(("tile", tile)), Sense::click());
+            let label = self.tr.t_args("tile-label", &[("n", (tile + 1).into())]);
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+            if resp.clicked() {
+                cmds.push(Command::Select(tile));
+            }
+            if resp.double_clicked() {
+                cmds.push(Command::ToggleMaximise(tile));
+            }
+            if let Some(cam) = resp.dnd_release_payload::<usize>() {
+                cmds.push(Command::Assign { tile, camera: *cam });
+            }
+            let painter = ui.painter_at(rect);
+            painter.rect_filled(rect, 0.0, Color32::BLACK);
+            match cam_idx {
+                None => {
+                    painter.text(rect.center(), Align2::CENTER_BOTTOM, self.tr.t("tile-empty"), FontId::proportional(14.0), Color32::GRAY);
+                    painter.text(rect.center(), Align2::CENTER_TOP, self.tr.t("tile-empty-hint"), FontId::proportional(11.0), Color32::DARK_GRAY);
+                }
+                Some(ci) => {
+                    let cam = &self.cameras[ci];
+                    let (shown, want) = self.tile_streams(cam, big_tile(&rect));
+                    wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
+                    if let Some(frame) = shown.latest() {
+                        let pic = fit_aspect(rect, frame.width, frame.height);
+                        painter.add(egui_wgpu::Callback::new_paint_callback(pic, VideoCallback { stream: shown.clone(), frame }));
+                    }
+                    self.tile_overlay_ui(&painter, rect, cam, shown);
+                    if resp.hovered() {
+                        resp.clone().on_hover_ui(|ui| self.tile_tooltip_ui(ui, shown));
+                    }
+                    resp.context_menu(|ui| {
+                        if ui.button(self.tr.t("unassign")).clicked() {
+                            cmds.push(Command::Unassign(tile));
+                            ui.close();
+                        }
+                    });
+                }
+            }
+            let hover_drop = resp.dnd_hover_payload::<usize>().is_some();
+            let stroke = if hover_drop {
+                Stroke::new(3.0, Color32::from_rgb(80, 200, 120))
+            } else if tile == self.selected {
+                Stroke::new(2.0, Color32::from_rgb(250, 200, 40))
+            } else {
+                Stroke::new(1.0, Color32::from_gray(40))
+            };
+            ui.painter().rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
+        }
+        // Decode only what is on screen.
+        for cam in &self.cameras {
+            for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
+                s.set_wanted(wanted.contains(&mt_render::stream_key(s)));
+            }
+        }
+    }
+
+    fn tile_overlay_ui(&self, painter: &egui::Painter, rect: Rect, cam: &CameraHandle, shown: &Arc<StreamShared>) {
+        let font = FontId::proportional(if rect.height() > 200.0 { 14.0 } else { 11.0 });
+        let bar = Rect::from_min_size(rect.min, egui::vec2(rect.width(), font.size + 6.0));
+        painter.rect_filled(bar, 0.0, Color32::from_black_alpha(150));
+        painter.text(bar.left_center() + egui::vec2(4.0, 0.0), Align2::LEFT_CENTER, &cam.config.name, font.clone(), Color32::WHITE);
+        let clock = chrono::Local::now().format("%H:%M:%S %d/%m/%Y").to_string();
+        painter.text(bar.right_center() - egui::vec2(4.0, 0.0), Align2::RIGHT_CENTER, clock, font.clone(), Color32::from_gray(220));
+        let st = cam.health_stream().state();
+        let st = if shown.state().is_live() { StreamState::Live } else { st };
+        match st {
+            StreamState::Lost { reason, .. } => {
+                painter.rect_filled(rect.shrink(1.0), 0.0, Color32::from_rgba_unmultiplied(120, 0, 0, 110));
+                painter.text(rect.center(), Align2::CENTER_BOTTOM, self.tr.t("signal-lost"), FontId::proportional(font.size + 6.0), Color32::WHITE);
+                let reconnects = cam.health_stream().stats().reconnects;
+                painter.text(
+                    rect.center() + egui::vec2(0.0, 2.0),
+                    Align2::CENTER_TOP,
+                    format!("{} · {}", self.tr.t(reason.key()), self.tr.t_args("reconnects", &[("count", reconnects.into())])),
+                    font,
+                    Color32::from_rgb(255, 210, 210),
+                );
+            }
+            StreamState::Connecting => {
+                painter.text(rect.center(), Align2::CENTER_CENTER, self.tr.t("connecting"), font, Color32::LIGHT_GRAY);
+            }
+            StreamState::Live | StreamState::Idle => {}
+        }
+    }
+
+    fn tile_tooltip_ui(&self, ui: &mut egui::Ui, s: &Arc<StreamShared>) {
+        let tr = &self.tr;
+        let st = s.stats();
+        ui.label(RichText::new(tr.t_args("hover-fps", &[("fps", FluentValue::from(format!("{:.1}", st.fps)))])));
+        ui.label(tr.t_args("hover-bitrate", &[("kbps", FluentValue::from(format!("{:.0}", st.kbps)))]));
+        ui.label(tr.t_args("hover-resolution", &[("w", st.width.into()), ("h", st.height.into())]));
+        ui.label(tr.t_args("hover-codec", &[("codec", st.codec.into())]));
+        let kind = match s.kind {
+            mt_capture::StreamKind::Main => tr.t("stream-main"),
+            mt_capture::StreamKind::Sub => tr.t("stream-sub"),
+        };
+        ui.label(tr.t_args("hover-stream", &[("stream", kind.into())]));
+    }
+}
+
+fn state_color(s: &StreamState) -> Color32 {
+    match s {
+        StreamState::Live => Color32::from_rgb(60, 200, 90),
+        StreamState::Connecting => Color32::from_rgb(230, 190, 60),
+        StreamState::Lost { .. } => Color32::from_rgb(230, 60, 60),
+        StreamState::Idle => Color32::GRAY,
+    }
+}
+
+impl eframe::App for MatThanApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}
