@@ -1,1 +1,217 @@
-fn main() {}
+//! `matthan`: the Mắt Thần workstation.
+//!
+//! ```text
+//! matthan [--cameras FILE]               open the workstation
+//! matthan demo [--streams N]             simulated cameras around Xuân Đỉnh + the workstation
+//! matthan snapshot --layout 4x4 --after 5s --out wall.png [--cameras FILE | --demo]
+//! matthan bench [--counts 8,16,32,48,64] [--secs 30]
+//! ```
+
+mod bench;
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use mt_capture::{CameraHandle, Capture, Timeouts};
+use mt_core::{load_cameras, CameraFile};
+use mt_ui::{MatThanApp, WallLayout, WallState};
+
+#[derive(Parser)]
+#[command(name = "matthan", version, about = "Mắt Thần — video wall and log for ward police control rooms")]
+struct Cli {
+    /// Camera file (TOML). Default: cameras.toml in the user's config directory.
+    #[arg(long, global = true)]
+    cameras: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start simulated cameras (GStreamer RTSP server on 127.0.0.1) and open the workstation.
+    Demo {
+        /// Number of simulated cameras.
+        #[arg(long, default_value_t = 16)]
+        streams: usize,
+    },
+    /// Render the wall offscreen (no display needed) after a while and write a PNG.
+    Snapshot {
+        #[arg(long, default_value = "4x4")]
+        layout: String,
+        /// How long to receive before drawing, e.g. 5s or 1500ms.
+        #[arg(long, default_value = "5s")]
+        after: String,
+        #[arg(long, default_value = "wall.png")]
+        out: PathBuf,
+        /// Picture size in pixels, e.g. 1600x900.
+        #[arg(long, default_value = "1600x900")]
+        size: String,
+        /// Use the simulated demo cameras instead of a camera file.
+        #[arg(long)]
+        demo: bool,
+        /// UI language: vi or en.
+        #[arg(long, default_value = "vi")]
+        lang: String,
+    },
+    /// Receive + decode + upload benchmark against the simulated cameras.
+    Bench {
+        #[arg(long, default_value = "8,16,32,48,64")]
+        counts: String,
+        #[arg(long, default_value_t = 30)]
+        secs: u64,
+    },
+}
+
+/// Where the user's files live (overridable with MATTHAN_CONFIG_DIR for tests and kiosks).
+pub fn config_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("MATTHAN_CONFIG_DIR") {
+        return PathBuf::from(d);
+    }
+    directories::ProjectDirs::from("vn", "MatThan", "matthan")
+        .map(|p| p.config_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from(".matthan"))
+}
+
+/// The assets folder: MATTHAN_ASSETS, else next to the sources this binary was built from.
+pub fn assets_dir() -> PathBuf {
+    std::env::var_os("MATTHAN_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets")))
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        None => {
+            let path = cli.cameras.unwrap_or_else(|| config_dir().join("cameras.toml"));
+            if !path.exists() {
+                bail!(
+                    "no camera file at {}; create one (see README, \"Adding cameras\") or pass --cameras FILE, or try `matthan demo`",
+                    path.display()
+                );
+            }
+            let file = load_camera_file(&path)?;
+            run_window(file, config_dir().join("wall.json"))
+        }
+        Some(Cmd::Demo { streams }) => {
+            let sim = demo::start_sim(streams)?;
+            let path = demo::write_demo_cameras(&sim, streams)?;
+            tracing::info!("demo cameras written to {}", path.display());
+            let file = load_camera_file(&path)?;
+            let r = run_window(file, config_dir().join("demo-wall.json"));
+            drop(sim);
+            r
+        }
+        Some(Cmd::Snapshot { layout, after, out, size, demo, lang }) => {
+            let layout = WallLayout::parse(&layout).with_context(|| format!("--layout {layout}: expected one of 1x1 2x2 3x3 4x4 5x5 6x6 8x8 1+5 1+7"))?;
+            let after = parse_duration(&after).with_context(|| format!("--after {after}: expected e.g. 5s or 1500ms"))?;
+            let size = parse_size(&size).with_context(|| format!("--size {size}: expected e.g. 1600x900"))?;
+            let lang = match lang.as_str() {
+                "vi" => mt_ui::Lang::Vi,
+                "en" => mt_ui::Lang::En,
+                other => bail!("--lang {other}: expected vi or en"),
+            };
+            let (_sim, file) = if demo {
+                let streams = layout.tile_count().min(16).max(4);
+                let sim = demo::start_sim(streams)?;
+                let path = demo::write_demo_cameras(&sim, streams)?;
+                (Some(sim), load_camera_file(&path)?)
+            } else {
+                let path = cli.cameras.unwrap_or_else(|| config_dir().join("cameras.toml"));
+                (None, load_camera_file(&path)?)
+            };
+            snapshot(file, layout, lang, after, size, &out)
+        }
+        Some(Cmd::Bench { counts, secs }) => {
+            let counts: Vec<usize> = counts.split(',').map(|c| c.trim().parse()).collect::<Result<_, _>>().context("--counts: expected e.g. 8,16,32")?;
+            bench::run(&counts, Duration::from_secs(secs))
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.trim().parse().ok().map(Duration::from_millis);
+    }
+    s.strip_suffix('s').unwrap_or(s).trim().parse::<f64>().ok().filter(|v| *v >= 0.0).map(Duration::from_secs_f64)
+}
+
+fn parse_size(s: &str) -> Option<[u32; 2]> {
+    let (w, h) = s.split_once(['x', '×'])?;
+    Some([w.trim().parse().ok().filter(|v| *v > 0)?, h.trim().parse().ok().filter(|v| *v > 0)?])
+}
+
+/// Loads the camera file; bad entries are logged (file, line, field) and skipped.
+fn load_camera_file(path: &Path) -> anyhow::Result<CameraFile> {
+    let file = load_cameras(path)?;
+    for e in &file.errors {
+        tracing::error!("{e}");
+    }
+    if file.cameras.is_empty() {
+        bail!("{}: no usable camera ({} errors above)", path.display(), file.errors.len());
+    }
+    Ok(file)
+}
+
+fn start_all(file: &CameraFile) -> anyhow::Result<(Capture, Vec<CameraHandle>)> {
+    let capture = Capture::new(Timeouts::default()).context("starting the capture runtime")?;
+    let mut handles = Vec::new();
+    for c in &file.cameras {
+        handles.push(capture.start_camera(c.clone()).with_context(|| format!("camera {}", c.id))?);
+    }
+    Ok((capture, handles))
+}
+
+fn run_window(file: CameraFile, state_path: PathBuf) -> anyhow::Result<()> {
+    let (capture, handles) = start_all(&file)?;
+    let errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
+    let state = WallState::load(&state_path).unwrap_or_default();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_title("Mắt Thần").with_inner_size([1600.0, 960.0]),
+        renderer: eframe::Renderer::Wgpu,
+        ..Default::default()
+    };
+    let r = eframe::run_native(
+        "Mắt Thần",
+        options,
+        Box::new(move |cc| {
+            if let Some(rs) = cc.wgpu_render_state.as_ref() {
+                mt_render::install(rs);
+                tracing::info!("rendering on {:?} ({:?})", rs.adapter.get_info().name, rs.target_format);
+            }
+            Ok(Box::new(MatThanApp::new(&cc.egui_ctx, handles, state, Some(state_path), errors)))
+        }),
+    );
+    drop(capture);
+    r.map_err(|e| anyhow::anyhow!("window: {e}"))
+}
+
+fn snapshot(file: CameraFile, layout: WallLayout, lang: mt_ui::Lang, after: Duration, size: [u32; 2], out: &Path) -> anyhow::Result<()> {
+    let (_capture, handles) = start_all(&file)?;
+    let errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
+    let off = mt_render::offscreen::Offscreen::new()?;
+    tracing::info!("offscreen rendering on {}", off.adapter_name());
+    let ctx = egui::Context::default();
+    let state = WallState { layout, lang, show_health: false, ..Default::default() };
+    let mut app = MatThanApp::new(&ctx, handles, state, None, errors);
+    let t0 = Instant::now();
+    // Draw a frame now and then while waiting, as the window would: that is what marks the
+    // tiles' streams as wanted and so starts their decoding.
+    loop {
+        let px = off.render(&ctx, size, |ui| app.show(ui))?;
+        if t0.elapsed() >= after {
+            let img = image::RgbaImage::from_raw(size[0], size[1], px).context("pixel buffer size")?;
+            img.save(out).with_context(|| format!("writing {}", out.display()))?;
+            println!("{}", out.display());
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -123,12 +123,15 @@ def main() -> int:
                 "admin, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
             )
         )
-        if public:
-            f.add_role_from_structure(
-                Gst.Structure.new_from_string(
-                    "anonymous, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
-                )
+        # Anonymous users may see that a protected mount exists (access) but not open it
+        # (construct): the server then answers 401, as a camera with a password does.
+        construct = "true" if public else "false"
+        f.add_role_from_structure(
+            Gst.Structure.new_from_string(
+                "anonymous, media.factory.access=(boolean)true, "
+                f"media.factory.construct=(boolean){construct}"
             )
+        )
         mounts.add_factory(path, f)
         return f
 

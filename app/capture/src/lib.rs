@@ -11,6 +11,7 @@
 pub mod decode;
 pub mod frame;
 pub mod shared;
+pub mod sim;
 pub mod stream;
 
 pub use frame::{ColorMatrix, DecodedFrame};

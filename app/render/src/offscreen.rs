@@ -41,9 +41,10 @@ impl Offscreen {
         let out = ctx.run_ui(input, |root| ui(root));
         let rs = &self.state;
         let mut renderer = rs.renderer.write();
-        for (id, deltas) in &out.textures_delta.set {
-            for delta in deltas {
-                renderer.update_texture(&rs.device, &rs.queue, *id, delta);
+        let mut out = out;
+        for (id, deltas) in out.textures_delta.set.drain() {
+            for delta in &deltas {
+                renderer.update_texture(&rs.device, &rs.queue, id, delta);
             }
         }
         let screen = egui_wgpu::ScreenDescriptor { size_in_pixels: size, pixels_per_point: 1.0 };
@@ -77,8 +78,8 @@ impl Offscreen {
             renderer.render(&mut pass, &jobs, &screen);
         }
         rs.queue.submit(user.into_iter().chain(iter::once(encoder.finish())));
-        for id in &out.textures_delta.free {
-            renderer.free_texture(id);
+        for id in out.textures_delta.free.drain() {
+            renderer.free_texture(&id);
         }
         drop(renderer);
         let mut px = read_texture(&rs.device, &rs.queue, &target)?;
