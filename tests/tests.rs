@@ -1,1 +1,10 @@
+//! The one integration-test binary (each extra binary would link wgpu and FFmpeg again).
+//! Real components throughout: GStreamer's RTSP server started on 127.0.0.1, libavcodec,
+//! wgpu on lavapipe, real files.
 
+mod util;
+
+mod config;
+mod render;
+mod rtsp;
+mod ui;

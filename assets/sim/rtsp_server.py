@@ -6,7 +6,7 @@ Mounts (K = 1..N):
   /camK/main   640x360 15 fps H.264 (scene (K-1)%4+1)
   /camK/sub    320x180 15 fps H.264, same scene
   /h265/main   640x360 15 fps H.265
-  /mjpeg       live Motion-JPEG (a codec Mắt Thần does not decode)
+  /mjpeg       Motion-JPEG (a codec Mắt Thần does not decode)
   /secure/main H.264 that needs Basic auth (--user/--password)
 
 Prints "READY <port>" on stdout once it listens. Stop it with SIGKILL (it ignores SIGTERM
@@ -25,7 +25,11 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
 FPS = 15
-AUD = {"h264": b"\x00\x00\x00\x01\x09", "h265": b"\x00\x00\x00\x01\x46\x01"}
+AUD = {
+    "h264": b"\x00\x00\x00\x01\x09",
+    "h265": b"\x00\x00\x00\x01\x46\x01",
+    "jpeg": b"\xff\xd8\xff",  # each JPEG picture starts with SOI
+}
 
 
 def access_units(path: str, codec: str) -> list:
@@ -67,6 +71,11 @@ class Feeder:
 
 
 def appsrc_launch(codec: str) -> str:
+    if codec == "jpeg":
+        return (
+            f'( appsrc name=src is-live=true do-timestamp=true format=time '
+            f'caps="image/jpeg,width=320,height=240,framerate={FPS}/1" ! rtpjpegpay name=pay0 pt=26 )'
+        )
     pay = "rtph264pay" if codec == "h264" else "rtph265pay"
     return (
         f"( appsrc name=src is-live=true do-timestamp=true format=time "
@@ -88,6 +97,9 @@ def main() -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
+    # Several client threads, so one slow client (or media being prepared) does not hold up
+    # the others.
+    server.get_thread_pool().set_max_threads(8)
     mounts = server.get_mount_points()
     clips = os.path.abspath(args.clips)
 
@@ -140,11 +152,7 @@ def main() -> int:
         add_clip(f"/cam{k}/main", f"{clips}/scene{scene}-main.h264")
         add_clip(f"/cam{k}/sub", f"{clips}/scene{scene}-sub.h264")
     add_clip("/h265/main", f"{clips}/scene1-main.h265", "h265")
-    add(
-        "/mjpeg",
-        "( videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=5/1 ! "
-        "jpegenc ! rtpjpegpay name=pay0 pt=26 )",
-    )
+    add_clip("/mjpeg", f"{clips}/scene1.mjpeg", "jpeg")
     add_clip("/secure/main", f"{clips}/scene2-main.h264", public=False)
 
     if server.attach(None) == 0:

@@ -289,17 +289,21 @@ impl MatThanApp {
                     for &i in idxs {
                         let cam = &self.cameras[i];
                         let st = cam.health_stream().state();
-                        let id = egui::Id::unique(("cam-drag", i));
+                        // One widget that is both clickable (assign to the selected tile) and
+                        // draggable (drop on any tile).
                         let resp = ui
-                            .dnd_drag_source(id, i, |ui| {
-                                ui.horizontal(|ui| {
-                                    let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), Sense::hover());
-                                    ui.painter().circle_filled(dot.center(), 4.0, state_color(&st));
-                                    ui.add(egui::Label::new(&cam.config.name).sense(Sense::click()).selectable(false))
-                                })
-                                .inner
+                            .horizontal(|ui| {
+                                let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), Sense::hover());
+                                ui.painter().circle_filled(dot.center(), 4.0, state_color(&st));
+                                ui.selectable_label(false, &cam.config.name).interact(Sense::click_and_drag())
                             })
                             .inner;
+                        if resp.drag_started() {
+                            resp.dnd_set_drag_payload(i);
+                        }
+                        if resp.dragged() {
+                            ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
+                        }
                         if resp.clicked() {
                             cmds.push(Command::Assign { tile: self.selected, camera: i });
                         }

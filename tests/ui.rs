@@ -1,0 +1,142 @@
+//! The wall UI driven through egui_kittest (AccessKit labels, real wgpu rendering).
+
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use mt_capture::{Capture, Timeouts};
+use mt_ui::{Lang, MatThanApp, WallLayout, WallState};
+
+use crate::util::camera;
+
+/// An app with three cameras that point at a closed port (no server needed for UI logic).
+fn app(capture: &Capture, state_path: Option<std::path::PathBuf>) -> MatThanApp {
+    let port = mt_capture::sim::free_port();
+    let cams = [("Ngã tư Xuân Đỉnh", "Xuân Đỉnh"), ("Chợ Cổ Nhuế", "Cổ Nhuế 1"), ("Trường Tiểu học Xuân Tảo", "Xuân Tảo")]
+        .iter()
+        .enumerate()
+        .map(|(i, (name, ward))| {
+            let mut c = camera(&format!("cam-{i}"), &format!("rtsp://127.0.0.1:{port}/c{i}"), "");
+            c.name = name.to_string();
+            c.ward = ward.to_string();
+            capture.start_camera(c).unwrap()
+        })
+        .collect();
+    let ctx = egui::Context::default();
+    // Health panel hidden: camera names would otherwise be listed twice (list and panel).
+    let state = WallState { layout: WallLayout::G2, tiles: vec![Some("cam-0".into()), None, None, None], show_health: false, ..Default::default() };
+    MatThanApp::new(&ctx, cams, state, state_path, vec![])
+}
+
+fn harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 850.0))
+        .with_context_setup(|ctx| mt_ui::install_fonts(ctx))
+        .wgpu()
+        .build_ui_state(|ui, app: &mut MatThanApp| app.show(ui), app);
+    h.run_steps(3);
+    h
+}
+
+#[test]
+fn clicking_a_layout_button_switches_the_wall_layout() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut h = harness(app(&cap, None));
+    h.get_by_label("3×3").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.layout, WallLayout::G3);
+    assert!(h.query_by_label("Ô 9").is_some(), "3×3 has a ninth tile");
+    h.get_by_label("1+7").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.layout, WallLayout::P1_7);
+    assert!(h.query_by_label("Ô 8").is_some() && h.query_by_label("Ô 9").is_none());
+}
+
+#[test]
+fn selecting_a_tile_then_clicking_a_camera_assigns_it_and_survives_a_restart() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wall.json");
+    let mut h = harness(app(&cap, Some(path.clone())));
+    h.get_by_label("Ô 3").click();
+    h.run_steps(2);
+    assert_eq!(h.state().selected, 2);
+    h.get_by_label("Chợ Cổ Nhuế").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.tiles.get(2).cloned().flatten().as_deref(), Some("cam-1"));
+    let saved = WallState::load(&path).expect("state saved");
+    assert_eq!(saved.tiles.get(2).cloned().flatten().as_deref(), Some("cam-1"));
+    assert_eq!(saved.layout, WallLayout::G2);
+}
+
+#[test]
+fn camera_search_ignores_diacritics() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut h = harness(app(&cap, None));
+    h.get_by_role(egui::Role::TextInput).click();
+    h.run_steps(1);
+    h.get_by_role(egui::Role::TextInput).type_text("xuan dinh");
+    h.run_steps(3);
+    assert_eq!(h.get_by_role(egui::Role::TextInput).value().as_deref(), Some("xuan dinh"));
+    assert!(h.query_by_label("Ngã tư Xuân Đỉnh").is_some());
+    assert!(h.query_by_label("Chợ Cổ Nhuế").is_none(), "non-matching camera still listed");
+}
+
+#[test]
+fn enter_maximises_the_selected_tile_and_escape_returns() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut h = harness(app(&cap, None));
+    h.get_by_label("Ô 1").click();
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert_eq!(h.state().maximised, Some(0));
+    assert!(h.query_by_label("Ô 2").is_none(), "other tiles hidden while maximised");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert_eq!(h.state().maximised, None);
+    assert!(h.query_by_label("Ô 2").is_some());
+}
+
+#[test]
+fn switching_language_changes_the_labels_at_run_time() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut h = harness(app(&cap, None));
+    assert!(h.query_by_label("Bố cục").is_some(), "Vietnamese by default");
+    h.get_by_label("English").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.lang, Lang::En);
+    assert!(h.query_by_label("Layout").is_some() && h.query_by_label("Bố cục").is_none());
+    h.get_by_label("Tiếng Việt").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Bố cục").is_some());
+    assert!(h.query_all_by_label("Tình trạng camera").count() >= 1);
+}
+
+#[test]
+fn lost_cameras_show_signal_lost_on_the_wall_image() {
+    // Rendered through wgpu: the tile of a camera on a closed port says "Mất tín hiệu".
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut h = harness(app(&cap, None));
+    let lost = crate::util::wait_for(std::time::Duration::from_secs(5), || {
+        h.run_steps(1);
+        matches!(h.state().cameras[0].main.state(), mt_core::StreamState::Lost { .. }).then_some(())
+    });
+    assert!(lost.is_some());
+    h.run_steps(2);
+    let img = h.render().expect("wgpu render");
+    // The lost overlay tints the tile red.
+    let reddish = img.pixels().filter(|p| p[0] >= 40 && p[1] < 20 && p[2] < 20).count();
+    assert!(reddish > 1000, "no red 'signal lost' overlay ({reddish} px)");
+}
+
+#[test]
+fn every_translation_key_exists_in_both_languages() {
+    let vi = mt_ui::Tr::keys(Lang::Vi);
+    let en = mt_ui::Tr::keys(Lang::En);
+    for k in &vi {
+        assert!(en.contains(k), "{k} missing from en.ftl");
+    }
+    for k in &en {
+        assert!(vi.contains(k), "{k} missing from vi.ftl");
+    }
+    assert!(vi.len() > 30);
+}
