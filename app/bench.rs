@@ -1,1 +1,232 @@
-pub fn run(_counts: &[usize], _d: std::time::Duration) -> anyhow::Result<()> { anyhow::bail!("bench: not written yet") }
+//! `matthan bench`: N simulated cameras (640×360, 15 fps H.264) from GStreamer's RTSP server
+//! through receive + decode + upload, for each N; ratios against the FFmpeg CLI decoding the
+//! same clip, measured in the same run (the machines are shared and noisy).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use mt_capture::sim::SimServer;
+use mt_capture::{Capture, Timeouts};
+use mt_ui::{MatThanApp, WallLayout, WallState};
+
+fn cpu_secs(who: i32) -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn thread_cpu_secs() -> f64 {
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: clock_gettime writes into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// CPU seconds (user + system) of another process, from /proc.
+fn proc_cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let after = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+        / tick
+}
+
+fn rss_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn percentile(v: &mut [u32], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_unstable();
+    v[((v.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+}
+
+/// Splits an Annex B clip encoded with access-unit delimiters into access units.
+fn access_units(data: &[u8]) -> Vec<&[u8]> {
+    let marker = [0u8, 0, 0, 1, 9];
+    let starts: Vec<usize> = data
+        .windows(5)
+        .enumerate()
+        .filter(|(_, w)| *w == marker)
+        .map(|(i, _)| i)
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| &data[s..*starts.get(k + 1).unwrap_or(&data.len())])
+        .collect()
+}
+
+struct Baseline {
+    cli_ms_per_frame: f64,
+    inproc_ms_per_frame: f64,
+    frames: usize,
+}
+
+fn baseline(clip: &std::path::Path) -> anyhow::Result<Baseline> {
+    let data = std::fs::read(clip).with_context(|| clip.display().to_string())?;
+    let aus = access_units(&data);
+    let frames = aus.len();
+    // FFmpeg CLI, single-threaded decode, 5 runs; CPU time of the children.
+    let mut cli = Vec::new();
+    for _ in 0..5 {
+        let c0 = cpu_secs(libc::RUSAGE_CHILDREN);
+        let st = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-threads", "1", "-i"])
+            .arg(clip)
+            .args(["-f", "null", "-"])
+            .status()
+            .context("running ffmpeg")?;
+        if !st.success() {
+            bail!("ffmpeg failed on {}", clip.display());
+        }
+        cli.push((cpu_secs(libc::RUSAGE_CHILDREN) - c0) * 1000.0 / frames as f64);
+    }
+    cli.sort_by(f64::total_cmp);
+    // In-process libavcodec on the same access units (no network).
+    let mut inproc = Vec::new();
+    for _ in 0..5 {
+        let mut dec = mt_capture::decode::Decoder::new(mt_capture::decode::Codec::H264)?;
+        let t0 = thread_cpu_secs();
+        let mut n = 0;
+        for au in &aus {
+            dec.decode(au, Instant::now(), |_| n += 1)?;
+        }
+        inproc.push((thread_cpu_secs() - t0) * 1000.0 / n.max(1) as f64);
+    }
+    inproc.sort_by(f64::total_cmp);
+    Ok(Baseline {
+        cli_ms_per_frame: cli[2],
+        inproc_ms_per_frame: inproc[2],
+        frames,
+    })
+}
+
+pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
+    let assets = crate::assets_dir();
+    let clip = assets.join("clips/scene1-main.h264");
+    let b = baseline(&clip)?;
+    println!(
+        "Baseline on {} ({} frames, 640×360 H.264 High, GOP 15):",
+        clip.display(),
+        b.frames
+    );
+    println!(
+        "  ffmpeg -threads 1 -i clip -f null -   : {:.3} CPU ms/frame (median of 5)",
+        b.cli_ms_per_frame
+    );
+    println!(
+        "  in-process libavcodec, same frames   : {:.3} CPU ms/frame (median of 5)\n",
+        b.inproc_ms_per_frame
+    );
+
+    let off = mt_render::offscreen::Offscreen::new()?;
+    println!(
+        "GPU adapter: {}; window {} s per N\n",
+        off.adapter_name(),
+        window.as_secs()
+    );
+    println!("| N | CPU ms/frame | ratio to CLI | fps/feed | received | decoded | dropped | arrival→upload p50 / p99 ms | RSS MB (Δ per feed) | UI CPU ms/wall frame (p50 / p99) | server CPU % |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for &n in counts {
+        let rss0 = rss_mb("VmRSS:");
+        let sim = SimServer::start(&assets, 0, n)?;
+        let cap = Capture::new(Timeouts::default())?;
+        let mut handles = Vec::new();
+        for k in 1..=n {
+            let text = format!("[[camera]]\nid = \"b{k}\"\nname = \"Bench {k}\"\nlat = 21.07\nlon = 105.79\nmain_url = \"{}\"\n", sim.url(&format!("cam{k}/main")));
+            let f = mt_core::parse_cameras("bench", &text)?;
+            handles.push(cap.start_camera(f.cameras.into_iter().next().context("bench camera")?)?);
+        }
+        let ctx = egui::Context::default();
+        let tiles = (0..64)
+            .map(|k| (k < n).then(|| format!("b{}", k + 1)))
+            .collect();
+        let state = WallState {
+            layout: WallLayout::G8,
+            tiles,
+            show_health: false,
+            ..Default::default()
+        };
+        let mut app = MatThanApp::new(&ctx, handles, state, None, vec![]);
+        let size = [1920, 1080];
+        let tick = Duration::from_millis(33);
+        // Warm up until every feed shows a picture (at most 30 s), then measure.
+        let t_warm = Instant::now();
+        while t_warm.elapsed() < Duration::from_secs(30)
+            && !app.cameras.iter().all(|c| c.main.latest().is_some())
+        {
+            off.prepare_frame(&ctx, size, |ui| app.show(ui));
+            std::thread::sleep(tick);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        for c in &app.cameras {
+            c.main.drain_latency_us();
+        }
+        let stats0: Vec<_> = app.cameras.iter().map(|c| c.main.stats()).collect();
+        let cpu0 = cpu_secs(libc::RUSAGE_SELF);
+        let srv0 = proc_cpu_secs(sim.pid());
+        let t0 = Instant::now();
+        let mut ui_ms = Vec::new();
+        let mut next = Instant::now();
+        while t0.elapsed() < window {
+            let u0 = thread_cpu_secs();
+            off.prepare_frame(&ctx, size, |ui| app.show(ui));
+            ui_ms.push(((thread_cpu_secs() - u0) * 1e6) as u32);
+            next += tick;
+            if let Some(d) = next.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let cpu = cpu_secs(libc::RUSAGE_SELF) - cpu0;
+        let srv = proc_cpu_secs(sim.pid()) - srv0;
+        let (mut recv, mut dec, mut dropped) = (0u64, 0u64, 0u64);
+        let mut lat = Vec::new();
+        for (c, s0) in app.cameras.iter().zip(&stats0) {
+            let s = c.main.stats();
+            recv += s.frames_received - s0.frames_received;
+            dec += s.frames_decoded - s0.frames_decoded;
+            dropped += s.frames_dropped - s0.frames_dropped;
+            lat.extend(c.main.drain_latency_us());
+        }
+        let rss = rss_mb("VmRSS:");
+        let ms_per_frame = cpu * 1000.0 / dec.max(1) as f64;
+        println!(
+            "| {n} | {:.3} | {:.2} | {:.2} | {recv} | {dec} | {dropped} | {:.1} / {:.1} | {:.0} ({:.1}) | {:.2} / {:.2} | {:.0} |",
+            ms_per_frame,
+            ms_per_frame / b.cli_ms_per_frame,
+            dec as f64 / n as f64 / secs,
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99),
+            rss,
+            (rss - rss0) / n as f64,
+            percentile(&mut ui_ms, 0.5),
+            percentile(&mut ui_ms, 0.99),
+            srv * 100.0 / secs,
+        );
+        drop(app);
+        drop(cap);
+        drop(sim);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    println!("\nPeak RSS of the whole run: {:.0} MB", rss_mb("VmHWM:"));
+    Ok(())
+}

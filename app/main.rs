@@ -20,7 +20,11 @@ use mt_core::{load_cameras, CameraFile};
 use mt_ui::{MatThanApp, WallLayout, WallState};
 
 #[derive(Parser)]
-#[command(name = "matthan", version, about = "Mắt Thần — video wall and log for ward police control rooms")]
+#[command(
+    name = "matthan",
+    version,
+    about = "Mắt Thần — video wall and log for ward police control rooms"
+)]
 struct Cli {
     /// Camera file (TOML). Default: cameras.toml in the user's config directory.
     #[arg(long, global = true)]
@@ -84,13 +88,19 @@ pub fn assets_dir() -> PathBuf {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "info,retina=warn,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into()
+            }),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.cmd {
         None => {
-            let path = cli.cameras.unwrap_or_else(|| config_dir().join("cameras.toml"));
+            let path = cli
+                .cameras
+                .unwrap_or_else(|| config_dir().join("cameras.toml"));
             if !path.exists() {
                 bail!(
                     "no camera file at {}; create one (see README, \"Adding cameras\") or pass --cameras FILE, or try `matthan demo`",
@@ -109,10 +119,21 @@ fn main() -> anyhow::Result<()> {
             drop(sim);
             r
         }
-        Some(Cmd::Snapshot { layout, after, out, size, demo, lang }) => {
-            let layout = WallLayout::parse(&layout).with_context(|| format!("--layout {layout}: expected one of 1x1 2x2 3x3 4x4 5x5 6x6 8x8 1+5 1+7"))?;
-            let after = parse_duration(&after).with_context(|| format!("--after {after}: expected e.g. 5s or 1500ms"))?;
-            let size = parse_size(&size).with_context(|| format!("--size {size}: expected e.g. 1600x900"))?;
+        Some(Cmd::Snapshot {
+            layout,
+            after,
+            out,
+            size,
+            demo,
+            lang,
+        }) => {
+            let layout = WallLayout::parse(&layout).with_context(|| {
+                format!("--layout {layout}: expected one of 1x1 2x2 3x3 4x4 5x5 6x6 8x8 1+5 1+7")
+            })?;
+            let after = parse_duration(&after)
+                .with_context(|| format!("--after {after}: expected e.g. 5s or 1500ms"))?;
+            let size = parse_size(&size)
+                .with_context(|| format!("--size {size}: expected e.g. 1600x900"))?;
             let lang = match lang.as_str() {
                 "vi" => mt_ui::Lang::Vi,
                 "en" => mt_ui::Lang::En,
@@ -124,13 +145,19 @@ fn main() -> anyhow::Result<()> {
                 let path = demo::write_demo_cameras(&sim, streams)?;
                 (Some(sim), load_camera_file(&path)?)
             } else {
-                let path = cli.cameras.unwrap_or_else(|| config_dir().join("cameras.toml"));
+                let path = cli
+                    .cameras
+                    .unwrap_or_else(|| config_dir().join("cameras.toml"));
                 (None, load_camera_file(&path)?)
             };
             snapshot(file, layout, lang, after, size, &out)
         }
         Some(Cmd::Bench { counts, secs }) => {
-            let counts: Vec<usize> = counts.split(',').map(|c| c.trim().parse()).collect::<Result<_, _>>().context("--counts: expected e.g. 8,16,32")?;
+            let counts: Vec<usize> = counts
+                .split(',')
+                .map(|c| c.trim().parse())
+                .collect::<Result<_, _>>()
+                .context("--counts: expected e.g. 8,16,32")?;
             bench::run(&counts, Duration::from_secs(secs))
         }
     }
@@ -140,12 +167,21 @@ fn parse_duration(s: &str) -> Option<Duration> {
     if let Some(ms) = s.strip_suffix("ms") {
         return ms.trim().parse().ok().map(Duration::from_millis);
     }
-    s.strip_suffix('s').unwrap_or(s).trim().parse::<f64>().ok().filter(|v| *v >= 0.0).map(Duration::from_secs_f64)
+    s.strip_suffix('s')
+        .unwrap_or(s)
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 fn parse_size(s: &str) -> Option<[u32; 2]> {
     let (w, h) = s.split_once(['x', '×'])?;
-    Some([w.trim().parse().ok().filter(|v| *v > 0)?, h.trim().parse().ok().filter(|v| *v > 0)?])
+    Some([
+        w.trim().parse().ok().filter(|v| *v > 0)?,
+        h.trim().parse().ok().filter(|v| *v > 0)?,
+    ])
 }
 
 /// Loads the camera file; bad entries are logged (file, line, field) and skipped.
@@ -155,7 +191,11 @@ fn load_camera_file(path: &Path) -> anyhow::Result<CameraFile> {
         tracing::error!("{e}");
     }
     if file.cameras.is_empty() {
-        bail!("{}: no usable camera ({} errors above)", path.display(), file.errors.len());
+        bail!(
+            "{}: no usable camera ({} errors above)",
+            path.display(),
+            file.errors.len()
+        );
     }
     Ok(file)
 }
@@ -164,7 +204,11 @@ fn start_all(file: &CameraFile) -> anyhow::Result<(Capture, Vec<CameraHandle>)> 
     let capture = Capture::new(Timeouts::default()).context("starting the capture runtime")?;
     let mut handles = Vec::new();
     for c in &file.cameras {
-        handles.push(capture.start_camera(c.clone()).with_context(|| format!("camera {}", c.id))?);
+        handles.push(
+            capture
+                .start_camera(c.clone())
+                .with_context(|| format!("camera {}", c.id))?,
+        );
     }
     Ok((capture, handles))
 }
@@ -174,7 +218,9 @@ fn run_window(file: CameraFile, state_path: PathBuf) -> anyhow::Result<()> {
     let errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
     let state = WallState::load(&state_path).unwrap_or_default();
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title("Mắt Thần").with_inner_size([1600.0, 960.0]),
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Mắt Thần")
+            .with_inner_size([1600.0, 960.0]),
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
@@ -184,22 +230,44 @@ fn run_window(file: CameraFile, state_path: PathBuf) -> anyhow::Result<()> {
         Box::new(move |cc| {
             if let Some(rs) = cc.wgpu_render_state.as_ref() {
                 mt_render::install(rs);
-                tracing::info!("rendering on {:?} ({:?})", rs.adapter.get_info().name, rs.target_format);
+                tracing::info!(
+                    "rendering on {:?} ({:?})",
+                    rs.adapter.get_info().name,
+                    rs.target_format
+                );
             }
-            Ok(Box::new(MatThanApp::new(&cc.egui_ctx, handles, state, Some(state_path), errors)))
+            Ok(Box::new(MatThanApp::new(
+                &cc.egui_ctx,
+                handles,
+                state,
+                Some(state_path),
+                errors,
+            )))
         }),
     );
     drop(capture);
     r.map_err(|e| anyhow::anyhow!("window: {e}"))
 }
 
-fn snapshot(file: CameraFile, layout: WallLayout, lang: mt_ui::Lang, after: Duration, size: [u32; 2], out: &Path) -> anyhow::Result<()> {
+fn snapshot(
+    file: CameraFile,
+    layout: WallLayout,
+    lang: mt_ui::Lang,
+    after: Duration,
+    size: [u32; 2],
+    out: &Path,
+) -> anyhow::Result<()> {
     let (_capture, handles) = start_all(&file)?;
     let errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
     let off = mt_render::offscreen::Offscreen::new()?;
     tracing::info!("offscreen rendering on {}", off.adapter_name());
     let ctx = egui::Context::default();
-    let state = WallState { layout, lang, show_health: false, ..Default::default() };
+    let state = WallState {
+        layout,
+        lang,
+        show_health: false,
+        ..Default::default()
+    };
     let mut app = MatThanApp::new(&ctx, handles, state, None, errors);
     let t0 = Instant::now();
     // Draw a frame now and then while waiting, as the window would: that is what marks the
@@ -207,8 +275,10 @@ fn snapshot(file: CameraFile, layout: WallLayout, lang: mt_ui::Lang, after: Dura
     loop {
         let px = off.render(&ctx, size, |ui| app.show(ui))?;
         if t0.elapsed() >= after {
-            let img = image::RgbaImage::from_raw(size[0], size[1], px).context("pixel buffer size")?;
-            img.save(out).with_context(|| format!("writing {}", out.display()))?;
+            let img =
+                image::RgbaImage::from_raw(size[0], size[1], px).context("pixel buffer size")?;
+            img.save(out)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!("{}", out.display());
             return Ok(());
         }

@@ -16,14 +16,24 @@ main_url = "rtsp://127.0.0.1:8554/cam1/main"
 fn one_error(bad: &str) -> ConfigError {
     let text = format!("{GOOD}\n{bad}");
     let f = parse_cameras("cameras.toml", &text).expect("file-level parse");
-    assert_eq!(f.cameras.len(), 1, "the good camera must still load: {:?}", f.errors);
+    assert_eq!(
+        f.cameras.len(),
+        1,
+        "the good camera must still load: {:?}",
+        f.errors
+    );
     assert_eq!(f.errors.len(), 1, "{:?}", f.errors);
     f.errors.into_iter().next().unwrap()
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
     let full = format!("{GOOD}\n{text}");
-    full.lines().collect::<Vec<_>>().iter().rposition(|l| l.contains(needle)).expect("needle") + 1
+    full.lines()
+        .collect::<Vec<_>>()
+        .iter()
+        .rposition(|l| l.contains(needle))
+        .expect("needle")
+        + 1
 }
 
 #[test]
@@ -115,9 +125,18 @@ fn separate_password_field_and_url_password_both_stay_secret() {
     assert_eq!(f.cameras.len(), 2, "{:?}", f.errors);
     for c in &f.cameras {
         let shown = format!("{c:?} {} {}", c.display_url(), c.main_url);
-        assert!(!shown.contains("hunter2") && !shown.contains("hunter3"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
         assert_eq!(c.credentials.as_ref().unwrap().username, "admin");
     }
-    assert_eq!(f.cameras[0].credentials.as_ref().unwrap().password.expose(), "hunter2");
-    assert_eq!(f.cameras[1].credentials.as_ref().unwrap().password.expose(), "hunter3");
+    assert_eq!(
+        f.cameras[0].credentials.as_ref().unwrap().password.expose(),
+        "hunter2"
+    );
+    assert_eq!(
+        f.cameras[1].credentials.as_ref().unwrap().password.expose(),
+        "hunter3"
+    );
 }

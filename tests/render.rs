@@ -13,8 +13,16 @@ fn yuv_of(rgb: [u8; 3], matrix: ColorMatrix, full: bool) -> [u8; 3] {
     let y = kr * r + (1.0 - kr - kb) * g + kb * b;
     let pb = (b - y) / (2.0 * (1.0 - kb));
     let pr = (r - y) / (2.0 * (1.0 - kr));
-    let (ys, yo, cs) = if full { (255.0, 0.0, 255.0) } else { (219.0, 16.0, 224.0) };
-    [(yo + ys * y).round() as u8, (128.0 + cs * pb).round() as u8, (128.0 + cs * pr).round() as u8]
+    let (ys, yo, cs) = if full {
+        (255.0, 0.0, 255.0)
+    } else {
+        (219.0, 16.0, 224.0)
+    };
+    [
+        (yo + ys * y).round() as u8,
+        (128.0 + cs * pb).round() as u8,
+        (128.0 + cs * pr).round() as u8,
+    ]
 }
 
 const BARS: [[u8; 3]; 8] = [
@@ -58,7 +66,12 @@ fn colour_bars_convert_within_two_levels_for_bt601_bt709_limited_and_full() {
                 let p = &rgba[(8 * 128 + x) * 4..][..3];
                 for c in 0..3 {
                     let d = (p[c] as i32 - bar[c] as i32).abs();
-                    assert!(d <= 2, "{matrix:?} full={full} bar {i}: got {:?}, want {:?}", &p[..3], bar);
+                    assert!(
+                        d <= 2,
+                        "{matrix:?} full={full} bar {i}: got {:?}, want {:?}",
+                        &p[..3],
+                        bar
+                    );
                 }
             }
         }
@@ -73,8 +86,12 @@ fn wrong_matrix_would_be_caught_by_the_colour_check() {
     let [y, u, v] = yuv_of([16, 235, 16], ColorMatrix::Bt709, false);
     let mut f = DecodedFrame::solid(16, 16, y, u, v);
     f.matrix = ColorMatrix::Bt601;
-    let rgba = mt_render::offscreen::render_frame(&off.state.device, &off.state.queue, &f, 16, 16).unwrap();
-    let worst = (0..3).map(|c| (rgba[8 * 64 + 32 + c] as i32 - [16, 235, 16][c]).abs()).max().unwrap();
+    let rgba = mt_render::offscreen::render_frame(&off.state.device, &off.state.queue, &f, 16, 16)
+        .unwrap();
+    let worst = (0..3)
+        .map(|c| (rgba[8 * 64 + 32 + c] as i32 - [16, 235, 16][c]).abs())
+        .max()
+        .unwrap();
     assert!(worst > 10, "matrix mix-up not visible: off by {worst}");
 }
 
@@ -86,10 +103,14 @@ fn every_wgsl_shader_parses_and_validates_with_naga() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "wgsl") {
             let src = std::fs::read_to_string(&p).unwrap();
-            let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{}: {}", p.display(), e.emit_to_string(&src)));
-            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-                .validate(&module)
-                .unwrap_or_else(|e| panic!("{}: {e:?}", p.display()));
+            let module = naga::front::wgsl::parse_str(&src)
+                .unwrap_or_else(|e| panic!("{}: {}", p.display(), e.emit_to_string(&src)));
+            naga::valid::Validator::new(
+                naga::valid::ValidationFlags::all(),
+                naga::valid::Capabilities::all(),
+            )
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", p.display()));
             n += 1;
         }
     }
@@ -101,15 +122,31 @@ fn snapshot_command_renders_live_tiles_offscreen_to_png() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("wall.png");
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_matthan"))
-        .args(["snapshot", "--demo", "--layout", "2x2", "--after", "4s", "--size", "800x450", "--out"])
+        .args([
+            "snapshot", "--demo", "--layout", "2x2", "--after", "4s", "--size", "800x450", "--out",
+        ])
         .arg(&out)
         .env("MATTHAN_CONFIG_DIR", dir.path())
         .output()
         .unwrap();
-    assert!(st.status.success(), "snapshot failed: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "snapshot failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let img = image::open(&out).unwrap().to_rgba8();
     assert_eq!(img.dimensions(), (800, 450));
     // The clips' blue box (#3050C0) must be on screen: video was decoded and drawn.
-    let blue = img.pixels().filter(|p| (p[0] as i32 - 0x30).abs() < 14 && (p[1] as i32 - 0x50).abs() < 14 && (p[2] as i32 - 0xC0).abs() < 14).count();
-    assert!(blue > 500, "only {blue} pixels of the clips' blue box: no video drawn?");
+    let blue = img
+        .pixels()
+        .filter(|p| {
+            (p[0] as i32 - 0x30).abs() < 14
+                && (p[1] as i32 - 0x50).abs() < 14
+                && (p[2] as i32 - 0xC0).abs() < 14
+        })
+        .count();
+    assert!(
+        blue > 500,
+        "only {blue} pixels of the clips' blue box: no video drawn?"
+    );
 }

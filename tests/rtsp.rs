@@ -25,7 +25,11 @@ fn rate_ratio(streams: &[&Arc<StreamShared>], window: Duration) -> Vec<f64> {
     let t0 = Instant::now();
     std::thread::sleep(window);
     let secs = t0.elapsed().as_secs_f64();
-    streams.iter().zip(before).map(|(s, b)| (s.stats().frames_received - b) as f64 / (15.0 * secs)).collect()
+    streams
+        .iter()
+        .zip(before)
+        .map(|(s, b)| (s.stats().frames_received - b) as f64 / (15.0 * secs))
+        .collect()
 }
 
 #[test]
@@ -33,13 +37,26 @@ fn sixteen_streams_are_received_and_decoded_at_the_sent_rate() {
     let sim = SimServer::start(&assets(), 0, 16).expect("GStreamer RTSP server");
     let cap = Capture::new(Timeouts::default()).unwrap();
     let cams: Vec<_> = (1..=16)
-        .map(|k| cap.start_camera(camera(&format!("c{k}"), &sim.url(&format!("cam{k}/main")), "")).unwrap())
+        .map(|k| {
+            cap.start_camera(camera(
+                &format!("c{k}"),
+                &sim.url(&format!("cam{k}/main")),
+                "",
+            ))
+            .unwrap()
+        })
         .collect();
     for c in &cams {
         c.main.set_wanted(true);
     }
-    let all_live = wait_for(Duration::from_secs(15), || cams.iter().all(|c| c.main.latest().is_some()).then_some(()));
-    assert!(all_live.is_some(), "not all 16 decoded a frame: {:?}", cams.iter().map(|c| c.main.state()).collect::<Vec<_>>());
+    let all_live = wait_for(Duration::from_secs(15), || {
+        cams.iter().all(|c| c.main.latest().is_some()).then_some(())
+    });
+    assert!(
+        all_live.is_some(),
+        "not all 16 decoded a frame: {:?}",
+        cams.iter().map(|c| c.main.state()).collect::<Vec<_>>()
+    );
 
     let dec_before: Vec<u64> = cams.iter().map(|c| c.main.stats().frames_decoded).collect();
     let t0 = Instant::now();
@@ -47,11 +64,26 @@ fn sixteen_streams_are_received_and_decoded_at_the_sent_rate() {
     let ratios = rate_ratio(&streams, Duration::from_secs(8));
     let secs = t0.elapsed().as_secs_f64();
     for (i, r) in ratios.iter().enumerate() {
-        assert!((r - 1.0).abs() <= 0.05, "camera {} received {:.3}× the sent rate", i + 1, r);
+        assert!(
+            (r - 1.0).abs() <= 0.05,
+            "camera {} received {:.3}× the sent rate",
+            i + 1,
+            r
+        );
         let decoded = cams[i].main.stats().frames_decoded - dec_before[i];
         let dr = decoded as f64 / (15.0 * secs);
-        assert!((dr - 1.0).abs() <= 0.05, "camera {} decoded {:.3}× the sent rate", i + 1, dr);
-        assert_eq!(cams[i].main.stats().frames_dropped, 0, "camera {} dropped frames", i + 1);
+        assert!(
+            (dr - 1.0).abs() <= 0.05,
+            "camera {} decoded {:.3}× the sent rate",
+            i + 1,
+            dr
+        );
+        assert_eq!(
+            cams[i].main.stats().frames_dropped,
+            0,
+            "camera {} dropped frames",
+            i + 1
+        );
     }
     let f = cams[0].main.latest().unwrap();
     assert_eq!((f.width, f.height, f.codec), (640, 360, "H.264"));
@@ -66,9 +98,17 @@ fn decoded_pixel_of_a_live_stream_matches_the_clip_colour_after_gpu_conversion()
     for url in [sim.url("cam1/main"), sim.url("h265/main")] {
         let cam = cap.start_camera(camera("px", &url, "")).unwrap();
         cam.main.set_wanted(true);
-        let (frame, _) = wait_for(Duration::from_secs(10), || cam.main.latest()).expect("a decoded frame");
+        let (frame, _) =
+            wait_for(Duration::from_secs(10), || cam.main.latest()).expect("a decoded frame");
         let off = mt_render::offscreen::Offscreen::new().expect("wgpu adapter (lavapipe)");
-        let rgba = mt_render::offscreen::render_frame(&off.state.device, &off.state.queue, &frame, frame.width, frame.height).unwrap();
+        let rgba = mt_render::offscreen::render_frame(
+            &off.state.device,
+            &off.state.queue,
+            &frame,
+            frame.width,
+            frame.height,
+        )
+        .unwrap();
         let px = |x: u32, y: u32| {
             let i = ((y * frame.width + x) * 4) as usize;
             [rgba[i], rgba[i + 1], rgba[i + 2]]
@@ -76,9 +116,19 @@ fn decoded_pixel_of_a_live_stream_matches_the_clip_colour_after_gpu_conversion()
         let got = px(32, 32);
         let want = [0x30, 0x50, 0xC0];
         for c in 0..3 {
-            assert!((got[c] as i32 - want[c] as i32).abs() <= 10, "{url}: pixel {got:?}, clip colour {want:?}");
+            assert!(
+                (got[c] as i32 - want[c] as i32).abs() <= 10,
+                "{url}: pixel {got:?}, clip colour {want:?}"
+            );
         }
-        assert_eq!(frame.codec, if url.contains("h265") { "H.265" } else { "H.264" });
+        assert_eq!(
+            frame.codec,
+            if url.contains("h265") {
+                "H.265"
+            } else {
+                "H.264"
+            }
+        );
     }
 }
 
@@ -86,22 +136,35 @@ fn decoded_pixel_of_a_live_stream_matches_the_clip_colour_after_gpu_conversion()
 fn killed_server_shows_lost_within_3s_and_live_within_5s_after_restart() {
     let mut sim = SimServer::start(&assets(), 0, 2).expect("GStreamer RTSP server");
     let cap = Capture::new(Timeouts::default()).unwrap();
-    let cam = cap.start_camera(camera("k", &sim.url("cam1/main"), "")).unwrap();
+    let cam = cap
+        .start_camera(camera("k", &sim.url("cam1/main"), ""))
+        .unwrap();
     cam.main.set_wanted(true);
-    wait_for(Duration::from_secs(10), || cam.main.state().is_live().then_some(())).expect("live first");
+    wait_for(Duration::from_secs(10), || {
+        cam.main.state().is_live().then_some(())
+    })
+    .expect("live first");
 
     sim.kill();
-    let (_, lost_after) = wait_for(Duration::from_secs(5), || lost_reason(&cam.main)).expect("lost state");
-    assert!(lost_after <= Duration::from_secs(3), "lost shown after {lost_after:?}");
+    let (_, lost_after) =
+        wait_for(Duration::from_secs(5), || lost_reason(&cam.main)).expect("lost state");
+    assert!(
+        lost_after <= Duration::from_secs(3),
+        "lost shown after {lost_after:?}"
+    );
 
     std::thread::sleep(Duration::from_secs(2)); // let the backoff grow a little
     let seq_before = cam.main.latest().map(|f| f.seq).unwrap_or(0);
     sim.restart().expect("restart on the same port");
     let (_, live_after) = wait_for(Duration::from_secs(8), || {
-        (cam.main.state().is_live() && cam.main.latest().is_some_and(|f| f.seq > seq_before)).then_some(())
+        (cam.main.state().is_live() && cam.main.latest().is_some_and(|f| f.seq > seq_before))
+            .then_some(())
     })
     .expect("live again");
-    assert!(live_after <= Duration::from_secs(5), "live again after {live_after:?}");
+    assert!(
+        live_after <= Duration::from_secs(5),
+        "live again after {live_after:?}"
+    );
     assert!(cam.main.stats().reconnects >= 1);
 }
 
@@ -109,16 +172,27 @@ fn killed_server_shows_lost_within_3s_and_live_within_5s_after_restart() {
 fn frozen_server_is_detected_as_stalled_and_recovers() {
     let sim = SimServer::start(&assets(), 0, 1).expect("GStreamer RTSP server");
     let cap = Capture::new(Timeouts::default()).unwrap();
-    let cam = cap.start_camera(camera("s", &sim.url("cam1/main"), "")).unwrap();
-    wait_for(Duration::from_secs(10), || cam.main.state().is_live().then_some(())).expect("live first");
+    let cam = cap
+        .start_camera(camera("s", &sim.url("cam1/main"), ""))
+        .unwrap();
+    wait_for(Duration::from_secs(10), || {
+        cam.main.state().is_live().then_some(())
+    })
+    .expect("live first");
     // SIGSTOP: the socket stays open but nothing is sent — what a hung camera does.
     unsafe { libc::kill(sim.pid() as i32, libc::SIGSTOP) };
     let r = wait_for(Duration::from_secs(5), || lost_reason(&cam.main));
     unsafe { libc::kill(sim.pid() as i32, libc::SIGCONT) };
     let (reason, after) = r.expect("stall noticed");
     assert_eq!(reason, LossReason::Stalled);
-    assert!(after <= Duration::from_secs(3), "stall noticed after {after:?}");
-    wait_for(Duration::from_secs(8), || cam.main.state().is_live().then_some(())).expect("live after the server resumes");
+    assert!(
+        after <= Duration::from_secs(3),
+        "stall noticed after {after:?}"
+    );
+    wait_for(Duration::from_secs(8), || {
+        cam.main.state().is_live().then_some(())
+    })
+    .expect("live after the server resumes");
 }
 
 /// A listener that accepts and answers every connection with junk.
@@ -129,7 +203,9 @@ fn garbage_server() -> u16 {
         .name("garbage-server".into())
         .spawn(move || {
             for mut s in l.incoming().flatten() {
-                let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+                let junk: Vec<u8> = (0..4096u32)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                    .collect();
                 let _ = s.write_all(&junk);
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -147,21 +223,49 @@ fn silent_server() -> (u16, TcpListener) {
 #[test]
 fn each_fault_gets_its_own_state_and_the_healthy_feed_keeps_its_rate() {
     let sim = SimServer::start(&assets(), 0, 2).expect("GStreamer RTSP server");
-    let t = Timeouts { request: Duration::from_secs(2), ..Timeouts::default() };
+    let t = Timeouts {
+        request: Duration::from_secs(2),
+        ..Timeouts::default()
+    };
     let cap = Capture::new(t).unwrap();
-    let healthy = cap.start_camera(camera("ok", &sim.url("cam1/main"), "")).unwrap();
+    let healthy = cap
+        .start_camera(camera("ok", &sim.url("cam1/main"), ""))
+        .unwrap();
     healthy.main.set_wanted(true);
-    wait_for(Duration::from_secs(10), || healthy.main.state().is_live().then_some(())).expect("healthy live");
+    wait_for(Duration::from_secs(10), || {
+        healthy.main.state().is_live().then_some(())
+    })
+    .expect("healthy live");
 
     let closed_port = mt_capture::sim::free_port();
     let (silent_port, _silent) = silent_server();
     let garbage_port = garbage_server();
     let faults = [
-        ("refused", format!("rtsp://127.0.0.1:{closed_port}/cam"), "", LossReason::Refused),
-        ("silent", format!("rtsp://127.0.0.1:{silent_port}/cam"), "", LossReason::Unreachable),
-        ("garbage", format!("rtsp://127.0.0.1:{garbage_port}/cam"), "", LossReason::Protocol),
+        (
+            "refused",
+            format!("rtsp://127.0.0.1:{closed_port}/cam"),
+            "",
+            LossReason::Refused,
+        ),
+        (
+            "silent",
+            format!("rtsp://127.0.0.1:{silent_port}/cam"),
+            "",
+            LossReason::Unreachable,
+        ),
+        (
+            "garbage",
+            format!("rtsp://127.0.0.1:{garbage_port}/cam"),
+            "",
+            LossReason::Protocol,
+        ),
         ("404", sim.url("no/such/stream"), "", LossReason::NotFound),
-        ("401", sim.url("secure/main"), "username = \"admin\"\npassword = \"hunter2-wrong\"", LossReason::Unauthorized),
+        (
+            "401",
+            sim.url("secure/main"),
+            "username = \"admin\"\npassword = \"hunter2-wrong\"",
+            LossReason::Unauthorized,
+        ),
         ("mjpeg", sim.url("mjpeg"), "", LossReason::UnsupportedCodec),
     ];
     let handles: Vec<_> = faults
@@ -177,14 +281,26 @@ fn each_fault_gets_its_own_state_and_the_healthy_feed_keeps_its_rate() {
         // The simulated server is single-threaded and busy rebuilding the MJPEG pipeline for
         // each retry, so a request can time out now and then; the state must settle on the
         // fault's own reason.
-        let got = wait_for(Duration::from_secs(8), || (lost_reason(&h.main) == Some(*want)).then_some(()));
-        assert!(got.is_some(), "{id}: expected {want:?}, state {:?}", h.main.state());
+        let got = wait_for(Duration::from_secs(8), || {
+            (lost_reason(&h.main) == Some(*want)).then_some(())
+        });
+        assert!(
+            got.is_some(),
+            "{id}: expected {want:?}, state {:?}",
+            h.main.state()
+        );
         if let StreamState::Lost { detail, .. } = h.main.state() {
-            assert!(!detail.contains("hunter2"), "{id}: password in detail: {detail}");
+            assert!(
+                !detail.contains("hunter2"),
+                "{id}: password in detail: {detail}"
+            );
             assert!(!detail.is_empty(), "{id}: no detail");
         }
     }
-    assert!((ratio - 1.0).abs() <= 0.05, "healthy feed ran at {ratio:.3}× while the others failed");
+    assert!(
+        (ratio - 1.0).abs() <= 0.05,
+        "healthy feed ran at {ratio:.3}× while the others failed"
+    );
     assert!(healthy.main.state().is_live());
 }
 
@@ -192,9 +308,18 @@ fn each_fault_gets_its_own_state_and_the_healthy_feed_keeps_its_rate() {
 fn unwanted_stream_is_received_but_not_decoded() {
     let sim = SimServer::start(&assets(), 0, 1).expect("GStreamer RTSP server");
     let cap = Capture::new(Timeouts::default()).unwrap();
-    let cam = cap.start_camera(camera("u", &sim.url("cam1/main"), "")).unwrap();
-    wait_for(Duration::from_secs(10), || (cam.main.stats().frames_received > 20).then_some(())).expect("receiving");
-    assert_eq!(cam.main.stats().frames_decoded, 0, "decoded a stream no view shows");
+    let cam = cap
+        .start_camera(camera("u", &sim.url("cam1/main"), ""))
+        .unwrap();
+    wait_for(Duration::from_secs(10), || {
+        (cam.main.stats().frames_received > 20).then_some(())
+    })
+    .expect("receiving");
+    assert_eq!(
+        cam.main.stats().frames_decoded,
+        0,
+        "decoded a stream no view shows"
+    );
     cam.main.set_wanted(true);
     wait_for(Duration::from_secs(5), || cam.main.latest()).expect("decodes once wanted");
 }
@@ -203,15 +328,38 @@ fn unwanted_stream_is_received_but_not_decoded() {
 fn maximised_main_stream_connects_on_demand_while_the_sub_stream_keeps_the_picture() {
     let sim = SimServer::start(&assets(), 0, 1).expect("GStreamer RTSP server");
     let cap = Capture::new(Timeouts::default()).unwrap();
-    let cfg = camera("m", &sim.url("cam1/main"), &format!("sub_url = \"{}\"", sim.url("cam1/sub")));
+    let cfg = camera(
+        "m",
+        &sim.url("cam1/main"),
+        &format!("sub_url = \"{}\"", sim.url("cam1/sub")),
+    );
     let cam = cap.start_camera(cfg).unwrap();
     let sub = cam.sub.clone().unwrap();
     sub.set_wanted(true);
     let (f, _) = wait_for(Duration::from_secs(10), || sub.latest()).expect("sub picture");
     assert_eq!((f.width, f.height), (320, 180));
-    assert_eq!(cam.main.state(), StreamState::Idle, "main connects only on demand");
+    assert_eq!(
+        cam.main.state(),
+        StreamState::Idle,
+        "main connects only on demand"
+    );
     cam.main.set_wanted(true);
     let (f, _) = wait_for(Duration::from_secs(5), || cam.main.latest()).expect("main picture");
     assert_eq!((f.width, f.height), (640, 360));
-    assert!(sub.latest().is_some(), "the sub picture stays until replaced");
+    assert!(
+        sub.latest().is_some(),
+        "the sub picture stays until replaced"
+    );
+}
+
+#[test]
+fn udp_transport_receives_and_decodes_too() {
+    let sim = SimServer::start(&assets(), 0, 1).expect("GStreamer RTSP server");
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let cam = cap
+        .start_camera(camera("udp", &sim.url("cam1/main"), "transport = \"udp\""))
+        .unwrap();
+    cam.main.set_wanted(true);
+    let (f, _) = wait_for(Duration::from_secs(10), || cam.main.latest()).expect("a frame over UDP");
+    assert_eq!((f.width, f.height), (640, 360));
 }

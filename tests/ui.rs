@@ -10,19 +10,32 @@ use crate::util::camera;
 /// An app with three cameras that point at a closed port (no server needed for UI logic).
 fn app(capture: &Capture, state_path: Option<std::path::PathBuf>) -> MatThanApp {
     let port = mt_capture::sim::free_port();
-    let cams = [("Ngã tư Xuân Đỉnh", "Xuân Đỉnh"), ("Chợ Cổ Nhuế", "Cổ Nhuế 1"), ("Trường Tiểu học Xuân Tảo", "Xuân Tảo")]
-        .iter()
-        .enumerate()
-        .map(|(i, (name, ward))| {
-            let mut c = camera(&format!("cam-{i}"), &format!("rtsp://127.0.0.1:{port}/c{i}"), "");
-            c.name = name.to_string();
-            c.ward = ward.to_string();
-            capture.start_camera(c).unwrap()
-        })
-        .collect();
+    let cams = [
+        ("Ngã tư Xuân Đỉnh", "Xuân Đỉnh"),
+        ("Chợ Cổ Nhuế", "Cổ Nhuế 1"),
+        ("Trường Tiểu học Xuân Tảo", "Xuân Tảo"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (name, ward))| {
+        let mut c = camera(
+            &format!("cam-{i}"),
+            &format!("rtsp://127.0.0.1:{port}/c{i}"),
+            "",
+        );
+        c.name = name.to_string();
+        c.ward = ward.to_string();
+        capture.start_camera(c).unwrap()
+    })
+    .collect();
     let ctx = egui::Context::default();
     // Health panel hidden: camera names would otherwise be listed twice (list and panel).
-    let state = WallState { layout: WallLayout::G2, tiles: vec![Some("cam-0".into()), None, None, None], show_health: false, ..Default::default() };
+    let state = WallState {
+        layout: WallLayout::G2,
+        tiles: vec![Some("cam-0".into()), None, None, None],
+        show_health: false,
+        ..Default::default()
+    };
     MatThanApp::new(&ctx, cams, state, state_path, vec![])
 }
 
@@ -61,9 +74,15 @@ fn selecting_a_tile_then_clicking_a_camera_assigns_it_and_survives_a_restart() {
     assert_eq!(h.state().selected, 2);
     h.get_by_label("Chợ Cổ Nhuế").click();
     h.run_steps(2);
-    assert_eq!(h.state().state.tiles.get(2).cloned().flatten().as_deref(), Some("cam-1"));
+    assert_eq!(
+        h.state().state.tiles.get(2).cloned().flatten().as_deref(),
+        Some("cam-1")
+    );
     let saved = WallState::load(&path).expect("state saved");
-    assert_eq!(saved.tiles.get(2).cloned().flatten().as_deref(), Some("cam-1"));
+    assert_eq!(
+        saved.tiles.get(2).cloned().flatten().as_deref(),
+        Some("cam-1")
+    );
     assert_eq!(saved.layout, WallLayout::G2);
 }
 
@@ -75,9 +94,15 @@ fn camera_search_ignores_diacritics() {
     h.run_steps(1);
     h.get_by_role(egui::Role::TextInput).type_text("xuan dinh");
     h.run_steps(3);
-    assert_eq!(h.get_by_role(egui::Role::TextInput).value().as_deref(), Some("xuan dinh"));
+    assert_eq!(
+        h.get_by_role(egui::Role::TextInput).value().as_deref(),
+        Some("xuan dinh")
+    );
     assert!(h.query_by_label("Ngã tư Xuân Đỉnh").is_some());
-    assert!(h.query_by_label("Chợ Cổ Nhuế").is_none(), "non-matching camera still listed");
+    assert!(
+        h.query_by_label("Chợ Cổ Nhuế").is_none(),
+        "non-matching camera still listed"
+    );
 }
 
 #[test]
@@ -89,7 +114,10 @@ fn enter_maximises_the_selected_tile_and_escape_returns() {
     h.key_press(egui::Key::Enter);
     h.run_steps(2);
     assert_eq!(h.state().maximised, Some(0));
-    assert!(h.query_by_label("Ô 2").is_none(), "other tiles hidden while maximised");
+    assert!(
+        h.query_by_label("Ô 2").is_none(),
+        "other tiles hidden while maximised"
+    );
     h.key_press(egui::Key::Escape);
     h.run_steps(2);
     assert_eq!(h.state().maximised, None);
@@ -100,7 +128,10 @@ fn enter_maximises_the_selected_tile_and_escape_returns() {
 fn switching_language_changes_the_labels_at_run_time() {
     let cap = Capture::new(Timeouts::default()).unwrap();
     let mut h = harness(app(&cap, None));
-    assert!(h.query_by_label("Bố cục").is_some(), "Vietnamese by default");
+    assert!(
+        h.query_by_label("Bố cục").is_some(),
+        "Vietnamese by default"
+    );
     h.get_by_label("English").click();
     h.run_steps(2);
     assert_eq!(h.state().state.lang, Lang::En);
@@ -118,14 +149,24 @@ fn lost_cameras_show_signal_lost_on_the_wall_image() {
     let mut h = harness(app(&cap, None));
     let lost = crate::util::wait_for(std::time::Duration::from_secs(5), || {
         h.run_steps(1);
-        matches!(h.state().cameras[0].main.state(), mt_core::StreamState::Lost { .. }).then_some(())
+        matches!(
+            h.state().cameras[0].main.state(),
+            mt_core::StreamState::Lost { .. }
+        )
+        .then_some(())
     });
     assert!(lost.is_some());
     h.run_steps(2);
     let img = h.render().expect("wgpu render");
     // The lost overlay tints the tile red.
-    let reddish = img.pixels().filter(|p| p[0] >= 40 && p[1] < 20 && p[2] < 20).count();
-    assert!(reddish > 1000, "no red 'signal lost' overlay ({reddish} px)");
+    let reddish = img
+        .pixels()
+        .filter(|p| p[0] >= 40 && p[1] < 20 && p[2] < 20)
+        .count();
+    assert!(
+        reddish > 1000,
+        "no red 'signal lost' overlay ({reddish} px)"
+    );
 }
 
 #[test]
@@ -139,4 +180,24 @@ fn every_translation_key_exists_in_both_languages() {
         assert!(vi.contains(k), "{k} missing from vi.ftl");
     }
     assert!(vi.len() > 30);
+}
+
+#[test]
+fn dragging_a_camera_onto_a_tile_assigns_it() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut h = harness(app(&cap, None));
+    let from = h.get_by_label("Trường Tiểu học Xuân Tảo").rect().center();
+    let to = h.get_by_label("Ô 4").rect().center();
+    h.drag_at(from);
+    h.run_steps(1);
+    h.hover_at(from + egui::vec2(20.0, 5.0));
+    h.run_steps(1);
+    h.hover_at(to);
+    h.run_steps(1);
+    h.drop_at(to);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().state.tiles.get(3).cloned().flatten().as_deref(),
+        Some("cam-2")
+    );
 }

@@ -6,8 +6,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Once};
 use std::time::Instant;
 
-use ffmpeg_next as ff;
 use ff::format::Pixel;
+use ffmpeg_next as ff;
 
 use crate::frame::{ColorMatrix, DecodedFrame};
 use crate::shared::StreamShared;
@@ -98,9 +98,19 @@ impl Decoder {
         init_ffmpeg();
         let c = ff::decoder::find(codec.ff_id()).ok_or(DecodeError::NoDecoder(codec))?;
         let mut ctx = ff::codec::Context::new_with_codec(c);
-        ctx.set_threading(ff::threading::Config { kind: ff::threading::Type::None, count: 1, ..Default::default() });
+        ctx.set_threading(ff::threading::Config {
+            kind: ff::threading::Type::None,
+            count: 1,
+            ..Default::default()
+        });
         let dec = ctx.decoder().video()?;
-        Ok(Decoder { codec, dec, out: ff::frame::Video::empty(), pool: Vec::new(), seq: 0 })
+        Ok(Decoder {
+            codec,
+            dec,
+            out: ff::frame::Video::empty(),
+            pool: Vec::new(),
+            seq: 0,
+        })
     }
 
     pub fn codec(&self) -> Codec {
@@ -108,7 +118,12 @@ impl Decoder {
     }
 
     /// Decodes one access unit; calls `emit` for every picture that comes out.
-    pub fn decode(&mut self, data: &[u8], arrival: Instant, mut emit: impl FnMut(Arc<DecodedFrame>)) -> Result<(), DecodeError> {
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        arrival: Instant,
+        mut emit: impl FnMut(Arc<DecodedFrame>),
+    ) -> Result<(), DecodeError> {
         let pkt = ff::Packet::copy(data);
         self.dec.send_packet(&pkt)?;
         while self.dec.receive_frame(&mut self.out).is_ok() {
@@ -142,9 +157,27 @@ impl Decoder {
             }
         };
         let dst = Arc::get_mut(&mut self.pool[idx]).expect("pool frame held only by the pool");
-        copy_plane(&mut dst.y, src.data(0), src.stride(0), w as usize, h as usize);
-        copy_plane(&mut dst.u, src.data(1), src.stride(1), cw as usize, ch as usize);
-        copy_plane(&mut dst.v, src.data(2), src.stride(2), cw as usize, ch as usize);
+        copy_plane(
+            &mut dst.y,
+            src.data(0),
+            src.stride(0),
+            w as usize,
+            h as usize,
+        );
+        copy_plane(
+            &mut dst.u,
+            src.data(1),
+            src.stride(1),
+            cw as usize,
+            ch as usize,
+        );
+        copy_plane(
+            &mut dst.v,
+            src.data(2),
+            src.stride(2),
+            cw as usize,
+            ch as usize,
+        );
         dst.width = w;
         dst.height = h;
         dst.matrix = matrix;

@@ -125,6 +125,10 @@ impl StreamShared {
     pub fn latency_samples_us(&self) -> Vec<u32> {
         self.latency_us.lock().iter().copied().collect()
     }
+    /// Takes the latency samples gathered so far (the benchmark's measuring window).
+    pub fn drain_latency_us(&self) -> Vec<u32> {
+        self.latency_us.lock().drain(..).collect()
+    }
     pub fn frames_uploaded(&self) -> u64 {
         self.frames_uploaded.load(Ordering::Relaxed)
     }

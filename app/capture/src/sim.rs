@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("cannot start the simulated camera server ({python} {script}): {source}")]
-    Spawn { python: String, script: String, source: std::io::Error },
+    Spawn {
+        python: String,
+        script: String,
+        source: std::io::Error,
+    },
     #[error("the simulated camera server did not become ready within {0:?}: {1}")]
     NotReady(Duration, String),
 }
@@ -32,14 +36,23 @@ impl SimServer {
         let script = assets.join("sim/rtsp_server.py");
         let mut child = Command::new(PYTHON)
             .arg(&script)
-            .args(["--port", &port.to_string(), "--streams", &streams.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--streams",
+                &streams.to_string(),
+            ])
             .arg("--clips")
             .arg(assets.join("clips"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| SimError::Spawn { python: PYTHON.into(), script: script.display().to_string(), source })?;
+            .map_err(|source| SimError::Spawn {
+                python: PYTHON.into(),
+                script: script.display().to_string(),
+                source,
+            })?;
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -61,7 +74,10 @@ impl SimServer {
                 use std::io::Read;
                 let _ = e.read_to_string(&mut err);
             }
-            return Err(SimError::NotReady(t0.elapsed(), format!("{line} {}", err.trim())));
+            return Err(SimError::NotReady(
+                t0.elapsed(),
+                format!("{line} {}", err.trim()),
+            ));
         }
         // Drain stderr so the pipe never fills.
         if let Some(e) = child.stderr.take() {
@@ -70,11 +86,20 @@ impl SimServer {
                 .spawn(move || for _ in BufReader::new(e).lines() {})
                 .expect("spawn thread");
         }
-        Ok(SimServer { child, port, streams, assets: assets.to_owned() })
+        Ok(SimServer {
+            child,
+            port,
+            streams,
+            assets: assets.to_owned(),
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("rtsp://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+        format!(
+            "rtsp://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
     }
 
     /// Kills the server (SIGKILL: it ignores SIGTERM while busy) and waits for it.
@@ -105,5 +130,8 @@ impl Drop for SimServer {
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18554)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18554)
 }

@@ -74,7 +74,12 @@ impl Capture {
             .enable_all()
             .build()?;
         let (shutdown, _) = watch::channel(false);
-        Ok(Capture { rt, group: Arc::new(SessionGroup::default()), timeouts, shutdown })
+        Ok(Capture {
+            rt,
+            group: Arc::new(SessionGroup::default()),
+            timeouts,
+            shutdown,
+        })
     }
 
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -86,16 +91,30 @@ impl Capture {
     pub fn start_camera(&self, config: CameraConfig) -> std::io::Result<CameraHandle> {
         let config = Arc::new(config);
         let main = StreamShared::new(format!("{}/main", config.id), StreamKind::Main);
-        let sub = config.sub_url.as_ref().map(|_| StreamShared::new(format!("{}/sub", config.id), StreamKind::Sub));
+        let sub = config
+            .sub_url
+            .as_ref()
+            .map(|_| StreamShared::new(format!("{}/sub", config.id), StreamKind::Sub));
         let on_demand_main = sub.is_some();
-        self.spawn_stream(config.clone(), config.main_url.clone(), main.clone(), on_demand_main)?;
+        self.spawn_stream(
+            config.clone(),
+            config.main_url.clone(),
+            main.clone(),
+            on_demand_main,
+        )?;
         if let (Some(s), Some(u)) = (&sub, &config.sub_url) {
             self.spawn_stream(config.clone(), u.clone(), s.clone(), false)?;
         }
         Ok(CameraHandle { config, main, sub })
     }
 
-    fn spawn_stream(&self, cfg: Arc<CameraConfig>, url: url::Url, shared: Arc<StreamShared>, on_demand: bool) -> std::io::Result<()> {
+    fn spawn_stream(
+        &self,
+        cfg: Arc<CameraConfig>,
+        url: url::Url,
+        shared: Arc<StreamShared>,
+        on_demand: bool,
+    ) -> std::io::Result<()> {
         let decoder = spawn_decoder(shared.clone())?;
         let w = Worker {
             cfg,
@@ -108,7 +127,8 @@ impl Capture {
             shutdown: self.shutdown.subscribe(),
         };
         let span = tracing::info_span!("stream", id = %w.shared.label);
-        self.rt.spawn(tracing::Instrument::instrument(w.run(), span));
+        self.rt
+            .spawn(tracing::Instrument::instrument(w.run(), span));
         Ok(())
     }
 }
@@ -164,7 +184,13 @@ impl Worker {
                     continue;
                 }
                 End::Lost(reason, detail) => {
-                    tracing::info!(?reason, "stream lost: {detail}");
+                    // Log a loss once, not at every retry of a camera that stays down.
+                    let same = matches!(self.shared.state(), StreamState::Lost { reason: r, .. } if r == reason);
+                    if same {
+                        tracing::debug!(?reason, "still lost: {detail}");
+                    } else {
+                        tracing::warn!(?reason, "stream lost: {detail}");
+                    }
                     self.shared.set_state(StreamState::Lost { reason, detail });
                     self.shared.with_stats(|s| {
                         s.reconnects += 1;
@@ -198,17 +224,31 @@ impl Worker {
         if matches!(self.shared.state(), StreamState::Idle) {
             self.shared.set_state(StreamState::Connecting);
         }
-        let creds = self.cfg.credentials.as_ref().map(|c: &Credentials| retina::client::Credentials {
-            username: c.username.clone(),
-            password: c.password.expose().to_owned(),
-        });
+        let creds =
+            self.cfg
+                .credentials
+                .as_ref()
+                .map(|c: &Credentials| retina::client::Credentials {
+                    username: c.username.clone(),
+                    password: c.password.expose().to_owned(),
+                });
         let opts = SessionOptions::default()
             .creds(creds)
             .user_agent(format!("MatThan/{}", env!("CARGO_PKG_VERSION")))
             .session_group(self.group.clone());
         let req = self.t.request;
-        let mut session = match tokio::time::timeout(req, retina::client::Session::describe(self.url.clone(), opts)).await {
-            Err(_) => return End::Lost(LossReason::Unreachable, format!("no answer to DESCRIBE within {} s", req.as_secs_f32())),
+        let mut session = match tokio::time::timeout(
+            req,
+            retina::client::Session::describe(self.url.clone(), opts),
+        )
+        .await
+        {
+            Err(_) => {
+                return End::Lost(
+                    LossReason::Unreachable,
+                    format!("no answer to DESCRIBE within {} s", req.as_secs_f32()),
+                )
+            }
             Ok(Err(e)) => return self.lost(&e),
             Ok(Ok(s)) => s,
         };
@@ -217,19 +257,25 @@ impl Worker {
         };
         let enc = session.streams()[idx].encoding_name().to_owned();
         let Some(codec) = Codec::from_encoding_name(&enc) else {
-            return End::Lost(LossReason::UnsupportedCodec, format!("codec {enc} (only H.264/H.265 are decoded)"));
+            return End::Lost(
+                LossReason::UnsupportedCodec,
+                format!("codec {enc} (only H.264/H.265 are decoded)"),
+            );
         };
         let transport = match self.cfg.transport {
             mt_core::Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
             mt_core::Transport::Udp => retina::client::Transport::Udp(Default::default()),
         };
-        let setup = SetupOptions::default().transport(transport).frame_format(retina::codec::FrameFormat::SIMPLE);
+        let setup = SetupOptions::default()
+            .transport(transport)
+            .frame_format(retina::codec::FrameFormat::SIMPLE);
         match tokio::time::timeout(req, session.setup(idx, setup)).await {
             Err(_) => return End::Lost(LossReason::Unreachable, "no answer to SETUP".into()),
             Ok(Err(e)) => return self.lost(&e),
             Ok(Ok(())) => {}
         }
-        let play = PlayOptions::default().initial_seq(retina::client::InitialSequenceNumberPolicy::Ignore);
+        let play =
+            PlayOptions::default().initial_seq(retina::client::InitialSequenceNumberPolicy::Ignore);
         let playing = match tokio::time::timeout(req, session.play(play)).await {
             Err(_) => return End::Lost(LossReason::Unreachable, "no answer to PLAY".into()),
             Ok(Err(e)) => return self.lost(&e),
@@ -252,15 +298,27 @@ impl Worker {
                 _ = self.shutdown.changed() => return End::Shutdown,
             };
             let item = match next {
-                Err(_) => return End::Lost(LossReason::Stalled, format!("no frame for {} s", self.t.no_frame.as_secs_f32())),
-                Ok(None) => return End::Lost(LossReason::Ended, "the server closed the stream".into()),
+                Err(_) => {
+                    return End::Lost(
+                        LossReason::Stalled,
+                        format!("no frame for {} s", self.t.no_frame.as_secs_f32()),
+                    )
+                }
+                Ok(None) => {
+                    return End::Lost(LossReason::Ended, "the server closed the stream".into())
+                }
                 Ok(Some(Err(e))) => return self.lost(&e),
                 Ok(Some(Ok(item))) => item,
             };
-            let CodecItem::VideoFrame(vf) = item else { continue };
+            let CodecItem::VideoFrame(vf) = item else {
+                continue;
+            };
             let arrival = Instant::now();
             if !*got_frames {
                 *got_frames = true;
+                if !matches!(self.shared.state(), StreamState::Connecting) {
+                    tracing::info!("stream live again");
+                }
                 self.shared.set_state(StreamState::Live);
             }
             let rap = vf.is_random_access_point();
@@ -299,7 +357,12 @@ impl Worker {
             if need_keyframe && !rap {
                 continue;
             }
-            match self.decoder.try_send(EncodedFrame { data, codec, arrival, fresh }) {
+            match self.decoder.try_send(EncodedFrame {
+                data,
+                codec,
+                arrival,
+                fresh,
+            }) {
                 Ok(()) => {
                     need_keyframe = false;
                     fresh = false;
@@ -335,7 +398,11 @@ pub fn classify(status: Option<u16>, msg: &str) -> LossReason {
         }
     } else if m.contains("unsupported") || m.contains("codec") {
         LossReason::UnsupportedCodec
-    } else if m.contains("framing") || m.contains("parse") || m.contains("invalid") || m.contains("malformed") {
+    } else if m.contains("framing")
+        || m.contains("parse")
+        || m.contains("invalid")
+        || m.contains("malformed")
+    {
         LossReason::Protocol
     } else if m.contains("eof") || m.contains("closed") || m.contains("reset") {
         LossReason::Ended

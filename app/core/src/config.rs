@@ -83,7 +83,11 @@ pub enum ConfigError {
     #[error("{file}: cannot read: {message}")]
     Io { file: String, message: String },
     #[error("{file}:{line}: not valid TOML: {message}")]
-    Syntax { file: String, line: usize, message: String },
+    Syntax {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("{file}:{line}: camera #{index}{id}: field `{field}`: {message}")]
     Field {
         file: String,
@@ -133,8 +137,21 @@ pub fn load_cameras(path: &Path) -> Result<CameraFile, ConfigError> {
 }
 
 const KNOWN_FIELDS: &[&str] = &[
-    "id", "name", "ward", "owner", "address", "lat", "lon", "heading_deg", "fov_deg", "range_m",
-    "main_url", "sub_url", "transport", "username", "password",
+    "id",
+    "name",
+    "ward",
+    "owner",
+    "address",
+    "lat",
+    "lon",
+    "heading_deg",
+    "fov_deg",
+    "range_m",
+    "main_url",
+    "sub_url",
+    "transport",
+    "username",
+    "password",
 ];
 
 /// Parses camera-file text; `file` is the name used in error messages.
@@ -172,7 +189,13 @@ pub fn parse_cameras(file: &str, text: &str) -> Result<CameraFile, ConfigError> 
         };
         let mut seen = HashSet::new();
         for (i, entry) in entries.iter().enumerate() {
-            let cx = Entry { file, text, index: i + 1, id: String::new(), span: entry.span() };
+            let cx = Entry {
+                file,
+                text,
+                index: i + 1,
+                id: String::new(),
+                span: entry.span(),
+            };
             match parse_entry(cx, entry) {
                 Ok(cam) => {
                     if !seen.insert(cam.id.clone()) {
@@ -204,13 +227,29 @@ struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    fn err(&self, span: std::ops::Range<usize>, field: &str, message: impl Into<String>) -> ConfigError {
-        let offset = if span.is_empty() && span.start == 0 { self.span.start } else { span.start };
+    fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let offset = if span.is_empty() && span.start == 0 {
+            self.span.start
+        } else {
+            span.start
+        };
         ConfigError::Field {
             file: self.file.to_owned(),
-            line: self.text[..offset.min(self.text.len())].matches('\n').count() + 1,
+            line: self.text[..offset.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1,
             index: self.index,
-            id: if self.id.is_empty() { String::new() } else { format!(" (id \"{}\")", self.id) },
+            id: if self.id.is_empty() {
+                String::new()
+            } else {
+                format!(" (id \"{}\")", self.id)
+            },
             field: field.to_owned(),
             message: message.into(),
         }
@@ -236,25 +275,50 @@ fn string(cx: &Entry, t: &Table, key: &str, required: bool) -> Result<Option<Str
                     Ok(Some(s.to_string()))
                 }
             }
-            other => Err(cx.err(v.span(), key, format!("expected a string, found {}", kind(other)))),
+            other => Err(cx.err(
+                v.span(),
+                key,
+                format!("expected a string, found {}", kind(other)),
+            )),
         },
     }
 }
 
-fn number(cx: &Entry, t: &Table, key: &str, range: (f64, f64), default: Option<f64>) -> Result<f64, ConfigError> {
+fn number(
+    cx: &Entry,
+    t: &Table,
+    key: &str,
+    range: (f64, f64),
+    default: Option<f64>,
+) -> Result<f64, ConfigError> {
     let Some(v) = get(t, key) else {
         return default.ok_or_else(|| cx.err(cx.span.clone(), key, "missing (required)"));
     };
     let n = match v.get_ref() {
-        DeValue::Integer(i) => i.as_str().replace('_', "").parse::<i64>().ok().map(|i| i as f64),
+        DeValue::Integer(i) => i
+            .as_str()
+            .replace('_', "")
+            .parse::<i64>()
+            .ok()
+            .map(|i| i as f64),
         DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-        other => return Err(cx.err(v.span(), key, format!("expected a number, found {}", kind(other)))),
+        other => {
+            return Err(cx.err(
+                v.span(),
+                key,
+                format!("expected a number, found {}", kind(other)),
+            ))
+        }
     };
     let Some(n) = n.filter(|n| n.is_finite()) else {
         return Err(cx.err(v.span(), key, "not a finite number"));
     };
     if n < range.0 || n > range.1 {
-        return Err(cx.err(v.span(), key, format!("{n} is out of range {}..={}", range.0, range.1)));
+        return Err(cx.err(
+            v.span(),
+            key,
+            format!("{n} is out of range {}..={}", range.0, range.1),
+        ));
     }
     Ok(n)
 }
@@ -273,11 +337,21 @@ fn kind(v: &DeValue) -> &'static str {
 
 /// Parses an RTSP URL, moving user-info into credentials. Errors never echo the URL itself
 /// (it may hold a password); they say what is wrong with it.
-fn rtsp_url(cx: &Entry, t: &Table, key: &str, raw: &str) -> Result<(url::Url, Option<Credentials>), ConfigError> {
+fn rtsp_url(
+    cx: &Entry,
+    t: &Table,
+    key: &str,
+    raw: &str,
+) -> Result<(url::Url, Option<Credentials>), ConfigError> {
     let span = get(t, key).map(|v| v.span()).unwrap_or(cx.span.clone());
-    let mut u = url::Url::parse(raw).map_err(|e| cx.err(span.clone(), key, format!("not a valid URL ({e})")))?;
+    let mut u = url::Url::parse(raw)
+        .map_err(|e| cx.err(span.clone(), key, format!("not a valid URL ({e})")))?;
     if u.scheme() != "rtsp" && u.scheme() != "rtsps" {
-        return Err(cx.err(span, key, format!("scheme must be rtsp://, found {}://", u.scheme())));
+        return Err(cx.err(
+            span,
+            key,
+            format!("scheme must be rtsp://, found {}://", u.scheme()),
+        ));
     }
     if u.host_str().is_none_or(str::is_empty) {
         return Err(cx.err(span, key, "URL has no host"));
@@ -287,7 +361,10 @@ fn rtsp_url(cx: &Entry, t: &Table, key: &str, raw: &str) -> Result<(url::Url, Op
         let pass = percent_decode(u.password().unwrap_or(""));
         let _ = u.set_username("");
         let _ = u.set_password(None);
-        Some(Credentials { username: user, password: Secret::new(pass) })
+        Some(Credentials {
+            username: user,
+            password: Secret::new(pass),
+        })
     } else {
         None
     };
@@ -315,13 +392,21 @@ fn percent_decode(s: &str) -> String {
 
 fn parse_entry(mut cx: Entry, entry: &Spanned<DeValue>) -> Result<CameraConfig, ConfigError> {
     let DeValue::Table(t) = entry.get_ref() else {
-        return Err(cx.err(entry.span(), "camera", "each camera must be a table ([[camera]])"));
+        return Err(cx.err(
+            entry.span(),
+            "camera",
+            "each camera must be a table ([[camera]])",
+        ));
     };
     let id = string(&cx, t, "id", true)?.unwrap_or_default();
     cx.id = id.clone();
     for (k, _) in t.iter() {
         if !KNOWN_FIELDS.contains(&k.get_ref().as_ref()) {
-            return Err(cx.err(k.span(), k.get_ref(), format!("unknown field; known fields: {}", KNOWN_FIELDS.join(", "))));
+            return Err(cx.err(
+                k.span(),
+                k.get_ref(),
+                format!("unknown field; known fields: {}", KNOWN_FIELDS.join(", ")),
+            ));
         }
     }
     let name = string(&cx, t, "name", true)?.unwrap_or_default();
@@ -343,19 +428,33 @@ fn parse_entry(mut cx: Entry, entry: &Spanned<DeValue>) -> Result<CameraConfig, 
         None | Some("tcp") => Transport::Tcp,
         Some("udp") => Transport::Udp,
         Some(other) => {
-            let span = get(t, "transport").map(|v| v.span()).unwrap_or(cx.span.clone());
-            return Err(cx.err(span, "transport", format!("expected \"tcp\" or \"udp\", found \"{other}\"")));
+            let span = get(t, "transport")
+                .map(|v| v.span())
+                .unwrap_or(cx.span.clone());
+            return Err(cx.err(
+                span,
+                "transport",
+                format!("expected \"tcp\" or \"udp\", found \"{other}\""),
+            ));
         }
     };
     let username = string(&cx, t, "username", false)?;
     let password = string(&cx, t, "password", false)?;
     let credentials = match (username, password, url_creds) {
-        (Some(u), p, _) => Some(Credentials { username: u, password: Secret::new(p.unwrap_or_default()) }),
+        (Some(u), p, _) => Some(Credentials {
+            username: u,
+            password: Secret::new(p.unwrap_or_default()),
+        }),
         (None, Some(_), None) => {
-            let span = get(t, "password").map(|v| v.span()).unwrap_or(cx.span.clone());
+            let span = get(t, "password")
+                .map(|v| v.span())
+                .unwrap_or(cx.span.clone());
             return Err(cx.err(span, "password", "password given without username"));
         }
-        (None, Some(p), Some(c)) => Some(Credentials { username: c.username, password: Secret::new(p) }),
+        (None, Some(p), Some(c)) => Some(Credentials {
+            username: c.username,
+            password: Secret::new(p),
+        }),
         (None, None, c) => c,
     };
     Ok(CameraConfig {

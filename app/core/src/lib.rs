@@ -8,7 +8,9 @@ pub mod health;
 pub mod secret;
 pub mod text;
 
-pub use config::{CameraConfig, CameraId, ConfigError, Transport, CameraFile, load_cameras, parse_cameras};
+pub use config::{
+    load_cameras, parse_cameras, CameraConfig, CameraFile, CameraId, ConfigError, Transport,
+};
 pub use health::{LossReason, StreamState};
 pub use secret::{redact_url, Credentials, Secret};
 pub use text::fold;

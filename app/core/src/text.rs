@@ -30,7 +30,10 @@ mod tests {
     fn fold_strips_vietnamese_diacritics_and_d_stroke() {
         assert_eq!(fold("Xuân Đỉnh"), "xuan dinh");
         assert_eq!(fold("Trộm cắp TÀI SẢN ờ ỉ ắ ầ"), "trom cap tai san o i a a");
-        assert!(matches("Ngã tư Xuân Đỉnh – Phạm Văn Đồng", "xuan dinh pham"));
+        assert!(matches(
+            "Ngã tư Xuân Đỉnh – Phạm Văn Đồng",
+            "xuan dinh pham"
+        ));
         assert!(!matches("Cổ Nhuế", "xuan"));
     }
 }

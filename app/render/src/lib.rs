@@ -125,7 +125,9 @@ impl VideoRenderer {
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(std::mem::size_of::<YuvParams>() as u64),
+                        min_binding_size: wgpu::BufferSize::new(
+                            std::mem::size_of::<YuvParams>() as u64
+                        ),
                     },
                     count: None,
                 },
@@ -179,9 +181,18 @@ impl VideoRenderer {
 
     /// Uploads `frame` as the picture `key` (a stream), unless it is already there.
     /// Textures are created only when the key is new or the picture size changes.
-    pub fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, key: usize, frame: &DecodedFrame) -> bool {
+    pub fn upload(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        key: usize,
+        frame: &DecodedFrame,
+    ) -> bool {
         let params = YuvParams::new(frame.matrix, frame.full_range, self.srgb_target);
-        let needs_new = self.pictures.get(&key).is_none_or(|p| p.width != frame.width || p.height != frame.height);
+        let needs_new = self
+            .pictures
+            .get(&key)
+            .is_none_or(|p| p.width != frame.width || p.height != frame.height);
         if needs_new {
             let pic = self.create_picture(device, frame.width, frame.height, params);
             self.pictures.insert(key, pic);
@@ -203,11 +214,21 @@ impl VideoRenderer {
         true
     }
 
-    fn create_picture(&self, device: &wgpu::Device, w: u32, h: u32, params: YuvParams) -> GpuPicture {
+    fn create_picture(
+        &self,
+        device: &wgpu::Device,
+        w: u32,
+        h: u32,
+        params: YuvParams,
+    ) -> GpuPicture {
         let plane = |label, w: u32, h: u32| {
             device.create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
-                size: wgpu::Extent3d { width: w.max(1), height: h.max(1), depth_or_array_layers: 1 },
+                size: wgpu::Extent3d {
+                    width: w.max(1),
+                    height: h.max(1),
+                    depth_or_array_layers: 1,
+                },
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
@@ -237,19 +258,46 @@ impl VideoRenderer {
             label: Some("yuv planes"),
             layout: &self.layout,
             entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::TextureView(&vy) },
-                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(&vu) },
-                wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&vv) },
-                wgpu::BindGroupEntry { binding: 3, resource: wgpu::BindingResource::Sampler(&self.sampler) },
-                wgpu::BindGroupEntry { binding: 4, resource: params_buf.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::TextureView(&vy),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(&vu),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::TextureView(&vv),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: wgpu::BindingResource::Sampler(&self.sampler),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: params_buf.as_entire_binding(),
+                },
             ],
         });
-        GpuPicture { width: w, height: h, y, u, v, params: params_buf, params_value: params, bind_group, seq: u64::MAX }
+        GpuPicture {
+            width: w,
+            height: h,
+            y,
+            u,
+            v,
+            params: params_buf,
+            params_value: params,
+            bind_group,
+            seq: u64::MAX,
+        }
     }
 
     /// Draws picture `key` into the pass's current viewport. Returns false if there is none.
     pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, key: usize) -> bool {
-        let Some(pic) = self.pictures.get(&key) else { return false };
+        let Some(pic) = self.pictures.get(&key) else {
+            return false;
+        };
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &pic.bind_group, &[]);
         pass.draw(0..3, 0..1);
@@ -268,10 +316,23 @@ impl VideoRenderer {
 
 fn write_plane(queue: &wgpu::Queue, tex: &wgpu::Texture, data: &[u8], w: u32, h: u32) {
     queue.write_texture(
-        wgpu::TexelCopyTextureInfo { texture: tex, mip_level: 0, origin: wgpu::Origin3d::ZERO, aspect: wgpu::TextureAspect::All },
+        wgpu::TexelCopyTextureInfo {
+            texture: tex,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
         data,
-        wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(w), rows_per_image: Some(h) },
-        wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(w),
+            rows_per_image: Some(h),
+        },
+        wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
     );
 }
 
@@ -304,7 +365,12 @@ impl egui_wgpu::CallbackTrait for VideoCallback {
         Vec::new()
     }
 
-    fn paint(&self, _info: egui::PaintCallbackInfo, pass: &mut wgpu::RenderPass<'static>, resources: &egui_wgpu::CallbackResources) {
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
         if let Some(r) = resources.get::<VideoRenderer>() {
             r.draw(pass, stream_key(&self.stream));
         }

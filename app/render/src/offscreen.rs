@@ -19,11 +19,21 @@ pub struct Offscreen {
 
 impl Offscreen {
     pub fn new() -> Result<Self, OffscreenError> {
-        let setup = egui_wgpu::WgpuSetup::CreateNew(egui_wgpu::WgpuSetupCreateNew::without_display_handle());
+        let setup = egui_wgpu::WgpuSetup::CreateNew(
+            egui_wgpu::WgpuSetupCreateNew::without_display_handle(),
+        );
         let instance = pollster::block_on(setup.new_instance());
-        let cfg = egui_wgpu::WgpuConfiguration { wgpu_setup: setup, ..Default::default() };
-        let state = pollster::block_on(egui_wgpu::RenderState::create(&cfg, &instance, None, egui_wgpu::RendererOptions::default()))
-            .map_err(|e| OffscreenError::NoAdapter(e.to_string()))?;
+        let cfg = egui_wgpu::WgpuConfiguration {
+            wgpu_setup: setup,
+            ..Default::default()
+        };
+        let state = pollster::block_on(egui_wgpu::RenderState::create(
+            &cfg,
+            &instance,
+            None,
+            egui_wgpu::RendererOptions::default(),
+        ))
+        .map_err(|e| OffscreenError::NoAdapter(e.to_string()))?;
         crate::install(&state);
         Ok(Offscreen { state })
     }
@@ -33,9 +43,17 @@ impl Offscreen {
     }
 
     /// Runs `ui` in `ctx` for one frame of `size` points and returns RGBA8 pixels.
-    pub fn render(&self, ctx: &egui::Context, size: [u32; 2], mut ui: impl FnMut(&mut egui::Ui)) -> Result<Vec<u8>, OffscreenError> {
+    pub fn render(
+        &self,
+        ctx: &egui::Context,
+        size: [u32; 2],
+        mut ui: impl FnMut(&mut egui::Ui),
+    ) -> Result<Vec<u8>, OffscreenError> {
         let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(size[0] as f32, size[1] as f32))),
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(size[0] as f32, size[1] as f32),
+            )),
             ..Default::default()
         };
         let out = ctx.run_ui(input, |root| ui(root));
@@ -47,13 +65,24 @@ impl Offscreen {
                 renderer.update_texture(&rs.device, &rs.queue, id, delta);
             }
         }
-        let screen = egui_wgpu::ScreenDescriptor { size_in_pixels: size, pixels_per_point: 1.0 };
+        let screen = egui_wgpu::ScreenDescriptor {
+            size_in_pixels: size,
+            pixels_per_point: 1.0,
+        };
         let jobs = ctx.tessellate(out.shapes, 1.0);
-        let mut encoder = rs.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("offscreen") });
+        let mut encoder = rs
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("offscreen"),
+            });
         let user = renderer.update_buffers(&rs.device, &rs.queue, &mut encoder, &jobs, &screen);
         let target = rs.device.create_texture(&wgpu::TextureDescriptor {
             label: Some("offscreen target"),
-            size: wgpu::Extent3d { width: size[0], height: size[1], depth_or_array_layers: 1 },
+            size: wgpu::Extent3d {
+                width: size[0],
+                height: size[1],
+                depth_or_array_layers: 1,
+            },
             mip_level_count: 1,
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
@@ -69,7 +98,10 @@ impl Offscreen {
                     color_attachments: &[Some(wgpu::RenderPassColorAttachment {
                         view: &view,
                         resolve_target: None,
-                        ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                            store: wgpu::StoreOp::Store,
+                        },
                         depth_slice: None,
                     })],
                     ..Default::default()
@@ -77,13 +109,17 @@ impl Offscreen {
                 .forget_lifetime();
             renderer.render(&mut pass, &jobs, &screen);
         }
-        rs.queue.submit(user.into_iter().chain(iter::once(encoder.finish())));
+        rs.queue
+            .submit(user.into_iter().chain(iter::once(encoder.finish())));
         for id in out.textures_delta.free.drain() {
             renderer.free_texture(&id);
         }
         drop(renderer);
         let mut px = read_texture(&rs.device, &rs.queue, &target)?;
-        if matches!(rs.target_format, wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb) {
+        if matches!(
+            rs.target_format,
+            wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
+        ) {
             for p in px.chunks_exact_mut(4) {
                 p.swap(0, 2);
             }
@@ -92,8 +128,57 @@ impl Offscreen {
     }
 }
 
+impl Offscreen {
+    /// One UI frame without rasterising: egui layout, tessellation and the paint callbacks'
+    /// `prepare` (texture uploads), submitted to the GPU queue. What the UI thread itself
+    /// spends per wall frame, apart from the (software) rasteriser. Used by the benchmark.
+    pub fn prepare_frame(
+        &self,
+        ctx: &egui::Context,
+        size: [u32; 2],
+        mut ui: impl FnMut(&mut egui::Ui),
+    ) {
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(size[0] as f32, size[1] as f32),
+            )),
+            ..Default::default()
+        };
+        let mut out = ctx.run_ui(input, |root| ui(root));
+        let rs = &self.state;
+        let mut renderer = rs.renderer.write();
+        for (id, deltas) in out.textures_delta.set.drain() {
+            for delta in &deltas {
+                renderer.update_texture(&rs.device, &rs.queue, id, delta);
+            }
+        }
+        for id in out.textures_delta.free.drain() {
+            renderer.free_texture(&id);
+        }
+        let screen = egui_wgpu::ScreenDescriptor {
+            size_in_pixels: size,
+            pixels_per_point: 1.0,
+        };
+        let jobs = ctx.tessellate(std::mem::take(&mut out.shapes), 1.0);
+        let mut encoder = rs
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("prepare only"),
+            });
+        let user = renderer.update_buffers(&rs.device, &rs.queue, &mut encoder, &jobs, &screen);
+        rs.queue
+            .submit(user.into_iter().chain(iter::once(encoder.finish())));
+        let _ = rs.device.poll(wgpu::PollType::Poll);
+    }
+}
+
 /// Copies a 4-byte-per-pixel texture back to the CPU (rows unpadded).
-pub fn read_texture(device: &wgpu::Device, queue: &wgpu::Queue, tex: &wgpu::Texture) -> Result<Vec<u8>, OffscreenError> {
+pub fn read_texture(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    tex: &wgpu::Texture,
+) -> Result<Vec<u8>, OffscreenError> {
     let (w, h) = (tex.width(), tex.height());
     let row = (w * 4) as usize;
     let padded = row.div_ceil(256) * 256;
@@ -108,20 +193,33 @@ pub fn read_texture(device: &wgpu::Device, queue: &wgpu::Queue, tex: &wgpu::Text
         tex.as_image_copy(),
         wgpu::TexelCopyBufferInfo {
             buffer: &buf,
-            layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(padded as u32), rows_per_image: None },
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(padded as u32),
+                rows_per_image: None,
+            },
         },
-        wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
     );
     queue.submit(iter::once(enc.finish()));
     let (tx, rx) = std::sync::mpsc::channel();
     buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
-    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| OffscreenError::Readback(e.to_string()))?;
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| OffscreenError::Readback(e.to_string()))?;
     rx.recv()
         .map_err(|e| OffscreenError::Readback(e.to_string()))?
         .map_err(|e| OffscreenError::Readback(e.to_string()))?;
-    let data = buf.slice(..).get_mapped_range().map_err(|e| OffscreenError::Readback(e.to_string()))?;
+    let data = buf
+        .slice(..)
+        .get_mapped_range()
+        .map_err(|e| OffscreenError::Readback(e.to_string()))?;
     let mut out = Vec::with_capacity(row * h as usize);
     for r in data.chunks_exact(padded) {
         out.extend_from_slice(&r[..row]);
@@ -131,13 +229,23 @@ pub fn read_texture(device: &wgpu::Device, queue: &wgpu::Queue, tex: &wgpu::Text
 
 /// Renders one decoded frame, stretched to `w × h`, with the YUV pipeline alone (no egui) into
 /// an Rgba8Unorm texture and returns its pixels. Used by the colour-accuracy tests.
-pub fn render_frame(device: &wgpu::Device, queue: &wgpu::Queue, frame: &mt_capture::DecodedFrame, w: u32, h: u32) -> Result<Vec<u8>, OffscreenError> {
+pub fn render_frame(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    frame: &mt_capture::DecodedFrame,
+    w: u32,
+    h: u32,
+) -> Result<Vec<u8>, OffscreenError> {
     let format = wgpu::TextureFormat::Rgba8Unorm;
     let mut vr = crate::VideoRenderer::new(device, format);
     vr.upload(device, queue, 1, frame);
     let target = device.create_texture(&wgpu::TextureDescriptor {
         label: Some("frame target"),
-        size: wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        size: wgpu::Extent3d {
+            width: w,
+            height: h,
+            depth_or_array_layers: 1,
+        },
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
@@ -153,7 +261,10 @@ pub fn render_frame(device: &wgpu::Device, queue: &wgpu::Queue, frame: &mt_captu
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
                 view: &view,
                 resolve_target: None,
-                ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                    store: wgpu::StoreOp::Store,
+                },
                 depth_slice: None,
             })],
             ..Default::default()

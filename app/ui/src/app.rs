@@ -29,7 +29,12 @@ pub struct WallState {
 
 impl Default for WallState {
     fn default() -> Self {
-        WallState { layout: WallLayout::G4, tiles: Vec::new(), lang: Lang::Vi, show_health: true }
+        WallState {
+            layout: WallLayout::G4,
+            tiles: Vec::new(),
+            lang: Lang::Vi,
+            show_health: true,
+        }
     }
 }
 
@@ -52,7 +57,10 @@ impl WallState {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
         std::fs::rename(&tmp, path)
     }
 }
@@ -80,25 +88,48 @@ pub struct MatThanApp {
     search: String,
     fullscreen: bool,
     config_errors: Vec<String>,
+    tile_labels: std::cell::RefCell<(Option<Lang>, Vec<String>)>,
 }
 
 impl MatThanApp {
     /// `state` is the saved state (or default); tiles without a saved camera get the
     /// cameras in file order.
-    pub fn new(ctx: &egui::Context, cameras: Vec<CameraHandle>, mut state: WallState, state_path: Option<PathBuf>, config_errors: Vec<String>) -> Self {
+    pub fn new(
+        ctx: &egui::Context,
+        cameras: Vec<CameraHandle>,
+        mut state: WallState,
+        state_path: Option<PathBuf>,
+        config_errors: Vec<String>,
+    ) -> Self {
         crate::i18n::install_fonts(ctx);
         if state.tiles.iter().all(Option::is_none) {
-            state.tiles = cameras.iter().map(|c| Some(c.config.id.0.clone())).collect();
+            state.tiles = cameras
+                .iter()
+                .map(|c| Some(c.config.id.0.clone()))
+                .collect();
         }
         for cam in &cameras {
             for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
                 let c = ctx.clone();
                 // Coalesce wake-ups from dozens of streams to at most ~60 repaints a second.
-                s.set_waker(Some(Arc::new(move || c.request_repaint_after(Duration::from_millis(16)))));
+                s.set_waker(Some(Arc::new(move || {
+                    c.request_repaint_after(Duration::from_millis(16))
+                })));
             }
         }
         let tr = Tr::new(state.lang);
-        MatThanApp { cameras, state, state_path, tr, selected: 0, maximised: None, search: String::new(), fullscreen: false, config_errors }
+        MatThanApp {
+            cameras,
+            state,
+            state_path,
+            tr,
+            selected: 0,
+            maximised: None,
+            search: String::new(),
+            fullscreen: false,
+            config_errors,
+            tile_labels: Default::default(),
+        }
     }
 
     pub fn tr(&self) -> &Tr {
@@ -111,7 +142,11 @@ impl MatThanApp {
 
     /// Camera index on `tile`, if any.
     pub fn tile_camera(&self, tile: usize) -> Option<usize> {
-        self.state.tiles.get(tile).and_then(|t| t.as_deref()).and_then(|id| self.camera_index(id))
+        self.state
+            .tiles
+            .get(tile)
+            .and_then(|t| t.as_deref())
+            .and_then(|id| self.camera_index(id))
     }
 
     pub fn apply(&mut self, ctx: &egui::Context, cmd: Command) {
@@ -142,7 +177,11 @@ impl MatThanApp {
                 persist = false;
             }
             Command::ToggleMaximise(t) => {
-                self.maximised = if self.maximised.is_some() { None } else { Some(t.min(n - 1)) };
+                self.maximised = if self.maximised.is_some() {
+                    None
+                } else {
+                    Some(t.min(n - 1))
+                };
                 self.selected = t.min(n - 1);
                 persist = false;
             }
@@ -179,9 +218,15 @@ impl MatThanApp {
         self.keyboard(ui, &mut cmds);
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
         if !self.fullscreen {
-            egui::Panel::left("cameras").resizable(true).default_size(260.0).show(ui, |ui| self.camera_list_ui(ui, &mut cmds));
+            egui::Panel::left("cameras")
+                .resizable(true)
+                .default_size(260.0)
+                .show(ui, |ui| self.camera_list_ui(ui, &mut cmds));
             if self.state.show_health {
-                egui::Panel::bottom("health").resizable(true).default_size(180.0).show(ui, |ui| self.health_ui(ui));
+                egui::Panel::bottom("health")
+                    .resizable(true)
+                    .default_size(180.0)
+                    .show(ui, |ui| self.health_ui(ui));
             }
         }
         egui::CentralPanel::default()
@@ -202,7 +247,18 @@ impl MatThanApp {
         let n = self.state.layout.tile_count();
         let cols = self.state.layout.columns();
         ui.input(|i| {
-            const DIGITS: [Key; 10] = [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7, Key::Num8, Key::Num9, Key::Num0];
+            const DIGITS: [Key; 10] = [
+                Key::Num1,
+                Key::Num2,
+                Key::Num3,
+                Key::Num4,
+                Key::Num5,
+                Key::Num6,
+                Key::Num7,
+                Key::Num8,
+                Key::Num9,
+                Key::Num0,
+            ];
             for (k, key) in DIGITS.iter().enumerate() {
                 if i.key_pressed(*key) && k < n {
                     cmds.push(Command::Select(k));
@@ -240,76 +296,136 @@ impl MatThanApp {
             ui.separator();
             ui.label(tr.t("menu-layout"));
             for l in WallLayout::ALL {
-                if ui.selectable_label(self.state.layout == l && self.maximised.is_none(), l.label()).clicked() {
+                if ui
+                    .selectable_label(
+                        self.state.layout == l && self.maximised.is_none(),
+                        l.label(),
+                    )
+                    .clicked()
+                {
                     cmds.push(Command::SetLayout(l));
                 }
             }
             ui.separator();
             ui.label(tr.t("menu-language"));
             for l in Lang::ALL {
-                if ui.selectable_label(tr.lang() == l, tr.t(l.name_key())).clicked() {
+                if ui
+                    .selectable_label(tr.lang() == l, tr.t(l.name_key()))
+                    .clicked()
+                {
                     cmds.push(Command::SetLang(l));
                 }
             }
             ui.separator();
-            if ui.selectable_label(self.state.show_health, tr.t("health-toggle")).clicked() {
+            if ui
+                .selectable_label(self.state.show_health, tr.t("health-toggle"))
+                .clicked()
+            {
                 cmds.push(Command::ToggleHealth);
             }
-            if ui.selectable_label(self.fullscreen, tr.t("fullscreen")).clicked() {
+            if ui
+                .selectable_label(self.fullscreen, tr.t("fullscreen"))
+                .clicked()
+            {
                 cmds.push(Command::ToggleFullscreen);
             }
             ui.separator();
-            let live = self.cameras.iter().filter(|c| c.health_stream().state().is_live()).count();
-            ui.label(tr.t_args("summary", &[("live", live.into()), ("total", self.cameras.len().into())]));
+            let live = self
+                .cameras
+                .iter()
+                .filter(|c| c.health_stream().state().is_live())
+                .count();
+            ui.label(tr.t_args(
+                "summary",
+                &[("live", live.into()), ("total", self.cameras.len().into())],
+            ));
             if !self.config_errors.is_empty() {
-                ui.colored_label(Color32::from_rgb(230, 160, 40), tr.t_args("config-errors", &[("count", self.config_errors.len().into())]))
-                    .on_hover_text(self.config_errors.join("\n"));
+                ui.colored_label(
+                    Color32::from_rgb(230, 160, 40),
+                    tr.t_args(
+                        "config-errors",
+                        &[("count", self.config_errors.len().into())],
+                    ),
+                )
+                .on_hover_text(self.config_errors.join("\n"));
             }
         });
     }
 
     fn camera_list_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         ui.heading(self.tr.t("cameras"));
-        ui.add(egui::TextEdit::singleline(&mut self.search).hint_text(self.tr.t("search-hint")).desired_width(f32::INFINITY));
+        ui.add(
+            egui::TextEdit::singleline(&mut self.search)
+                .hint_text(self.tr.t("search-hint"))
+                .desired_width(f32::INFINITY),
+        );
         let q = self.search.trim();
         let mut by_ward: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, c) in self.cameras.iter().enumerate() {
             let cfg = &c.config;
-            let hay = format!("{} {} {} {} {}", cfg.name, cfg.ward, cfg.address, cfg.owner, cfg.id);
+            let hay = format!(
+                "{} {} {} {} {}",
+                cfg.name, cfg.ward, cfg.address, cfg.owner, cfg.id
+            );
             if q.is_empty() || text::matches(&hay, q) {
-                let ward = if cfg.ward.is_empty() { self.tr.t("no-ward") } else { cfg.ward.clone() };
+                let ward = if cfg.ward.is_empty() {
+                    self.tr.t("no-ward")
+                } else {
+                    cfg.ward.clone()
+                };
                 by_ward.entry(ward).or_default().push(i);
             }
         }
         let tr = &self.tr;
-        ui.small(tr.t_args("camera-count", &[("count", by_ward.values().map(Vec::len).sum::<usize>().into())]));
+        ui.small(tr.t_args(
+            "camera-count",
+            &[(
+                "count",
+                by_ward.values().map(Vec::len).sum::<usize>().into(),
+            )],
+        ));
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (ward, idxs) in &by_ward {
-                egui::CollapsingHeader::new(format!("{ward} ({})", idxs.len())).default_open(true).show(ui, |ui| {
-                    for &i in idxs {
-                        let cam = &self.cameras[i];
-                        let st = cam.health_stream().state();
-                        // One widget that is both clickable (assign to the selected tile) and
-                        // draggable (drop on any tile).
-                        let resp = ui
-                            .horizontal(|ui| {
-                                let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), Sense::hover());
-                                ui.painter().circle_filled(dot.center(), 4.0, state_color(&st));
-                                ui.selectable_label(false, &cam.config.name).interact(Sense::click_and_drag())
-                            })
-                            .inner;
-                        if resp.drag_started() {
-                            resp.dnd_set_drag_payload(i);
+                egui::CollapsingHeader::new(format!("{ward} ({})", idxs.len()))
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        for &i in idxs {
+                            let cam = &self.cameras[i];
+                            let st = cam.health_stream().state();
+                            // One widget that is both clickable (assign to the selected tile) and
+                            // draggable (drop on any tile).
+                            let resp = ui
+                                .horizontal(|ui| {
+                                    let (dot, _) = ui.allocate_exact_size(
+                                        egui::vec2(10.0, 10.0),
+                                        Sense::hover(),
+                                    );
+                                    ui.painter()
+                                        .circle_filled(dot.center(), 4.0, state_color(&st));
+                                    ui.selectable_label(false, &cam.config.name)
+                                        .interact(Sense::click_and_drag())
+                                })
+                                .inner;
+                            if resp.drag_started() {
+                                resp.dnd_set_drag_payload(i);
+                            }
+                            if resp.dragged() {
+                                ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
+                            }
+                            if resp.clicked() {
+                                cmds.push(Command::Assign {
+                                    tile: self.selected,
+                                    camera: i,
+                                });
+                            }
+                            resp.on_hover_text(format!(
+                                "{}\n{}\n{}",
+                                cam.config.id,
+                                cam.config.address,
+                                cam.config.display_url()
+                            ));
                         }
-                        if resp.dragged() {
-                            ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
-                        }
-                        if resp.clicked() {
-                            cmds.push(Command::Assign { tile: self.selected, camera: i });
-                        }
-                        resp.on_hover_text(format!("{}\n{}\n{}", cam.config.id, cam.config.address, cam.config.display_url()));
-                    }
-                });
+                    });
             }
         });
     }
@@ -318,40 +434,65 @@ impl MatThanApp {
         let tr = &self.tr;
         ui.strong(tr.t("health-title"));
         egui::ScrollArea::both().show(ui, |ui| {
-            egui::Grid::new("health-grid").striped(true).num_columns(9).show(ui, |ui| {
-                for h in ["col-camera", "col-ward", "col-state", "col-reason", "col-fps", "col-kbps", "col-age", "col-reconnects", "col-dropped"] {
-                    ui.strong(tr.t(h));
-                }
-                ui.end_row();
-                for cam in &self.cameras {
-                    let s = cam.health_stream();
-                    let st = s.state();
-                    let stats = s.stats();
-                    ui.label(&cam.config.name);
-                    ui.label(&cam.config.ward);
-                    ui.colored_label(state_color(&st), tr.t(st.key()));
-                    match &st {
-                        StreamState::Lost { reason, detail } => ui.label(tr.t(reason.key())).on_hover_text(detail),
-                        _ => ui.label(""),
-                    };
-                    ui.label(format!("{:.1}", stats.fps));
-                    ui.label(format!("{:.0}", stats.kbps));
-                    ui.label(match stats.last_frame_at {
-                        Some(t) => tr.t_args("age-seconds", &[("s", FluentValue::from(format!("{:.1}", t.elapsed().as_secs_f32())))]),
-                        None => tr.t("age-never"),
-                    });
-                    ui.label(stats.reconnects.to_string());
-                    ui.label(stats.frames_dropped.to_string());
+            egui::Grid::new("health-grid")
+                .striped(true)
+                .num_columns(9)
+                .show(ui, |ui| {
+                    for h in [
+                        "col-camera",
+                        "col-ward",
+                        "col-state",
+                        "col-reason",
+                        "col-fps",
+                        "col-kbps",
+                        "col-age",
+                        "col-reconnects",
+                        "col-dropped",
+                    ] {
+                        ui.strong(tr.t(h));
+                    }
                     ui.end_row();
-                }
-            });
+                    for cam in &self.cameras {
+                        let s = cam.health_stream();
+                        let st = s.state();
+                        let stats = s.stats();
+                        ui.label(&cam.config.name);
+                        ui.label(&cam.config.ward);
+                        ui.colored_label(state_color(&st), tr.t(st.key()));
+                        match &st {
+                            StreamState::Lost { reason, detail } => {
+                                ui.label(tr.t(reason.key())).on_hover_text(detail)
+                            }
+                            _ => ui.label(""),
+                        };
+                        ui.label(format!("{:.1}", stats.fps));
+                        ui.label(format!("{:.0}", stats.kbps));
+                        ui.label(match stats.last_frame_at {
+                            Some(t) => tr.t_args(
+                                "age-seconds",
+                                &[(
+                                    "s",
+                                    FluentValue::from(format!("{:.1}", t.elapsed().as_secs_f32())),
+                                )],
+                            ),
+                            None => tr.t("age-never"),
+                        });
+                        ui.label(stats.reconnects.to_string());
+                        ui.label(stats.frames_dropped.to_string());
+                        ui.end_row();
+                    }
+                });
         });
     }
 
     /// Which stream a tile shows, and which streams it needs decoded. A maximised tile wants
     /// the main stream but keeps showing (and decoding) the sub stream until the main
     /// stream's first picture is there: no black flash.
-    fn tile_streams<'a>(&self, cam: &'a CameraHandle, big: bool) -> (&'a Arc<StreamShared>, Vec<&'a Arc<StreamShared>>) {
+    fn tile_streams<'a>(
+        &self,
+        cam: &'a CameraHandle,
+        big: bool,
+    ) -> (&'a Arc<StreamShared>, Vec<&'a Arc<StreamShared>>) {
         match (&cam.sub, big) {
             (Some(sub), true) => {
                 if cam.main.latest().is_some() {
@@ -375,11 +516,13 @@ impl MatThanApp {
         };
         let mut wanted: HashSet<usize> = HashSet::new();
         let big_tile = |r: &Rect| self.maximised.is_some() || r.width() >= area.width() * 0.6;
+        let clock = chrono::Local::now().format("%H:%M:%S %d/%m/%Y").to_string();
         for (tile, rect) in rects {
             let cam_idx = self.tile_camera(tile);
             let resp = ui.interact(rect, ui.scope_id().with(("tile", tile)), Sense::click());
-            let label = self.tr.t_args("tile-label", &[("n", (tile + 1).into())]);
-            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
+            resp.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Button, true, self.tile_label(tile))
+            });
             if resp.clicked() {
                 cmds.push(Command::Select(tile));
             }
@@ -393,8 +536,20 @@ impl MatThanApp {
             painter.rect_filled(rect, 0.0, Color32::BLACK);
             match cam_idx {
                 None => {
-                    painter.text(rect.center(), Align2::CENTER_BOTTOM, self.tr.t("tile-empty"), FontId::proportional(14.0), Color32::GRAY);
-                    painter.text(rect.center(), Align2::CENTER_TOP, self.tr.t("tile-empty-hint"), FontId::proportional(11.0), Color32::DARK_GRAY);
+                    painter.text(
+                        rect.center(),
+                        Align2::CENTER_BOTTOM,
+                        self.tr.t("tile-empty"),
+                        FontId::proportional(14.0),
+                        Color32::GRAY,
+                    );
+                    painter.text(
+                        rect.center(),
+                        Align2::CENTER_TOP,
+                        self.tr.t("tile-empty-hint"),
+                        FontId::proportional(11.0),
+                        Color32::DARK_GRAY,
+                    );
                 }
                 Some(ci) => {
                     let cam = &self.cameras[ci];
@@ -402,11 +557,18 @@ impl MatThanApp {
                     wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
                     if let Some(frame) = shown.latest() {
                         let pic = fit_aspect(rect, frame.width, frame.height);
-                        painter.add(egui_wgpu::Callback::new_paint_callback(pic, VideoCallback { stream: shown.clone(), frame }));
+                        painter.add(egui_wgpu::Callback::new_paint_callback(
+                            pic,
+                            VideoCallback {
+                                stream: shown.clone(),
+                                frame,
+                            },
+                        ));
                     }
-                    self.tile_overlay_ui(&painter, rect, cam, shown);
+                    self.tile_overlay_ui(&painter, rect, cam, shown, &clock);
                     if resp.hovered() {
-                        resp.clone().on_hover_ui(|ui| self.tile_tooltip_ui(ui, shown));
+                        resp.clone()
+                            .on_hover_ui(|ui| self.tile_tooltip_ui(ui, shown));
                     }
                     resp.context_menu(|ui| {
                         if ui.button(self.tr.t("unassign")).clicked() {
@@ -424,7 +586,8 @@ impl MatThanApp {
             } else {
                 Stroke::new(1.0, Color32::from_gray(40))
             };
-            ui.painter().rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
+            ui.painter()
+                .rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
         }
         // Decode only what is on screen.
         for cam in &self.cameras {
@@ -434,30 +597,94 @@ impl MatThanApp {
         }
     }
 
-    fn tile_overlay_ui(&self, painter: &egui::Painter, rect: Rect, cam: &CameraHandle, shown: &Arc<StreamShared>) {
+    /// "Ô 7" / "Tile 7", formatted once per language (the wall asks for it every frame).
+    fn tile_label(&self, tile: usize) -> String {
+        let mut cache = self.tile_labels.borrow_mut();
+        if cache.0 != Some(self.tr.lang()) {
+            *cache = (
+                Some(self.tr.lang()),
+                (1..=64)
+                    .map(|n| self.tr.t_args("tile-label", &[("n", n.into())]))
+                    .collect(),
+            );
+        }
+        cache.1.get(tile).cloned().unwrap_or_default()
+    }
+
+    fn tile_overlay_ui(
+        &self,
+        painter: &egui::Painter,
+        rect: Rect,
+        cam: &CameraHandle,
+        shown: &Arc<StreamShared>,
+        clock: &str,
+    ) {
         let font = FontId::proportional(if rect.height() > 200.0 { 14.0 } else { 11.0 });
         let bar = Rect::from_min_size(rect.min, egui::vec2(rect.width(), font.size + 6.0));
         painter.rect_filled(bar, 0.0, Color32::from_black_alpha(150));
-        painter.text(bar.left_center() + egui::vec2(4.0, 0.0), Align2::LEFT_CENTER, &cam.config.name, font.clone(), Color32::WHITE);
-        let clock = chrono::Local::now().format("%H:%M:%S %d/%m/%Y").to_string();
-        painter.text(bar.right_center() - egui::vec2(4.0, 0.0), Align2::RIGHT_CENTER, clock, font.clone(), Color32::from_gray(220));
+        let clock_rect = painter.text(
+            bar.right_center() - egui::vec2(4.0, 0.0),
+            Align2::RIGHT_CENTER,
+            clock,
+            font.clone(),
+            Color32::from_gray(220),
+        );
+        // The name gets what the clock leaves, cut with "…" rather than running under it.
+        let name_width = (clock_rect.left() - bar.left() - 12.0).max(10.0);
+        let mut job = egui::text::LayoutJob::simple_singleline(
+            cam.config.name.clone(),
+            font.clone(),
+            Color32::WHITE,
+        );
+        job.wrap = egui::text::TextWrapping::truncate_at_width(name_width);
+        let galley = painter.layout_job(job);
+        painter.galley(
+            egui::pos2(bar.left() + 4.0, bar.center().y - galley.size().y / 2.0),
+            galley,
+            Color32::WHITE,
+        );
         let st = cam.health_stream().state();
-        let st = if shown.state().is_live() { StreamState::Live } else { st };
+        let st = if shown.state().is_live() {
+            StreamState::Live
+        } else {
+            st
+        };
         match st {
             StreamState::Lost { reason, .. } => {
-                painter.rect_filled(rect.shrink(1.0), 0.0, Color32::from_rgba_unmultiplied(120, 0, 0, 110));
-                painter.text(rect.center(), Align2::CENTER_BOTTOM, self.tr.t("signal-lost"), FontId::proportional(font.size + 6.0), Color32::WHITE);
+                painter.rect_filled(
+                    rect.shrink(1.0),
+                    0.0,
+                    Color32::from_rgba_unmultiplied(120, 0, 0, 110),
+                );
+                painter.text(
+                    rect.center(),
+                    Align2::CENTER_BOTTOM,
+                    self.tr.t("signal-lost"),
+                    FontId::proportional(font.size + 6.0),
+                    Color32::WHITE,
+                );
                 let reconnects = cam.health_stream().stats().reconnects;
                 painter.text(
                     rect.center() + egui::vec2(0.0, 2.0),
                     Align2::CENTER_TOP,
-                    format!("{} · {}", self.tr.t(reason.key()), self.tr.t_args("reconnects", &[("count", reconnects.into())])),
+                    format!(
+                        "{} · {}",
+                        self.tr.t(reason.key()),
+                        self.tr
+                            .t_args("reconnects", &[("count", reconnects.into())])
+                    ),
                     font,
                     Color32::from_rgb(255, 210, 210),
                 );
             }
             StreamState::Connecting => {
-                painter.text(rect.center(), Align2::CENTER_CENTER, self.tr.t("connecting"), font, Color32::LIGHT_GRAY);
+                painter.text(
+                    rect.center(),
+                    Align2::CENTER_CENTER,
+                    self.tr.t("connecting"),
+                    font,
+                    Color32::LIGHT_GRAY,
+                );
             }
             StreamState::Live | StreamState::Idle => {}
         }
@@ -466,9 +693,18 @@ impl MatThanApp {
     fn tile_tooltip_ui(&self, ui: &mut egui::Ui, s: &Arc<StreamShared>) {
         let tr = &self.tr;
         let st = s.stats();
-        ui.label(RichText::new(tr.t_args("hover-fps", &[("fps", FluentValue::from(format!("{:.1}", st.fps)))])));
-        ui.label(tr.t_args("hover-bitrate", &[("kbps", FluentValue::from(format!("{:.0}", st.kbps)))]));
-        ui.label(tr.t_args("hover-resolution", &[("w", st.width.into()), ("h", st.height.into())]));
+        ui.label(RichText::new(tr.t_args(
+            "hover-fps",
+            &[("fps", FluentValue::from(format!("{:.1}", st.fps)))],
+        )));
+        ui.label(tr.t_args(
+            "hover-bitrate",
+            &[("kbps", FluentValue::from(format!("{:.0}", st.kbps)))],
+        ));
+        ui.label(tr.t_args(
+            "hover-resolution",
+            &[("w", st.width.into()), ("h", st.height.into())],
+        ));
         ui.label(tr.t_args("hover-codec", &[("codec", st.codec.into())]));
         let kind = match s.kind {
             mt_capture::StreamKind::Main => tr.t("stream-main"),

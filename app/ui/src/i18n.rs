@@ -48,7 +48,8 @@ impl Tr {
                 r
             }
         };
-        let langid: unic_langid::LanguageIdentifier = lang.tag().parse().expect("static language tag");
+        let langid: unic_langid::LanguageIdentifier =
+            lang.tag().parse().expect("static language tag");
         let mut bundle = FluentBundle::new(vec![langid]);
         // No Unicode isolation marks around arguments: egui would draw them as boxes.
         bundle.set_use_isolating(false);
@@ -80,7 +81,9 @@ impl Tr {
             return key.to_owned();
         };
         let mut errs = Vec::new();
-        self.bundle.format_pattern(pattern, args, &mut errs).into_owned()
+        self.bundle
+            .format_pattern(pattern, args, &mut errs)
+            .into_owned()
     }
 
     /// Every message key in the bundle's source (for the completeness test).
@@ -98,10 +101,16 @@ pub fn install_fonts(ctx: &egui::Context) {
     let mut fonts = egui::FontDefinitions::default();
     fonts.font_data.insert(
         "noto-sans".into(),
-        std::sync::Arc::new(egui::FontData::from_static(include_bytes!("../../../assets/fonts/NotoSans-Regular.ttf"))),
+        std::sync::Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../../assets/fonts/NotoSans-Regular.ttf"
+        ))),
     );
     for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
-        fonts.families.entry(family).or_default().insert(0, "noto-sans".into());
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .insert(0, "noto-sans".into());
     }
     ctx.set_fonts(fonts);
 }

@@ -87,7 +87,13 @@ impl WallLayout {
         let ch = (area.height() - gap * (n as f32 - 1.0)) / n as f32;
         let cell = |c: usize, r: usize, span: usize| {
             let min = area.min + egui::vec2(c as f32 * (cw + gap), r as f32 * (ch + gap));
-            egui::Rect::from_min_size(min, egui::vec2(cw * span as f32 + gap * (span as f32 - 1.0), ch * span as f32 + gap * (span as f32 - 1.0)))
+            egui::Rect::from_min_size(
+                min,
+                egui::vec2(
+                    cw * span as f32 + gap * (span as f32 - 1.0),
+                    ch * span as f32 + gap * (span as f32 - 1.0),
+                ),
+            )
         };
         let mut out = Vec::with_capacity(self.tile_count());
         if big > 1 {
@@ -117,7 +123,11 @@ pub fn fit_aspect(area: egui::Rect, w: u32, h: u32) -> egui::Rect {
     }
     let aspect = w as f32 / h as f32;
     let (aw, ah) = (area.width(), area.height());
-    let size = if aw / ah > aspect { egui::vec2(ah * aspect, ah) } else { egui::vec2(aw, aw / aspect) };
+    let size = if aw / ah > aspect {
+        egui::vec2(ah * aspect, ah)
+    } else {
+        egui::vec2(aw, aw / aspect)
+    };
     egui::Rect::from_center_size(area.center(), size)
 }
 
