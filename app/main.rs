@@ -60,6 +60,16 @@ enum Cmd {
         #[arg(long, default_value = "vi")]
         lang: String,
     },
+    /// The incident log's audit trail.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+    /// The incident log database.
+    Db {
+        #[command(subcommand)]
+        cmd: DbCmd,
+    },
     /// Receive + decode + upload benchmark against the simulated cameras.
     Bench {
         #[arg(long, default_value = "8,16,32,48,64")]
@@ -67,6 +77,58 @@ enum Cmd {
         #[arg(long, default_value_t = 30)]
         secs: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute the audit chain and every audited record; exit 1 and name the first broken
+    /// link if anything was edited or deleted behind the app's back.
+    Verify {
+        /// Database file (default: matthan.db in the user's data directory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Take a consistent online backup into FILE (a new file).
+    Backup {
+        file: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Run SQLite's integrity check.
+    Check {
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Test helper: insert bookmarks forever, printing "ok ID" after each durable commit.
+    #[command(hide = true)]
+    StressBookmarks {
+        #[arg(long)]
+        db: PathBuf,
+    },
+}
+
+/// The incident log: MATTHAN_DATA_DIR or the user's data directory.
+pub fn default_db() -> PathBuf {
+    let dir = std::env::var_os("MATTHAN_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            directories::ProjectDirs::from("vn", "MatThan", "matthan")
+                .map(|p| p.data_dir().to_owned())
+                .unwrap_or_else(|| PathBuf::from(".matthan"))
+        });
+    dir.join("matthan.db")
+}
+
+fn open_db(path: Option<PathBuf>) -> anyhow::Result<mt_store::Db> {
+    let path = path.unwrap_or_else(default_db);
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    Ok(mt_store::Db::open(&path)?)
 }
 
 /// Where the user's files live (overridable with MATTHAN_CONFIG_DIR for tests and kiosks).
@@ -152,6 +214,54 @@ fn main() -> anyhow::Result<()> {
             };
             snapshot(file, layout, lang, after, size, &out)
         }
+        Some(Cmd::Audit {
+            cmd: AuditCmd::Verify { db },
+        }) => {
+            let db = open_db(db)?;
+            let rep = db.verify_audit()?;
+            println!(
+                "{}: {} audit rows and {} records checked",
+                db.path().display(),
+                rep.rows_checked,
+                rep.records_checked
+            );
+            if rep.ok() {
+                println!("OK: the chain is unbroken and every record is as audited");
+                Ok(())
+            } else {
+                println!("FIRST BROKEN LINK: {}", rep.problems[0]);
+                for p in &rep.problems[1..] {
+                    println!("also: {p}");
+                }
+                std::process::exit(1);
+            }
+        }
+        Some(Cmd::Db {
+            cmd: DbCmd::Backup { file, db },
+        }) => {
+            let db = open_db(db)?;
+            db.backup(&file)?;
+            println!(
+                "backup of {} written to {}",
+                db.path().display(),
+                file.display()
+            );
+            Ok(())
+        }
+        Some(Cmd::Db {
+            cmd: DbCmd::Check { db },
+        }) => {
+            let db = open_db(db)?;
+            let r = db.integrity_check()?;
+            println!("{}: {r}", db.path().display());
+            if r != "ok" {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Some(Cmd::Db {
+            cmd: DbCmd::StressBookmarks { db },
+        }) => stress_bookmarks(&db),
         Some(Cmd::Bench { counts, secs }) => {
             let counts: Vec<usize> = counts
                 .split(',')
@@ -161,6 +271,35 @@ fn main() -> anyhow::Result<()> {
             bench::run(&counts, Duration::from_secs(secs))
         }
     }
+}
+
+fn stress_bookmarks(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut db = mt_store::Db::open(path)?;
+    if db.operator_count()? == 0 {
+        db.add_operator(
+            None,
+            "gs01",
+            "Giám sát 01",
+            mt_store::Role::Supervisor,
+            "2468",
+        )?;
+    }
+    let mut out = std::io::stdout().lock();
+    for k in 0.. {
+        let b = mt_store::NewBookmark {
+            camera_id: format!("xd-{:03}", k % 16 + 1),
+            frame_time_ms: mt_store::now_ms(),
+            pre_ms: 30_000,
+            post_ms: 30_000,
+            note: format!("Đánh dấu số {k}: người đi xe máy khả nghi"),
+            snapshot_png: Some(vec![k as u8; 2048]),
+        };
+        let id = db.add_bookmark("gs01", &b)?;
+        writeln!(out, "ok {id}")?;
+        out.flush()?;
+    }
+    Ok(())
 }
 
 fn parse_duration(s: &str) -> Option<Duration> {

@@ -7,4 +7,5 @@ mod util;
 mod config;
 mod render;
 mod rtsp;
+mod store;
 mod ui;

@@ -1,0 +1,735 @@
+//! The local log: one SQLite file (WAL, foreign keys on) holding operators, bookmarks,
+//! incidents with append-only notes, and an append-only audit chain (SHA-256 links).
+//!
+//! Latency contract: [`Db`] is synchronous and owned by one thread ([`thread::StoreThread`]);
+//! the UI sends it jobs over a bounded channel and never holds a `Connection`.
+#![forbid(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod audit;
+pub mod thread;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The current schema (documentation and the way a new database is made).
+pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+/// Numbered migrations; index + 1 is the schema version each brings the database to.
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_search.sql"),
+];
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: the database was made by a newer Mắt Thần (schema version {found}, this version knows up to {known}); refusing to open it")]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("{path}: not a Mắt Thần database or damaged: {detail}")]
+    Corrupt { path: String, detail: String },
+    #[error("{path}: the database is read-only (check the file's permissions): {detail}")]
+    ReadOnly { path: String, detail: String },
+    #[error(
+        "{path}: the disk is full; nothing was lost, the change is kept until it can be written"
+    )]
+    DiskFull { path: String },
+    #[error("{path}: migration to schema version {version} failed: {detail}")]
+    Migration {
+        path: String,
+        version: i64,
+        detail: String,
+    },
+    #[error("wrong operator ID or PIN")]
+    BadCredentials,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Operator,
+    Supervisor,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Supervisor => "supervisor",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operator {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewBookmark {
+    pub camera_id: String,
+    pub frame_time_ms: i64,
+    pub pre_ms: i64,
+    pub post_ms: i64,
+    pub note: String,
+    pub snapshot_png: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bookmark {
+    pub id: i64,
+    pub camera_id: String,
+    pub operator_id: String,
+    pub frame_time_ms: i64,
+    pub pre_ms: i64,
+    pub post_ms: i64,
+    pub note: String,
+    pub created_ms: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    New,
+    InProgress,
+    Transferred,
+    Closed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::InProgress => "in_progress",
+            Status::Transferred => "transferred",
+            Status::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Status::New,
+            Status::InProgress,
+            Status::Transferred,
+            Status::Closed,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewIncident {
+    pub title: String,
+    pub type_code: String,
+    pub occurred_ms: i64,
+    pub ward: String,
+    pub lat_deg: Option<f64>,
+    pub lon_deg: Option<f64>,
+    pub camera_ids: Vec<String>,
+    pub bookmark_ids: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incident {
+    pub id: i64,
+    pub title: String,
+    pub type_code: String,
+    pub status: Status,
+    pub occurred_ms: i64,
+    pub ward: String,
+    pub created_by: String,
+}
+
+/// A search: words (diacritics optional) and filters; `None`/empty means "any".
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    pub text: String,
+    pub type_code: Option<String>,
+    pub status: Option<Status>,
+    pub ward: Option<String>,
+    pub camera_id: Option<String>,
+    pub operator_id: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub limit: usize,
+}
+
+/// The database, owned by one thread.
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating if needed) the log at `path`: checks it is a SQLite database of ours,
+    /// refuses a newer schema, applies pending migrations each in its own transaction.
+    pub fn open(path: &Path) -> Result<Self> {
+        let p = path.display().to_string();
+        let exists = path.exists()
+            && std::fs::metadata(path)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false);
+        if exists {
+            // SQLite's own message for a read-only file in WAL mode is "unable to open
+            // database file"; say what it really is.
+            if let Err(e) = std::fs::OpenOptions::new().write(true).open(path) {
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) {
+                    return Err(StoreError::ReadOnly {
+                        path: p,
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+        let conn = Connection::open(path).map_err(|e| classify(&p, e))?;
+        let mut db = Db {
+            conn,
+            path: path.to_owned(),
+        };
+        db.pragmas()?;
+        let version: i64 = db
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| classify(&p, e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: p,
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if exists {
+            let check: String = db
+                .conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                .map_err(|e| classify(&p, e))?;
+            if check != "ok" {
+                return Err(StoreError::Corrupt {
+                    path: p,
+                    detail: format!("integrity check: {check}"),
+                });
+            }
+        }
+        if version == 0 && !db.has_tables()? {
+            db.create_fresh()?;
+        } else {
+            db.migrate_from(version)?;
+        }
+        Ok(db)
+    }
+
+    /// Opens a database and brings it only up to `version` (for the migration test).
+    pub fn open_at_version(path: &Path, version: i64) -> Result<Self> {
+        let p = path.display().to_string();
+        let conn = Connection::open(path).map_err(|e| classify(&p, e))?;
+        let mut db = Db {
+            conn,
+            path: path.to_owned(),
+        };
+        db.pragmas()?;
+        for v in 1..=version {
+            db.apply_migration(v)?;
+        }
+        Ok(db)
+    }
+
+    fn pragmas(&self) -> Result<()> {
+        // WAL + synchronous=FULL: a commit that returned is on disk, even after power loss.
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 2000;")
+            .map_err(|e| self.err(e))
+    }
+
+    fn has_tables(&self) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    fn create_fresh(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        tx.execute_batch(SCHEMA_SQL)
+            .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        tx.commit()
+            .map_err(|e| classify(&self.path.display().to_string(), e))
+    }
+
+    fn migrate_from(&mut self, version: i64) -> Result<()> {
+        for v in version + 1..=SCHEMA_VERSION {
+            self.apply_migration(v)?;
+            tracing::info!("{}: migrated to schema version {v}", self.path.display());
+        }
+        Ok(())
+    }
+
+    fn apply_migration(&mut self, v: i64) -> Result<()> {
+        let p = self.path.display().to_string();
+        let merr = |e: rusqlite::Error| StoreError::Migration {
+            path: p.clone(),
+            version: v,
+            detail: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(merr)?;
+        tx.execute_batch(MIGRATIONS[(v - 1) as usize])
+            .map_err(merr)?;
+        if v == 2 {
+            // Index what migration 1 databases already hold.
+            reindex_all(&tx).map_err(merr)?;
+        }
+        tx.pragma_update(None, "user_version", v).map_err(merr)?;
+        tx.commit().map_err(merr)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(&self.path.display().to_string(), e)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" or the problems found.
+    pub fn integrity_check(&self) -> Result<String> {
+        let rows: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.err(e))?;
+        Ok(rows.join("; "))
+    }
+
+    /// A consistent copy of the live database (`VACUUM INTO`), safe while others write.
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(StoreError::Invalid(format!(
+                "{}: already exists; choose a new file name",
+                dest.display()
+            )));
+        }
+        self.conn
+            .execute("VACUUM INTO ?1", params![dest.to_string_lossy()])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    // ---- operators -------------------------------------------------------------------
+
+    pub fn operator_count(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT count(*) FROM operator", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Adds an operator. The first operator must be a supervisor (the first run creates one).
+    pub fn add_operator(
+        &mut self,
+        by: Option<&str>,
+        id: &str,
+        name: &str,
+        role: Role,
+        pin: &str,
+    ) -> Result<Operator> {
+        if id.trim().is_empty() || pin.chars().count() < 4 {
+            return Err(StoreError::Invalid(
+                "operator ID must not be empty and the PIN must have at least 4 digits".into(),
+            ));
+        }
+        if self.operator_count()? == 0 && role != Role::Supervisor {
+            return Err(StoreError::Invalid(
+                "the first operator must be a supervisor".into(),
+            ));
+        }
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        use rand_core::OsRng;
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = argon2::Argon2::default()
+            .hash_password(pin.as_bytes(), &salt)
+            .map_err(|e| StoreError::Invalid(format!("cannot hash PIN: {e}")))?
+            .to_string();
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        tx.execute(
+            "INSERT INTO operator (id, name, role, pin_argon2, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, name, role.as_str(), hash, now],
+        )
+        .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        let subject = format!("operator:{id}");
+        let content = audit::content_hash(&tx, &subject)
+            .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        audit::append(
+            &tx,
+            now,
+            by.unwrap_or(id),
+            "operator_create",
+            &subject,
+            &content,
+        )
+        .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        tx.commit()
+            .map_err(|e| classify(&self.path.display().to_string(), e))?;
+        Ok(Operator {
+            id: id.into(),
+            name: name.into(),
+            role,
+        })
+    }
+
+    /// Checks an operator's PIN and records the sign-in.
+    pub fn sign_in(&mut self, id: &str, pin: &str) -> Result<Operator> {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let row: Option<(String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT name, role, pin_argon2 FROM operator WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((name, role, hash)) = row else {
+            return Err(StoreError::BadCredentials);
+        };
+        let parsed = PasswordHash::new(&hash).map_err(|_| StoreError::BadCredentials)?;
+        argon2::Argon2::default()
+            .verify_password(pin.as_bytes(), &parsed)
+            .map_err(|_| StoreError::BadCredentials)?;
+        self.audit(id, "sign_in", "")?;
+        Ok(Operator {
+            id: id.into(),
+            name,
+            role: if role == "supervisor" {
+                Role::Supervisor
+            } else {
+                Role::Operator
+            },
+        })
+    }
+
+    pub fn sign_out(&mut self, id: &str) -> Result<()> {
+        self.audit(id, "sign_out", "")
+    }
+
+    /// Appends an audit row for an action without a record of its own (sign-in, export …).
+    pub fn audit(&mut self, operator: &str, action: &str, subject: &str) -> Result<()> {
+        let p = self.path.display().to_string();
+        let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        audit::append(&tx, now_ms(), operator, action, subject, "").map_err(|e| classify(&p, e))?;
+        tx.commit().map_err(|e| classify(&p, e))
+    }
+
+    // ---- bookmarks -------------------------------------------------------------------
+
+    /// Inserts a bookmark durably (the commit is on disk when this returns).
+    pub fn add_bookmark(&mut self, operator: &str, b: &NewBookmark) -> Result<i64> {
+        let p = self.path.display().to_string();
+        let now = now_ms();
+        let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        tx.execute(
+            "INSERT INTO bookmark (camera_id, operator_id, frame_time_ms, pre_ms, post_ms, note, snapshot_png, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![b.camera_id, operator, b.frame_time_ms, b.pre_ms, b.post_ms, b.note, b.snapshot_png, now],
+        )
+        .map_err(|e| classify(&p, e))?;
+        let id = tx.last_insert_rowid();
+        index(&tx, "bookmark", id, None, &b.note).map_err(|e| classify(&p, e))?;
+        let subject = format!("bookmark:{id}");
+        let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
+        audit::append(&tx, now, operator, "bookmark_create", &subject, &content)
+            .map_err(|e| classify(&p, e))?;
+        tx.commit().map_err(|e| classify(&p, e))?;
+        Ok(id)
+    }
+
+    pub fn bookmarks(&self, limit: usize) -> Result<Vec<Bookmark>> {
+        let mut s = self
+            .conn
+            .prepare("SELECT id, camera_id, operator_id, frame_time_ms, pre_ms, post_ms, note, created_ms FROM bookmark ORDER BY id DESC LIMIT ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = s
+            .query_map(params![limit as i64], |r| {
+                Ok(Bookmark {
+                    id: r.get(0)?,
+                    camera_id: r.get(1)?,
+                    operator_id: r.get(2)?,
+                    frame_time_ms: r.get(3)?,
+                    pre_ms: r.get(4)?,
+                    post_ms: r.get(5)?,
+                    note: r.get(6)?,
+                    created_ms: r.get(7)?,
+                })
+            })
+            .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    pub fn bookmark_exists(&self, id: i64) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM bookmark WHERE id = ?1",
+                params![id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    // ---- incidents -------------------------------------------------------------------
+
+    pub fn add_incident(&mut self, operator: &str, i: &NewIncident) -> Result<i64> {
+        let p = self.path.display().to_string();
+        let now = now_ms();
+        let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        tx.execute(
+            "INSERT INTO incident (title, type_code, status, occurred_ms, ward, lat_deg, lon_deg, created_by, created_ms, updated_ms)
+             VALUES (?1, ?2, 'new', ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![i.title, i.type_code, i.occurred_ms, i.ward, i.lat_deg, i.lon_deg, operator, now],
+        )
+        .map_err(|e| classify(&p, e))?;
+        let id = tx.last_insert_rowid();
+        for c in &i.camera_ids {
+            tx.execute(
+                "INSERT OR IGNORE INTO incident_camera (incident_id, camera_id) VALUES (?1, ?2)",
+                params![id, c],
+            )
+            .map_err(|e| classify(&p, e))?;
+        }
+        for b in &i.bookmark_ids {
+            tx.execute("INSERT OR IGNORE INTO incident_bookmark (incident_id, bookmark_id) VALUES (?1, ?2)", params![id, b]).map_err(|e| classify(&p, e))?;
+        }
+        index(&tx, "incident", id, Some(id), &i.title).map_err(|e| classify(&p, e))?;
+        let subject = format!("incident:{id}");
+        let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
+        audit::append(&tx, now, operator, "incident_create", &subject, &content)
+            .map_err(|e| classify(&p, e))?;
+        tx.commit().map_err(|e| classify(&p, e))?;
+        Ok(id)
+    }
+
+    pub fn set_status(&mut self, operator: &str, incident: i64, status: Status) -> Result<()> {
+        let p = self.path.display().to_string();
+        let now = now_ms();
+        let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        let n = tx
+            .execute(
+                "UPDATE incident SET status = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![status.as_str(), now, incident],
+            )
+            .map_err(|e| classify(&p, e))?;
+        if n == 0 {
+            return Err(StoreError::Invalid(format!("no incident {incident}")));
+        }
+        let subject = format!("incident:{incident}");
+        let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
+        audit::append(
+            &tx,
+            now,
+            operator,
+            &format!("incident_status:{}", status.as_str()),
+            &subject,
+            &content,
+        )
+        .map_err(|e| classify(&p, e))?;
+        tx.commit().map_err(|e| classify(&p, e))
+    }
+
+    /// Appends a note to an incident's notes log.
+    pub fn add_note(&mut self, operator: &str, incident: i64, body: &str) -> Result<i64> {
+        let p = self.path.display().to_string();
+        let now = now_ms();
+        let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        tx.execute("INSERT INTO incident_note (incident_id, author_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)", params![incident, operator, now, body])
+            .map_err(|e| classify(&p, e))?;
+        let id = tx.last_insert_rowid();
+        index(&tx, "note", id, Some(incident), body).map_err(|e| classify(&p, e))?;
+        let subject = format!("note:{id}");
+        let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
+        audit::append(&tx, now, operator, "note_append", &subject, &content)
+            .map_err(|e| classify(&p, e))?;
+        tx.commit().map_err(|e| classify(&p, e))?;
+        Ok(id)
+    }
+
+    /// Incidents matching the query, newest first. Text matches titles, notes and the notes of
+    /// linked bookmarks, without diacritics; every word must match (prefixes allowed).
+    pub fn search(&self, q: &Query) -> Result<Vec<Incident>> {
+        let mut sql = String::from(
+            "SELECT i.id, i.title, i.type_code, i.status, i.occurred_ms, i.ward, i.created_by FROM incident i WHERE 1 = 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let words: Vec<String> = mt_core::fold(&q.text)
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{w}\"*"))
+            .collect();
+        if !words.is_empty() {
+            args.push(words.join(" ").into());
+            let n = args.len();
+            sql += &format!(
+                " AND i.id IN (SELECT incident_id FROM search_fts WHERE search_fts MATCH ?{n} AND incident_id IS NOT NULL
+                   UNION SELECT ib.incident_id FROM incident_bookmark ib JOIN search_fts f ON f.kind = 'bookmark' AND f.ref_id = ib.bookmark_id WHERE search_fts MATCH ?{n})"
+            );
+        }
+        let mut push = |clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql += &clause.replace("?", &format!("?{}", args.len()));
+        };
+        if let Some(t) = &q.type_code {
+            push(" AND i.type_code = ?", t.clone().into());
+        }
+        if let Some(s) = q.status {
+            push(" AND i.status = ?", s.as_str().to_owned().into());
+        }
+        if let Some(w) = &q.ward {
+            push(" AND i.ward = ?", w.clone().into());
+        }
+        if let Some(c) = &q.camera_id {
+            push(
+                " AND i.id IN (SELECT incident_id FROM incident_camera WHERE camera_id = ?)",
+                c.clone().into(),
+            );
+        }
+        if let Some(o) = &q.operator_id {
+            push(" AND i.created_by = ?", o.clone().into());
+        }
+        if let Some(f) = q.from_ms {
+            push(" AND i.occurred_ms >= ?", f.into());
+        }
+        if let Some(t) = q.to_ms {
+            push(" AND i.occurred_ms < ?", t.into());
+        }
+        let limit = if q.limit == 0 { 500 } else { q.limit };
+        sql += &format!(" ORDER BY i.occurred_ms DESC LIMIT {limit}");
+        let mut s = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = s
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                let status: String = r.get(3)?;
+                Ok(Incident {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    type_code: r.get(2)?,
+                    status: Status::parse(&status).unwrap_or(Status::New),
+                    occurred_ms: r.get(4)?,
+                    ward: r.get(5)?,
+                    created_by: r.get(6)?,
+                })
+            })
+            .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Verifies the audit chain and every audited record; see [`audit::verify`].
+    pub fn verify_audit(&self) -> Result<audit::Report> {
+        audit::verify(&self.conn).map_err(|e| self.err(e))
+    }
+}
+
+fn index(
+    tx: &rusqlite::Transaction,
+    kind: &str,
+    id: i64,
+    incident: Option<i64>,
+    text: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO search_fts (kind, ref_id, incident_id, body) VALUES (?1, ?2, ?3, ?4)",
+        params![kind, id, incident, mt_core::fold(text)],
+    )?;
+    Ok(())
+}
+
+fn reindex_all(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let mut rows: Vec<(String, i64, Option<i64>, String)> = Vec::new();
+    for (sql, kind) in [
+        ("SELECT id, id, title FROM incident", "incident"),
+        ("SELECT id, incident_id, body FROM incident_note", "note"),
+        ("SELECT id, NULL, note FROM bookmark", "bookmark"),
+    ] {
+        let mut s = tx.prepare(sql)?;
+        let it = s.query_map([], |r| {
+            Ok((kind.to_owned(), r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        for r in it {
+            rows.push(r?);
+        }
+    }
+    for (kind, id, inc, text) in rows {
+        index(tx, &kind, id, inc, &text)?;
+    }
+    Ok(())
+}
+
+/// Turns SQLite's error codes into what the officer is told.
+fn classify(path: &str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
+        let detail = msg.clone().unwrap_or_else(|| f.to_string());
+        match f.code {
+            C::ReadOnly | C::CannotOpen if detail.contains("readonly") || f.code == C::ReadOnly => {
+                return StoreError::ReadOnly {
+                    path: path.into(),
+                    detail,
+                };
+            }
+            C::DiskFull => return StoreError::DiskFull { path: path.into() },
+            C::NotADatabase | C::DatabaseCorrupt => {
+                return StoreError::Corrupt {
+                    path: path.into(),
+                    detail,
+                }
+            }
+            _ => {}
+        }
+    }
+    StoreError::Sqlite {
+        path: path.into(),
+        source: e,
+    }
+}

@@ -1,0 +1,82 @@
+//! The thread that owns the database. Callers send jobs over a bounded channel and get a
+//! [`Pending`] back; the UI polls it (`try_take`) and never blocks on SQLite.
+
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+
+use crate::{Db, Result, StoreError};
+
+type Job = Box<dyn FnOnce(&mut Db) + Send>;
+
+/// Jobs waiting for the store thread. Small: if SQLite is stuck (disk), the UI learns at once
+/// instead of piling up work.
+pub const QUEUE: usize = 64;
+
+pub struct StoreThread {
+    tx: SyncSender<Job>,
+}
+
+/// The answer to a job, when it is ready.
+pub struct Pending<T>(Receiver<Result<T>>);
+
+impl<T> Pending<T> {
+    /// The result if it is ready (never blocks).
+    pub fn try_take(&self) -> Option<Result<T>> {
+        self.0.try_recv().ok()
+    }
+    /// Blocks until the result is there (tests, command line).
+    pub fn wait(self) -> Result<T> {
+        self.0
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Invalid("the store thread has stopped".into())))
+    }
+}
+
+impl StoreThread {
+    /// Opens the database on a new thread named "store"; returns once it is open (or failed).
+    pub fn start(path: &Path) -> Result<Self> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        let path = path.to_owned();
+        std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || match Db::open(&path) {
+                Ok(mut db) => {
+                    let _ = ready_tx.send(Ok(()));
+                    while let Ok(job) = rx.recv() {
+                        job(&mut db);
+                    }
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
+        ready_rx.recv().unwrap_or_else(|_| {
+            Err(StoreError::Invalid(
+                "the store thread ended at start".into(),
+            ))
+        })?;
+        Ok(StoreThread { tx })
+    }
+
+    /// Queues `f` to run on the store thread. Fails at once (never blocks) when the queue is full.
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Db) -> Result<T> + Send + 'static,
+    ) -> Result<Pending<T>> {
+        let (rtx, rrx) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |db| {
+            let _ = rtx.send(f(db));
+        });
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(Pending(rrx)),
+            Err(TrySendError::Full(_)) => Err(StoreError::Invalid(
+                "the log is busy; the change is kept and retried".into(),
+            )),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(StoreError::Invalid("the store thread has stopped".into()))
+            }
+        }
+    }
+}
