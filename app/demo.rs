@@ -186,3 +186,33 @@ pub fn write_demo_cameras(sim: &SimServer, streams: usize) -> anyhow::Result<Pat
     std::fs::write(&path, s)?;
     Ok(path)
 }
+
+/// The demo's log starts with one supervisor, `gs01` with PIN `1234` (README), so the demo
+/// needs no setup by hand.
+pub fn ensure_demo_operator(db: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(d) = db.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut db = mt_store::Db::open(db)?;
+    if db.operator_count()? == 0 {
+        db.add_operator(
+            None,
+            "gs01",
+            "Giám sát viên (demo)",
+            mt_store::Role::Supervisor,
+            "1234",
+        )?;
+        db.add_operator(
+            Some("gs01"),
+            "cb01",
+            "Cán bộ trực ban (demo)",
+            mt_store::Role::Operator,
+            "1111",
+        )?;
+    }
+    tracing::info!(
+        "demo log {}: sign in as gs01 / PIN 1234 (or cb01 / 1111)",
+        db.path().display()
+    );
+    Ok(())
+}

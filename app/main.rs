@@ -170,14 +170,16 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             let file = load_camera_file(&path)?;
-            run_window(file, config_dir().join("wall.json"))
+            run_window(file, config_dir().join("wall.json"), default_db())
         }
         Some(Cmd::Demo { streams }) => {
             let sim = demo::start_sim(streams)?;
             let path = demo::write_demo_cameras(&sim, streams)?;
             tracing::info!("demo cameras written to {}", path.display());
             let file = load_camera_file(&path)?;
-            let r = run_window(file, config_dir().join("demo-wall.json"));
+            let db = default_db().with_file_name("demo.db");
+            demo::ensure_demo_operator(&db)?;
+            let r = run_window(file, config_dir().join("demo-wall.json"), db);
             drop(sim);
             r
         }
@@ -352,9 +354,25 @@ fn start_all(file: &CameraFile) -> anyhow::Result<(Capture, Vec<CameraHandle>)> 
     Ok((capture, handles))
 }
 
-fn run_window(file: CameraFile, state_path: PathBuf) -> anyhow::Result<()> {
+fn run_window(file: CameraFile, state_path: PathBuf, db_path: PathBuf) -> anyhow::Result<()> {
     let (capture, handles) = start_all(&file)?;
-    let errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
+    let mut errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
+    if let Some(d) = db_path.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    // A log that cannot be opened (damaged, newer version, read-only) is reported; the wall
+    // still runs.
+    let log = match mt_store::thread::StoreThread::start(&db_path) {
+        Ok(st) => Some(mt_ui::log::LogUi::new(
+            st,
+            db_path.with_file_name("exports"),
+        )),
+        Err(e) => {
+            tracing::error!("{e}");
+            errors.push(e.to_string());
+            None
+        }
+    };
     let state = WallState::load(&state_path).unwrap_or_default();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -375,13 +393,11 @@ fn run_window(file: CameraFile, state_path: PathBuf) -> anyhow::Result<()> {
                     rs.target_format
                 );
             }
-            Ok(Box::new(MatThanApp::new(
-                &cc.egui_ctx,
-                handles,
-                state,
-                Some(state_path),
-                errors,
-            )))
+            let app = MatThanApp::new(&cc.egui_ctx, handles, state, Some(state_path), errors);
+            Ok(Box::new(match log {
+                Some(l) => app.with_log(l),
+                None => app,
+            }))
         }),
     );
     drop(capture);

@@ -201,3 +201,122 @@ fn dragging_a_camera_onto_a_tile_assigns_it() {
         Some("cam-2")
     );
 }
+
+/// Runs frames until the log's store work is done.
+fn settle(h: &mut Harness<'static, MatThanApp>) {
+    for _ in 0..400 {
+        h.run_steps(1);
+        if !h.state().log.as_ref().is_some_and(|l| l.busy()) {
+            h.run_steps(1);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("the store thread did not answer");
+}
+
+#[test]
+fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    mt_store::Db::open(&db)
+        .unwrap()
+        .add_operator(
+            None,
+            "gs01",
+            "Trần Văn Giám",
+            mt_store::Role::Supervisor,
+            "1357",
+        )
+        .unwrap();
+    let log = mt_ui::log::LogUi::new(
+        mt_store::thread::StoreThread::start(&db).unwrap(),
+        dir.path().join("exports"),
+    );
+    let mut h = harness(app(&cap, None).with_log(log));
+    settle(&mut h);
+    assert!(
+        h.query_by_label("Ô 1").is_none(),
+        "the wall is hidden before sign-in"
+    );
+
+    // Wrong PIN first, then the right one.
+    let type_into =
+        |h: &mut Harness<'static, MatThanApp>, role: egui::Role, label: &str, text: &str| {
+            h.get_by_role_and_label(role, label).click();
+            h.run_steps(1);
+            h.get_by_role_and_label(role, label).type_text(text);
+            h.run_steps(1);
+        };
+    type_into(&mut h, egui::Role::TextInput, "Mã cán bộ", "gs01");
+    type_into(&mut h, egui::Role::PasswordInput, "Mã PIN", "0000");
+    h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
+        .click();
+    settle(&mut h);
+    assert!(h.query_by_label("Sai mã cán bộ hoặc mã PIN").is_some());
+    assert!(h.state().log.as_ref().unwrap().operator.is_none());
+    type_into(&mut h, egui::Role::PasswordInput, "Mã PIN", "1357");
+    h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
+        .click();
+    settle(&mut h);
+    assert_eq!(
+        h.state()
+            .log
+            .as_ref()
+            .unwrap()
+            .operator
+            .as_ref()
+            .map(|o| o.id.as_str()),
+        Some("gs01")
+    );
+
+    // B on tile 1 (camera "Ngã tư Xuân Đỉnh"), type a note, Enter.
+    h.get_by_label("Ô 1").click();
+    h.run_steps(1);
+    h.key_press(egui::Key::B);
+    h.run_steps(3);
+    assert!(
+        h.state().log.as_ref().unwrap().bookmark_prompt.is_some(),
+        "B opens the note prompt"
+    );
+    h.event(egui::Event::Text("Thanh niên áo đỏ giật túi xách".into()));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    settle(&mut h);
+    let log = h.state().log.as_ref().unwrap();
+    assert_eq!(log.bookmarks.len(), 1);
+    assert_eq!(log.bookmarks[0].camera_id, "cam-0");
+    assert_eq!(log.bookmarks[0].note, "Thanh niên áo đỏ giật túi xách");
+    assert!(
+        h.query_by_label("Thanh niên áo đỏ giật túi xách").is_some(),
+        "bookmark listed"
+    );
+
+    // Incident from the bookmark.
+    h.get_by_label("#1").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().log.as_ref().unwrap().selected_bookmarks.len(),
+        1,
+        "checkbox selects the bookmark"
+    );
+    h.get_by_label("Tạo vụ việc từ 1 đánh dấu đã chọn").click();
+    h.run_steps(2);
+    h.get_by_label("Lưu").click();
+    settle(&mut h);
+    // Search without diacritics.
+    h.get_by_label("Vụ việc").click();
+    settle(&mut h);
+    h.get_all_by_role(egui::Role::TextInput)
+        .find(|n| n.rect().width() > 200.0 && n.rect().left() > 900.0)
+        .expect("incident search box")
+        .click();
+    h.run_steps(1);
+    h.event(egui::Event::Text("ao do giat tui".into()));
+    settle(&mut h);
+    let found = &h.state().log.as_ref().unwrap().incidents;
+    assert_eq!(found.len(), 1, "search 'ao do giat tui' found {found:?}");
+    assert_eq!(found[0].title, "Thanh niên áo đỏ giật túi xách");
+    assert!(h.query_by_label("Thanh niên áo đỏ giật túi xách").is_some());
+}

@@ -160,6 +160,40 @@ pub struct Incident {
     pub created_by: String,
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentType {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    pub id: i64,
+    pub author_id: String,
+    pub created_ms: i64,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentDetail {
+    pub incident: Incident,
+    pub lat_deg: Option<f64>,
+    pub lon_deg: Option<f64>,
+    pub cameras: Vec<String>,
+    pub bookmark_ids: Vec<i64>,
+    pub notes: Vec<Note>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub total: i64,
+    pub by_type: Vec<(String, i64)>,
+    pub by_ward: Vec<(String, i64)>,
+    pub by_month: Vec<(String, i64)>,
+}
+
 /// A search: words (diacritics optional) and filters; `None`/empty means "any".
 #[derive(Clone, Debug, Default)]
 pub struct Query {
@@ -644,7 +678,11 @@ impl Db {
         if let Some(t) = q.to_ms {
             push(" AND i.occurred_ms < ?", t.into());
         }
-        let limit = if q.limit == 0 { 500 } else { q.limit };
+        let limit = if q.limit == 0 {
+            500
+        } else {
+            q.limit.min(i64::MAX as usize)
+        };
         sql += &format!(" ORDER BY i.occurred_ms DESC LIMIT {limit}");
         let mut s = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = s
@@ -663,6 +701,202 @@ impl Db {
             .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
+    }
+
+    /// The incident-type catalogue (active and retired).
+    pub fn incident_types(&self) -> Result<Vec<IncidentType>> {
+        let mut s = self
+            .conn
+            .prepare("SELECT code, name_vi, name_en, active FROM incident_type ORDER BY rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = s
+            .query_map([], |r| {
+                Ok(IncidentType {
+                    code: r.get(0)?,
+                    name_vi: r.get(1)?,
+                    name_en: r.get(2)?,
+                    active: r.get::<_, i64>(3)? != 0,
+                })
+            })
+            .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Adds or changes a catalogue entry (supervisors only), audited.
+    pub fn set_incident_type(&mut self, by: &Operator, t: &IncidentType) -> Result<()> {
+        if by.role != Role::Supervisor {
+            return Err(StoreError::Invalid(
+                "only a supervisor may change the incident types".into(),
+            ));
+        }
+        let p = self.path.display().to_string();
+        let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        tx.execute(
+            "INSERT INTO incident_type (code, name_vi, name_en, active) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (code) DO UPDATE SET name_vi = ?2, name_en = ?3, active = ?4",
+            params![t.code, t.name_vi, t.name_en, t.active as i64],
+        )
+        .map_err(|e| classify(&p, e))?;
+        audit::append(
+            &tx,
+            now_ms(),
+            &by.id,
+            &format!("catalogue_change:{}", t.code),
+            "",
+            "",
+        )
+        .map_err(|e| classify(&p, e))?;
+        tx.commit().map_err(|e| classify(&p, e))
+    }
+
+    pub fn incident_detail(&self, id: i64) -> Result<IncidentDetail> {
+        let (incident, lat_deg, lon_deg) = self
+            .conn
+            .query_row(
+                "SELECT id, title, type_code, status, occurred_ms, ward, created_by, lat_deg, lon_deg FROM incident WHERE id = ?1",
+                params![id],
+                |r| {
+                    let status: String = r.get(3)?;
+                    Ok((
+                        Incident {
+                            id: r.get(0)?,
+                            title: r.get(1)?,
+                            type_code: r.get(2)?,
+                            status: Status::parse(&status).unwrap_or(Status::New),
+                            occurred_ms: r.get(4)?,
+                            ward: r.get(5)?,
+                            created_by: r.get(6)?,
+                        },
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        let strings = |sql: &str| -> Result<Vec<String>> {
+            let mut s = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+            let v = s
+                .query_map(params![id], |r| r.get::<_, String>(0))
+                .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| self.err(e))?;
+            Ok(v)
+        };
+        let cameras = strings(
+            "SELECT camera_id FROM incident_camera WHERE incident_id = ?1 ORDER BY camera_id",
+        )?;
+        let bookmark_ids = strings("SELECT CAST(bookmark_id AS TEXT) FROM incident_bookmark WHERE incident_id = ?1 ORDER BY bookmark_id")?
+            .into_iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let mut s = self.conn.prepare("SELECT id, author_id, created_ms, body FROM incident_note WHERE incident_id = ?1 ORDER BY id").map_err(|e| self.err(e))?;
+        let notes = s
+            .query_map(params![id], |r| {
+                Ok(Note {
+                    id: r.get(0)?,
+                    author_id: r.get(1)?,
+                    created_ms: r.get(2)?,
+                    body: r.get(3)?,
+                })
+            })
+            .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))?;
+        Ok(IncidentDetail {
+            incident,
+            lat_deg,
+            lon_deg,
+            cameras,
+            bookmark_ids,
+            notes,
+        })
+    }
+
+    /// Incident counts by type, by ward and by month (local time) for incidents matching `q`.
+    pub fn stats(&self, q: &Query) -> Result<Stats> {
+        let list = self.search(&Query {
+            limit: usize::MAX / 2,
+            ..q.clone()
+        })?;
+        let mut st = Stats::default();
+        let mut by_type = std::collections::BTreeMap::new();
+        let mut by_ward = std::collections::BTreeMap::new();
+        let mut by_month = std::collections::BTreeMap::new();
+        for i in &list {
+            *by_type.entry(i.type_code.clone()).or_insert(0i64) += 1;
+            *by_ward.entry(i.ward.clone()).or_insert(0i64) += 1;
+            let month: String = self
+                .conn
+                .query_row(
+                    "SELECT strftime('%Y-%m', ?1 / 1000, 'unixepoch', 'localtime')",
+                    params![i.occurred_ms],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?;
+            *by_month.entry(month).or_insert(0i64) += 1;
+        }
+        st.by_type = by_type.into_iter().collect();
+        st.by_ward = by_ward.into_iter().collect();
+        st.by_month = by_month.into_iter().collect();
+        st.total = list.len() as i64;
+        Ok(st)
+    }
+
+    /// Writes the incidents matching `q` to `dest` as CSV (UTF-8 with BOM, so spreadsheet
+    /// programs keep the Vietnamese text), atomically, and audits the export.
+    pub fn export_csv(&mut self, by: &str, q: &Query, dest: &Path) -> Result<usize> {
+        let list = self.search(&Query {
+            limit: usize::MAX / 2,
+            ..q.clone()
+        })?;
+        let types: std::collections::HashMap<String, String> = self
+            .incident_types()?
+            .into_iter()
+            .map(|t| (t.code, t.name_vi))
+            .collect();
+        // Hand-written: six columns of plain text need only quoting, not a CSV crate.
+        let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let mut out = String::from("\u{feff}");
+        out += "id,tiêu đề,loại,trạng thái,thời gian xảy ra,phường,người tạo\r\n";
+        for i in &list {
+            let when: String = self
+                .conn
+                .query_row(
+                    "SELECT strftime('%Y-%m-%d %H:%M', ?1 / 1000, 'unixepoch', 'localtime')",
+                    params![i.occurred_ms],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?;
+            out += &format!(
+                "{},{},{},{},{},{},{}\r\n",
+                i.id,
+                field(&i.title),
+                field(
+                    types
+                        .get(&i.type_code)
+                        .map(String::as_str)
+                        .unwrap_or(&i.type_code)
+                ),
+                i.status.as_str(),
+                when,
+                field(&i.ward),
+                field(&i.created_by)
+            );
+        }
+        let tmp = dest.with_extension("csv.partial");
+        let io = |e: std::io::Error| StoreError::Invalid(format!("{}: {e}", dest.display()));
+        std::fs::write(&tmp, out).map_err(io)?;
+        std::fs::rename(&tmp, dest).map_err(io)?;
+        self.audit(
+            by,
+            &format!(
+                "export_csv:{}",
+                dest.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            "",
+        )?;
+        Ok(list.len())
     }
 
     /// Verifies the audit chain and every audited record; see [`audit::verify`].

@@ -68,7 +68,10 @@ impl WallState {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     SetLayout(WallLayout),
-    Assign { tile: usize, camera: usize },
+    Assign {
+        tile: usize,
+        camera: usize,
+    },
     Unassign(usize),
     Select(usize),
     ToggleMaximise(usize),
@@ -76,6 +79,10 @@ pub enum Command {
     SetLang(Lang),
     ToggleFullscreen,
     ToggleHealth,
+    /// B: bookmark what the selected (or maximised) tile shows.
+    Bookmark,
+    /// Put a camera on the selected tile and maximise it (from an incident).
+    ShowCamera(String),
 }
 
 pub struct MatThanApp {
@@ -89,6 +96,8 @@ pub struct MatThanApp {
     fullscreen: bool,
     config_errors: Vec<String>,
     tile_labels: std::cell::RefCell<(Option<Lang>, Vec<String>)>,
+    /// The incident log, when a database is attached.
+    pub log: Option<crate::log::LogUi>,
 }
 
 impl MatThanApp {
@@ -129,7 +138,14 @@ impl MatThanApp {
             fullscreen: false,
             config_errors,
             tile_labels: Default::default(),
+            log: None,
         }
+    }
+
+    /// Attaches the incident log: the officer signs in before the wall is shown.
+    pub fn with_log(mut self, log: crate::log::LogUi) -> Self {
+        self.log = Some(log);
+        self
     }
 
     pub fn tr(&self) -> &Tr {
@@ -202,6 +218,29 @@ impl MatThanApp {
                 persist = false;
             }
             Command::ToggleHealth => self.state.show_health = !self.state.show_health,
+            Command::Bookmark => {
+                persist = false;
+                let tile = self.maximised.unwrap_or(self.selected);
+                if let (Some(ci), Some(log)) = (self.tile_camera(tile), self.log.as_mut()) {
+                    let cam = &self.cameras[ci];
+                    let frame = cam
+                        .main
+                        .latest()
+                        .filter(|_| self.maximised.is_some())
+                        .or_else(|| cam.health_stream().latest());
+                    log.start_bookmark(&cam.config.id.0, &cam.config.name, frame);
+                }
+            }
+            Command::ShowCamera(id) => {
+                if let Some(ci) = self.camera_index(&id) {
+                    let tile = self.selected;
+                    if self.state.tiles.len() <= tile {
+                        self.state.tiles.resize(tile + 1, None);
+                    }
+                    self.state.tiles[tile] = Some(self.cameras[ci].config.id.0.clone());
+                    self.maximised = Some(tile);
+                }
+            }
         }
         if persist {
             if let Some(p) = &self.state_path {
@@ -215,8 +254,58 @@ impl MatThanApp {
     /// Draws the whole workstation into `ui` and applies what the officer did.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut cmds = Vec::new();
+        if let Some(log) = self.log.as_mut() {
+            log.poll(&self.tr);
+            if log.operator.is_none() {
+                // Nothing of the wall is shown before an officer signs in.
+                egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
+                let tr = &self.tr;
+                if let Some(log) = self.log.as_mut() {
+                    egui::CentralPanel::default().show(ui, |ui| log.signin_ui(ui, tr));
+                }
+                let ctx = ui.ctx().clone();
+                for c in cmds
+                    .into_iter()
+                    .filter(|c| matches!(c, Command::SetLang(_)))
+                {
+                    self.apply(&ctx, c);
+                }
+                for cam in &self.cameras {
+                    for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
+                        s.set_wanted(false);
+                    }
+                }
+                ctx.request_repaint_after(Duration::from_millis(100));
+                return;
+            }
+        }
         self.keyboard(ui, &mut cmds);
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
+        if let Some(log) = self.log.as_mut() {
+            let cams: Vec<(String, String, String)> = self
+                .cameras
+                .iter()
+                .map(|c| {
+                    (
+                        c.config.id.0.clone(),
+                        c.config.name.clone(),
+                        c.config.ward.clone(),
+                    )
+                })
+                .collect();
+            let mut out = Vec::new();
+            let tr = &self.tr;
+            egui::Panel::right("log")
+                .resizable(true)
+                .default_size(380.0)
+                .show(ui, |ui| log.panel_ui(ui, tr, &cams, &mut out));
+            log.overlay_ui(ui.ctx(), tr);
+            for o in out {
+                match o {
+                    crate::log::LogCommand::ShowCamera(id) => cmds.push(Command::ShowCamera(id)),
+                }
+            }
+        }
         if !self.fullscreen {
             egui::Panel::left("cameras")
                 .resizable(true)
@@ -241,7 +330,12 @@ impl MatThanApp {
     }
 
     fn keyboard(&self, ui: &egui::Ui, cmds: &mut Vec<Command>) {
-        if ui.ctx().egui_wants_keyboard_input() {
+        if ui.ctx().egui_wants_keyboard_input()
+            || self
+                .log
+                .as_ref()
+                .is_some_and(|l| l.bookmark_prompt.is_some())
+        {
             return;
         }
         let n = self.state.layout.tile_count();
@@ -285,6 +379,9 @@ impl MatThanApp {
             }
             if i.key_pressed(Key::F) {
                 cmds.push(Command::ToggleFullscreen);
+            }
+            if i.key_pressed(Key::B) {
+                cmds.push(Command::Bookmark);
             }
         });
     }

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod i18n;
 pub mod layout;
+pub mod log;
 
 pub use app::{Command, MatThanApp, WallState};
 pub use i18n::{install_fonts, Lang, Tr};

@@ -1,0 +1,1127 @@
+//! The incident and bookmark log in the UI: sign-in, B to bookmark, incidents, search,
+//! statistics, CSV export. Every database call goes to the store thread and comes back as a
+//! [`Pending`] polled once per frame: the wall never waits for SQLite. A write that fails keeps
+//! its draft in memory and shows a banner with "Retry"; nothing typed is lost.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::{Color32, RichText};
+use mt_capture::DecodedFrame;
+use mt_store::thread::{Pending, StoreThread};
+use mt_store::{
+    Bookmark, Incident, IncidentDetail, IncidentType, NewBookmark, NewIncident, Operator, Query,
+    Role, Stats, Status,
+};
+
+use crate::i18n::{Lang, Tr};
+
+pub const STATUSES: [Status; 4] = [
+    Status::New,
+    Status::InProgress,
+    Status::Transferred,
+    Status::Closed,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Bookmarks,
+    Incidents,
+    Stats,
+}
+
+/// A bookmark being written: the frame time and picture are taken when B is pressed.
+#[derive(Clone)]
+pub struct BookmarkDraft {
+    pub camera_id: String,
+    pub camera_name: String,
+    pub frame_time_ms: i64,
+    pub frame: Option<Arc<DecodedFrame>>,
+    pub note: String,
+    pub pre_s: i64,
+    pub post_s: i64,
+}
+
+#[derive(Clone)]
+pub struct IncidentDraft {
+    pub title: String,
+    pub type_code: String,
+    pub occurred_ms: i64,
+    pub ward: String,
+    pub lat_deg: Option<f64>,
+    pub lon_deg: Option<f64>,
+    pub camera_ids: Vec<String>,
+    pub bookmark_ids: Vec<i64>,
+}
+
+/// A write that failed, kept until it can be written.
+#[derive(Clone)]
+enum Unsaved {
+    Bookmark(BookmarkDraft),
+    Incident(IncidentDraft),
+    Note(i64, String),
+}
+
+enum Job {
+    Count(Pending<i64>),
+    SignIn(Pending<Operator>),
+    Types(Pending<Vec<IncidentType>>),
+    Bookmarks(Pending<Vec<Bookmark>>),
+    Incidents(Pending<Vec<Incident>>),
+    Stats(Pending<Stats>),
+    Detail(Pending<IncidentDetail>),
+    Saved(Pending<i64>, Unsaved),
+    Exported(Pending<usize>, PathBuf),
+    Done(Pending<()>),
+}
+
+/// What the log asks the wall to do.
+pub enum LogCommand {
+    ShowCamera(String),
+}
+
+pub struct LogUi {
+    store: StoreThread,
+    jobs: Vec<Job>,
+    pub operator: Option<Operator>,
+    first_run: Option<bool>,
+    signin_id: String,
+    signin_name: String,
+    signin_pin: String,
+    signin_error: Option<String>,
+    pub tab: Tab,
+    pub bookmarks: Vec<Bookmark>,
+    pub incidents: Vec<Incident>,
+    types: Vec<IncidentType>,
+    pub selected_bookmarks: BTreeSet<i64>,
+    pub bookmark_prompt: Option<BookmarkDraft>,
+    pub incident_form: Option<IncidentDraft>,
+    pub detail: Option<IncidentDetail>,
+    new_note: String,
+    pub query: Query,
+    sort: (usize, bool),
+    stats: Option<Stats>,
+    period_days: Option<i64>,
+    toast: Option<(String, Instant)>,
+    pub banner: Option<String>,
+    unsaved: Vec<Unsaved>,
+    export_dir: PathBuf,
+    /// The bookmark note field wants focus on its first frame.
+    focus_note: bool,
+}
+
+fn fmt_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%d/%m/%Y %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Converts a decoded picture to PNG (BT.601/709, limited/full range) on the store thread.
+pub fn snapshot_png(f: &DecodedFrame) -> Vec<u8> {
+    let (kr, kb) = match f.matrix {
+        mt_capture::ColorMatrix::Bt601 => (0.299f32, 0.114f32),
+        mt_capture::ColorMatrix::Bt709 => (0.2126, 0.0722),
+    };
+    let kg = 1.0 - kr - kb;
+    let (ys, yo, cs) = if f.full_range {
+        (1.0, 0.0, 1.0)
+    } else {
+        (255.0 / 219.0, 16.0, 255.0 / 224.0)
+    };
+    let cw = f.width.div_ceil(2) as usize;
+    let mut img = image::RgbImage::new(f.width, f.height);
+    for (x, y, px) in img.enumerate_pixels_mut() {
+        let yy = (f.y[(y * f.width + x) as usize] as f32 - yo) * ys;
+        let ci = (y as usize / 2) * cw + x as usize / 2;
+        let u = (f.u[ci] as f32 - 128.0) * cs;
+        let v = (f.v[ci] as f32 - 128.0) * cs;
+        let r = yy + 2.0 * (1.0 - kr) * v;
+        let b = yy + 2.0 * (1.0 - kb) * u;
+        let g = (yy - kr * r - kb * b) / kg;
+        *px = image::Rgb([
+            r.clamp(0.0, 255.0) as u8,
+            g.clamp(0.0, 255.0) as u8,
+            b.clamp(0.0, 255.0) as u8,
+        ]);
+    }
+    let mut out = std::io::Cursor::new(Vec::new());
+    let _ = img.write_to(&mut out, image::ImageFormat::Png);
+    out.into_inner()
+}
+
+impl LogUi {
+    pub fn new(store: StoreThread, export_dir: PathBuf) -> Self {
+        let mut l = LogUi {
+            store,
+            jobs: Vec::new(),
+            operator: None,
+            first_run: None,
+            signin_id: String::new(),
+            signin_name: String::new(),
+            signin_pin: String::new(),
+            signin_error: None,
+            tab: Tab::Bookmarks,
+            bookmarks: Vec::new(),
+            incidents: Vec::new(),
+            types: Vec::new(),
+            selected_bookmarks: BTreeSet::new(),
+            bookmark_prompt: None,
+            incident_form: None,
+            detail: None,
+            new_note: String::new(),
+            query: Query::default(),
+            sort: (4, true),
+            stats: None,
+            period_days: None,
+            toast: None,
+            banner: None,
+            unsaved: Vec::new(),
+            export_dir,
+            focus_note: false,
+        };
+        l.submit(|s| s.run(|db| db.operator_count()).map(Job::Count));
+        l.submit(|s| s.run(|db| db.incident_types()).map(Job::Types));
+        l
+    }
+
+    /// Whether store work is still under way (tests wait for it).
+    pub fn busy(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    fn submit(&mut self, f: impl FnOnce(&StoreThread) -> mt_store::Result<Job>) {
+        match f(&self.store) {
+            Ok(j) => self.jobs.push(j),
+            Err(e) => self.banner = Some(e.to_string()),
+        }
+    }
+
+    fn refresh(&mut self) {
+        self.submit(|s| s.run(|db| db.bookmarks(200)).map(Job::Bookmarks));
+        let q = self.query.clone();
+        self.submit(|s| s.run(move |db| db.search(&q)).map(Job::Incidents));
+        let mut sq = self.query.clone();
+        sq.text.clear();
+        sq.from_ms = self
+            .period_days
+            .map(|d| mt_store::now_ms() - d * 86_400_000);
+        self.submit(|s| s.run(move |db| db.stats(&sq)).map(Job::Stats));
+    }
+
+    /// Takes finished store work into the UI state.
+    pub fn poll(&mut self, tr: &Tr) {
+        let jobs = std::mem::take(&mut self.jobs);
+        let mut refresh = false;
+        for job in jobs {
+            macro_rules! take {
+                ($p:expr, $job:expr) => {
+                    match $p.try_take() {
+                        None => {
+                            self.jobs.push($job);
+                            continue;
+                        }
+                        Some(r) => r,
+                    }
+                };
+            }
+            match job {
+                Job::Count(p) => match take!(p, Job::Count(p)) {
+                    Ok(n) => self.first_run = Some(n == 0),
+                    Err(e) => self.banner = Some(e.to_string()),
+                },
+                Job::SignIn(p) => match take!(p, Job::SignIn(p)) {
+                    Ok(op) => {
+                        self.operator = Some(op);
+                        self.signin_pin.clear();
+                        self.signin_error = None;
+                        refresh = true;
+                    }
+                    Err(mt_store::StoreError::BadCredentials) => {
+                        self.signin_pin.clear();
+                        self.signin_error = Some(tr.t("signin-wrong"));
+                    }
+                    Err(e) => self.signin_error = Some(e.to_string()),
+                },
+                Job::Types(p) => {
+                    if let Ok(t) = take!(p, Job::Types(p)) {
+                        self.types = t;
+                    }
+                }
+                Job::Bookmarks(p) => {
+                    if let Ok(b) = take!(p, Job::Bookmarks(p)) {
+                        self.bookmarks = b;
+                    }
+                }
+                Job::Incidents(p) => {
+                    if let Ok(i) = take!(p, Job::Incidents(p)) {
+                        self.incidents = i;
+                        self.sort_incidents();
+                    }
+                }
+                Job::Stats(p) => {
+                    if let Ok(s) = take!(p, Job::Stats(p)) {
+                        self.stats = Some(s);
+                    }
+                }
+                Job::Detail(p) => {
+                    if let Ok(d) = take!(p, Job::Detail(p)) {
+                        self.detail = Some(d);
+                    }
+                }
+                Job::Saved(p, what) => match take!(p, Job::Saved(p, what)) {
+                    Ok(id) => {
+                        let msg = match &what {
+                            Unsaved::Bookmark(_) => {
+                                tr.t_args("bookmark-saved", &[("id", id.into())])
+                            }
+                            Unsaved::Incident(_) => {
+                                self.selected_bookmarks.clear();
+                                tr.t_args("incident-created", &[("id", id.into())])
+                            }
+                            Unsaved::Note(inc, _) => {
+                                let inc = *inc;
+                                self.submit(|s| {
+                                    s.run(move |db| db.incident_detail(inc)).map(Job::Detail)
+                                });
+                                String::new()
+                            }
+                        };
+                        if !msg.is_empty() {
+                            self.toast = Some((msg, Instant::now()));
+                        }
+                        refresh = true;
+                    }
+                    Err(e) => {
+                        self.banner =
+                            Some(tr.t_args("write-failed", &[("error", e.to_string().into())]));
+                        self.unsaved.push(what);
+                    }
+                },
+                Job::Exported(p, path) => match take!(p, Job::Exported(p, path)) {
+                    Ok(n) => {
+                        self.toast = Some((
+                            tr.t_args(
+                                "exported",
+                                &[
+                                    ("count", n.into()),
+                                    ("file", path.display().to_string().into()),
+                                ],
+                            ),
+                            Instant::now(),
+                        ))
+                    }
+                    Err(e) => self.banner = Some(e.to_string()),
+                },
+                Job::Done(p) => match take!(p, Job::Done(p)) {
+                    Ok(()) => refresh = true,
+                    Err(e) => {
+                        self.banner =
+                            Some(tr.t_args("write-failed", &[("error", e.to_string().into())]))
+                    }
+                },
+            }
+        }
+        if refresh {
+            self.refresh();
+        }
+    }
+
+    fn operator_id(&self) -> String {
+        self.operator
+            .as_ref()
+            .map(|o| o.id.clone())
+            .unwrap_or_default()
+    }
+
+    fn save(&mut self, what: Unsaved) {
+        let op = self.operator_id();
+        let w = what.clone();
+        let r = match what {
+            Unsaved::Bookmark(d) => self.store.run(move |db| {
+                let png = d.frame.as_deref().map(snapshot_png);
+                db.add_bookmark(
+                    &op,
+                    &NewBookmark {
+                        camera_id: d.camera_id,
+                        frame_time_ms: d.frame_time_ms,
+                        pre_ms: d.pre_s * 1000,
+                        post_ms: d.post_s * 1000,
+                        note: d.note,
+                        snapshot_png: png,
+                    },
+                )
+            }),
+            Unsaved::Incident(d) => self.store.run(move |db| {
+                db.add_incident(
+                    &op,
+                    &NewIncident {
+                        title: d.title,
+                        type_code: d.type_code,
+                        occurred_ms: d.occurred_ms,
+                        ward: d.ward,
+                        lat_deg: d.lat_deg,
+                        lon_deg: d.lon_deg,
+                        camera_ids: d.camera_ids,
+                        bookmark_ids: d.bookmark_ids,
+                    },
+                )
+            }),
+            Unsaved::Note(inc, body) => self.store.run(move |db| db.add_note(&op, inc, &body)),
+        };
+        match r {
+            Ok(p) => self.jobs.push(Job::Saved(p, w)),
+            Err(e) => {
+                self.banner = Some(e.to_string());
+                self.unsaved.push(w);
+            }
+        }
+    }
+
+    /// B pressed on a tile showing `camera`.
+    pub fn start_bookmark(
+        &mut self,
+        camera_id: &str,
+        camera_name: &str,
+        frame: Option<Arc<DecodedFrame>>,
+    ) {
+        self.bookmark_prompt = Some(BookmarkDraft {
+            camera_id: camera_id.into(),
+            camera_name: camera_name.into(),
+            frame_time_ms: mt_store::now_ms(),
+            frame,
+            note: String::new(),
+            pre_s: 30,
+            post_s: 30,
+        });
+        self.focus_note = true;
+    }
+
+    fn sort_incidents(&mut self) {
+        let (col, desc) = self.sort;
+        self.incidents.sort_by(|a, b| {
+            let o = match col {
+                0 => a.id.cmp(&b.id),
+                1 => a.title.cmp(&b.title),
+                2 => a.type_code.cmp(&b.type_code),
+                3 => a.status.as_str().cmp(b.status.as_str()),
+                5 => a.created_by.cmp(&b.created_by),
+                _ => a.occurred_ms.cmp(&b.occurred_ms),
+            };
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+    }
+
+    fn type_name(&self, code: &str, lang: Lang) -> String {
+        self.types
+            .iter()
+            .find(|t| t.code == code)
+            .map(|t| {
+                if lang == Lang::Vi {
+                    t.name_vi.clone()
+                } else {
+                    t.name_en.clone()
+                }
+            })
+            .unwrap_or_else(|| code.to_owned())
+    }
+
+    /// The sign-in screen (shown instead of the wall until someone signs in).
+    pub fn signin_ui(&mut self, ui: &mut egui::Ui, tr: &Tr) {
+        ui.vertical_centered(|ui| {
+            ui.add_space(ui.available_height() * 0.2);
+            ui.heading(tr.t("app-title"));
+            ui.add_space(12.0);
+            let first = self.first_run == Some(true);
+            ui.label(
+                RichText::new(if first {
+                    tr.t("signin-first")
+                } else {
+                    tr.t("signin-title")
+                })
+                .strong(),
+            );
+            egui::Grid::new("signin").num_columns(2).show(ui, |ui| {
+                let l = ui.label(tr.t("signin-id"));
+                ui.add(egui::TextEdit::singleline(&mut self.signin_id).desired_width(200.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+                if first {
+                    let l = ui.label(tr.t("signin-name"));
+                    ui.add(egui::TextEdit::singleline(&mut self.signin_name).desired_width(200.0))
+                        .labelled_by(l.id);
+                    ui.end_row();
+                }
+                let l = ui.label(tr.t("signin-pin"));
+                let pin = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut self.signin_pin)
+                            .password(true)
+                            .desired_width(200.0),
+                    )
+                    .labelled_by(l.id);
+                ui.end_row();
+                let enter = pin.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                ui.label("");
+                let label = if first {
+                    tr.t("signin-create")
+                } else {
+                    tr.t("signin-button")
+                };
+                if ui.button(label).clicked() || enter {
+                    let (id, pin, name) = (
+                        self.signin_id.trim().to_owned(),
+                        self.signin_pin.clone(),
+                        self.signin_name.clone(),
+                    );
+                    if first {
+                        self.submit(|s| {
+                            s.run(move |db| {
+                                db.add_operator(
+                                    None,
+                                    &id,
+                                    if name.is_empty() { &id } else { &name },
+                                    Role::Supervisor,
+                                    &pin,
+                                )?;
+                                db.sign_in(&id, &pin)
+                            })
+                            .map(Job::SignIn)
+                        });
+                        self.first_run = Some(false);
+                    } else {
+                        self.submit(|s| s.run(move |db| db.sign_in(&id, &pin)).map(Job::SignIn));
+                    }
+                }
+                ui.end_row();
+            });
+            if let Some(e) = &self.signin_error {
+                ui.colored_label(Color32::from_rgb(240, 90, 90), e);
+            }
+        });
+    }
+
+    /// Banner, toast and the bookmark prompt: drawn over the wall.
+    pub fn overlay_ui(&mut self, ctx: &egui::Context, tr: &Tr) {
+        if let Some(b) = self.banner.clone() {
+            egui::Area::new(egui::Id::unique("log-banner"))
+                .anchor(egui::Align2::CENTER_TOP, [0.0, 40.0])
+                .show(ctx, |ui| {
+                    egui::Frame::new()
+                        .fill(Color32::from_rgb(150, 20, 20))
+                        .inner_margin(8.0)
+                        .show(ui, |ui| {
+                            ui.horizontal(|ui| {
+                                ui.colored_label(Color32::WHITE, b);
+                                if !self.unsaved.is_empty() && ui.button(tr.t("retry")).clicked() {
+                                    self.banner = None;
+                                    for u in std::mem::take(&mut self.unsaved) {
+                                        self.save(u);
+                                    }
+                                }
+                                if ui.button(tr.t("close")).clicked() && self.unsaved.is_empty() {
+                                    self.banner = None;
+                                }
+                            });
+                        });
+                });
+        }
+        if let Some((msg, at)) = &self.toast {
+            if at.elapsed() < Duration::from_secs(4) {
+                egui::Area::new(egui::Id::unique("log-toast"))
+                    .anchor(egui::Align2::RIGHT_BOTTOM, [-16.0, -16.0])
+                    .show(ctx, |ui| {
+                        egui::Frame::new()
+                            .fill(Color32::from_rgb(30, 110, 60))
+                            .inner_margin(8.0)
+                            .show(ui, |ui| ui.colored_label(Color32::WHITE, msg));
+                    });
+                ctx.request_repaint_after(Duration::from_millis(250));
+            } else {
+                self.toast = None;
+            }
+        }
+        let mut save = false;
+        let mut cancel = false;
+        if let Some(d) = &mut self.bookmark_prompt {
+            let title = tr.t_args(
+                "bookmark-prompt",
+                &[
+                    ("camera", d.camera_name.clone().into()),
+                    ("time", fmt_time(d.frame_time_ms).into()),
+                ],
+            );
+            egui::Window::new(title)
+                .id(egui::Id::unique("bookmark-prompt"))
+                .collapsible(false)
+                .resizable(false)
+                .anchor(egui::Align2::CENTER_BOTTOM, [0.0, -40.0])
+                .show(ctx, |ui| {
+                    let l = ui.label(tr.t("bookmark-note"));
+                    let r = ui
+                        .add(egui::TextEdit::singleline(&mut d.note).desired_width(420.0))
+                        .labelled_by(l.id);
+                    if self.focus_note {
+                        r.request_focus();
+                        self.focus_note = false;
+                    }
+                    ui.horizontal(|ui| {
+                        ui.label(tr.t("bookmark-window"));
+                        ui.add(
+                            egui::DragValue::new(&mut d.pre_s)
+                                .range(0..=600)
+                                .prefix("−"),
+                        );
+                        ui.add(
+                            egui::DragValue::new(&mut d.post_s)
+                                .range(0..=600)
+                                .prefix("+"),
+                        );
+                        if ui.button(tr.t("save")).clicked() {
+                            save = true;
+                        }
+                    });
+                    if ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                        save = true;
+                    }
+                    if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                        d.note.clear();
+                        save = true;
+                    }
+                });
+        }
+        if cancel {
+            self.bookmark_prompt = None;
+        }
+        if save {
+            if let Some(d) = self.bookmark_prompt.take() {
+                self.save(Unsaved::Bookmark(d));
+            }
+        }
+        cancel = false;
+        let mut create = false;
+        let types = self.types.clone();
+        if let Some(f) = &mut self.incident_form {
+            egui::Window::new(tr.t("new-incident"))
+                .id(egui::Id::unique("incident-form"))
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    egui::Grid::new("incident-form-grid")
+                        .num_columns(2)
+                        .show(ui, |ui| {
+                            ui.label(tr.t("incident-title"));
+                            ui.add(egui::TextEdit::singleline(&mut f.title).desired_width(360.0));
+                            ui.end_row();
+                            ui.label(tr.t("incident-type"));
+                            let cur = types
+                                .iter()
+                                .find(|t| t.code == f.type_code)
+                                .map(|t| {
+                                    if tr.lang() == Lang::Vi {
+                                        t.name_vi.clone()
+                                    } else {
+                                        t.name_en.clone()
+                                    }
+                                })
+                                .unwrap_or_default();
+                            egui::ComboBox::from_id_salt("incident-type")
+                                .selected_text(cur)
+                                .show_ui(ui, |ui| {
+                                    for t in types.iter().filter(|t| t.active) {
+                                        let name = if tr.lang() == Lang::Vi {
+                                            &t.name_vi
+                                        } else {
+                                            &t.name_en
+                                        };
+                                        ui.selectable_value(&mut f.type_code, t.code.clone(), name);
+                                    }
+                                });
+                            ui.end_row();
+                            ui.label(tr.t("incident-time"));
+                            ui.label(fmt_time(f.occurred_ms));
+                            ui.end_row();
+                            ui.label(tr.t("incident-ward"));
+                            ui.add(egui::TextEdit::singleline(&mut f.ward));
+                            ui.end_row();
+                            ui.label(tr.t("incident-cameras"));
+                            ui.label(f.camera_ids.join(", "));
+                            ui.end_row();
+                            ui.label(tr.t("incident-bookmarks"));
+                            ui.label(
+                                f.bookmark_ids
+                                    .iter()
+                                    .map(|b| format!("#{b}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            );
+                            ui.end_row();
+                        });
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add_enabled(
+                                !f.title.trim().is_empty(),
+                                egui::Button::new(tr.t("save")),
+                            )
+                            .clicked()
+                        {
+                            create = true;
+                        }
+                        if ui.button(tr.t("cancel")).clicked() {
+                            cancel = true;
+                        }
+                    });
+                });
+        }
+        if cancel {
+            self.incident_form = None;
+        }
+        if create {
+            if let Some(f) = self.incident_form.take() {
+                self.save(Unsaved::Incident(f));
+            }
+        }
+    }
+
+    /// The log panel: bookmarks, incidents, statistics.
+    pub fn panel_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tr: &Tr,
+        cameras: &[(String, String, String)],
+        out: &mut Vec<LogCommand>,
+    ) {
+        ui.horizontal(|ui| {
+            ui.heading(tr.t("log-title"));
+            if let Some(op) = &self.operator {
+                let role = if op.role == Role::Supervisor {
+                    tr.t("role-supervisor")
+                } else {
+                    tr.t("role-operator")
+                };
+                ui.label(tr.t_args(
+                    "signed-in-as",
+                    &[("name", op.name.clone().into()), ("role", role.into())],
+                ));
+                if ui.small_button(tr.t("sign-out")).clicked() {
+                    let id = op.id.clone();
+                    self.submit(|s| s.run(move |db| db.sign_out(&id)).map(Job::Done));
+                    self.operator = None;
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            for (t, key) in [
+                (Tab::Bookmarks, "tab-bookmarks"),
+                (Tab::Incidents, "tab-incidents"),
+                (Tab::Stats, "tab-stats"),
+            ] {
+                if ui.selectable_label(self.tab == t, tr.t(key)).clicked() {
+                    self.tab = t;
+                }
+            }
+        });
+        ui.separator();
+        let name_of = |id: &str| {
+            cameras
+                .iter()
+                .find(|c| c.0 == id)
+                .map(|c| c.1.clone())
+                .unwrap_or_else(|| id.to_owned())
+        };
+        match self.tab {
+            Tab::Bookmarks => {
+                let n = self.selected_bookmarks.len();
+                let label = if n == 0 {
+                    tr.t("new-incident")
+                } else {
+                    tr.t_args("new-incident-from", &[("count", n.into())])
+                };
+                if ui.button(label).clicked() {
+                    let chosen: Vec<&Bookmark> = self
+                        .bookmarks
+                        .iter()
+                        .filter(|b| self.selected_bookmarks.contains(&b.id))
+                        .collect();
+                    let mut cams: Vec<String> =
+                        chosen.iter().map(|b| b.camera_id.clone()).collect();
+                    cams.dedup();
+                    let ward = cams
+                        .first()
+                        .and_then(|c| cameras.iter().find(|x| &x.0 == c))
+                        .map(|x| x.2.clone())
+                        .unwrap_or_default();
+                    let title = chosen
+                        .iter()
+                        .map(|b| b.note.as_str())
+                        .find(|n| !n.is_empty())
+                        .unwrap_or("")
+                        .to_owned();
+                    self.incident_form = Some(IncidentDraft {
+                        title,
+                        type_code: "other".into(),
+                        occurred_ms: chosen
+                            .iter()
+                            .map(|b| b.frame_time_ms)
+                            .min()
+                            .unwrap_or_else(mt_store::now_ms),
+                        ward,
+                        lat_deg: None,
+                        lon_deg: None,
+                        camera_ids: cams,
+                        bookmark_ids: chosen.iter().map(|b| b.id).collect(),
+                    });
+                }
+                if self.bookmarks.is_empty() {
+                    ui.weak(tr.t("bookmark-none"));
+                }
+                egui::ScrollArea::vertical()
+                    .id_salt("bookmarks")
+                    .show(ui, |ui| {
+                        for b in &self.bookmarks {
+                            let mut on = self.selected_bookmarks.contains(&b.id);
+                            ui.horizontal(|ui| {
+                                if ui.checkbox(&mut on, format!("#{}", b.id)).changed() {
+                                    if on {
+                                        self.selected_bookmarks.insert(b.id);
+                                    } else {
+                                        self.selected_bookmarks.remove(&b.id);
+                                    }
+                                }
+                                ui.vertical(|ui| {
+                                    ui.label(RichText::new(name_of(&b.camera_id)).strong());
+                                    ui.small(format!(
+                                        "{} · {}",
+                                        fmt_time(b.frame_time_ms),
+                                        b.operator_id
+                                    ));
+                                    if !b.note.is_empty() {
+                                        ui.label(&b.note);
+                                    }
+                                });
+                            });
+                            ui.separator();
+                        }
+                    });
+            }
+            Tab::Incidents => self.incidents_ui(ui, tr, &name_of, out),
+            Tab::Stats => self.stats_ui(ui, tr),
+        }
+        self.detail_ui(ui.ctx(), tr, &name_of, out);
+    }
+
+    fn incidents_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tr: &Tr,
+        _name_of: &dyn Fn(&str) -> String,
+        _out: &mut Vec<LogCommand>,
+    ) {
+        let mut changed = false;
+        changed |= ui
+            .add(
+                egui::TextEdit::singleline(&mut self.query.text)
+                    .hint_text(tr.t("search-incidents"))
+                    .desired_width(f32::INFINITY),
+            )
+            .changed();
+        ui.horizontal(|ui| {
+            let types = self.types.clone();
+            let cur = self
+                .query
+                .type_code
+                .as_deref()
+                .map(|c| self.type_name(c, tr.lang()))
+                .unwrap_or_else(|| tr.t("any"));
+            egui::ComboBox::from_id_salt("q-type")
+                .selected_text(cur)
+                .show_ui(ui, |ui| {
+                    changed |= ui
+                        .selectable_value(&mut self.query.type_code, None, tr.t("any"))
+                        .changed();
+                    for t in &types {
+                        let name = if tr.lang() == Lang::Vi {
+                            &t.name_vi
+                        } else {
+                            &t.name_en
+                        };
+                        changed |= ui
+                            .selectable_value(&mut self.query.type_code, Some(t.code.clone()), name)
+                            .changed();
+                    }
+                });
+            let cur = self
+                .query
+                .status
+                .map(|s| tr.t(&format!("status-{}", s.as_str())))
+                .unwrap_or_else(|| tr.t("any"));
+            egui::ComboBox::from_id_salt("q-status")
+                .selected_text(cur)
+                .show_ui(ui, |ui| {
+                    changed |= ui
+                        .selectable_value(&mut self.query.status, None, tr.t("any"))
+                        .changed();
+                    for s in STATUSES {
+                        changed |= ui
+                            .selectable_value(
+                                &mut self.query.status,
+                                Some(s),
+                                tr.t(&format!("status-{}", s.as_str())),
+                            )
+                            .changed();
+                    }
+                });
+            if ui.button(tr.t("export-csv")).clicked() {
+                let name = format!(
+                    "vu-viec-{}.csv",
+                    chrono::Local::now().format("%Y%m%d-%H%M%S")
+                );
+                let path = self.export_dir.join(name);
+                let (q, op, p2) = (self.query.clone(), self.operator_id(), path.clone());
+                let dir = self.export_dir.clone();
+                self.submit(|s| {
+                    s.run(move |db| {
+                        std::fs::create_dir_all(&dir).map_err(|e| {
+                            mt_store::StoreError::Invalid(format!("{}: {e}", dir.display()))
+                        })?;
+                        db.export_csv(&op, &q, &p2)
+                    })
+                    .map(|p| Job::Exported(p, path))
+                });
+            }
+        });
+        if changed {
+            self.refresh();
+        }
+        ui.small(tr.t_args("results", &[("count", self.incidents.len().into())]));
+        let mut open = None;
+        egui::ScrollArea::both()
+            .id_salt("incidents")
+            .show(ui, |ui| {
+                egui::Grid::new("incident-table")
+                    .striped(true)
+                    .num_columns(6)
+                    .show(ui, |ui| {
+                        for (i, key) in [
+                            "col-id",
+                            "col-title",
+                            "col-type",
+                            "col-status",
+                            "col-time",
+                            "col-by",
+                        ]
+                        .iter()
+                        .enumerate()
+                        {
+                            let arrow = if self.sort.0 == i {
+                                if self.sort.1 {
+                                    " v"
+                                } else {
+                                    " ^"
+                                }
+                            } else {
+                                ""
+                            };
+                            if ui.button(format!("{}{arrow}", tr.t(key))).clicked() {
+                                self.sort = (i, if self.sort.0 == i { !self.sort.1 } else { true });
+                                self.sort_incidents();
+                            }
+                        }
+                        ui.end_row();
+                        for inc in &self.incidents {
+                            ui.label(inc.id.to_string());
+                            if ui.link(&inc.title).clicked() {
+                                open = Some(inc.id);
+                            }
+                            ui.label(self.type_name(&inc.type_code, tr.lang()));
+                            ui.label(tr.t(&format!("status-{}", inc.status.as_str())));
+                            ui.label(fmt_time(inc.occurred_ms));
+                            ui.label(&inc.created_by);
+                            ui.end_row();
+                        }
+                    });
+            });
+        if let Some(id) = open {
+            self.submit(|s| s.run(move |db| db.incident_detail(id)).map(Job::Detail));
+        }
+    }
+
+    fn detail_ui(
+        &mut self,
+        ctx: &egui::Context,
+        tr: &Tr,
+        name_of: &dyn Fn(&str) -> String,
+        out: &mut Vec<LogCommand>,
+    ) {
+        let Some(d) = self.detail.clone() else { return };
+        let mut close = false;
+        let mut add_note = None;
+        let mut new_status = None;
+        egui::Window::new(format!("#{} {}", d.incident.id, d.incident.title))
+            .id(egui::Id::unique("incident-detail"))
+            .show(ctx, |ui| {
+                egui::Grid::new("detail-grid")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        ui.label(tr.t("incident-type"));
+                        ui.label(self.type_name(&d.incident.type_code, tr.lang()));
+                        ui.end_row();
+                        ui.label(tr.t("incident-status"));
+                        let mut st = d.incident.status;
+                        egui::ComboBox::from_id_salt("detail-status")
+                            .selected_text(tr.t(&format!("status-{}", st.as_str())))
+                            .show_ui(ui, |ui| {
+                                for s in STATUSES {
+                                    if ui
+                                        .selectable_value(
+                                            &mut st,
+                                            s,
+                                            tr.t(&format!("status-{}", s.as_str())),
+                                        )
+                                        .changed()
+                                    {
+                                        new_status = Some(s);
+                                    }
+                                }
+                            });
+                        ui.end_row();
+                        ui.label(tr.t("incident-time"));
+                        ui.label(fmt_time(d.incident.occurred_ms));
+                        ui.end_row();
+                        ui.label(tr.t("incident-ward"));
+                        ui.label(&d.incident.ward);
+                        ui.end_row();
+                        ui.label(tr.t("incident-cameras"));
+                        ui.horizontal_wrapped(|ui| {
+                            for c in &d.cameras {
+                                if ui
+                                    .button(format!(
+                                        "{} · {}",
+                                        name_of(c),
+                                        tr.t("incident-open-camera")
+                                    ))
+                                    .clicked()
+                                {
+                                    out.push(LogCommand::ShowCamera(c.clone()));
+                                }
+                            }
+                        });
+                        ui.end_row();
+                        ui.label(tr.t("incident-bookmarks"));
+                        ui.label(
+                            d.bookmark_ids
+                                .iter()
+                                .map(|b| format!("#{b}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        );
+                        ui.end_row();
+                    });
+                ui.separator();
+                ui.strong(tr.t("incident-notes"));
+                for n in &d.notes {
+                    ui.small(format!("{} · {}", fmt_time(n.created_ms), n.author_id));
+                    ui.label(&n.body);
+                }
+                ui.horizontal(|ui| {
+                    ui.add(egui::TextEdit::singleline(&mut self.new_note).desired_width(320.0));
+                    if ui.button(tr.t("incident-add-note")).clicked()
+                        && !self.new_note.trim().is_empty()
+                    {
+                        add_note = Some(std::mem::take(&mut self.new_note));
+                    }
+                });
+                if ui.button(tr.t("close")).clicked() {
+                    close = true;
+                }
+            });
+        let id = d.incident.id;
+        if let Some(s) = new_status {
+            let op = self.operator_id();
+            self.submit(|st| st.run(move |db| db.set_status(&op, id, s)).map(Job::Done));
+            self.submit(|st| st.run(move |db| db.incident_detail(id)).map(Job::Detail));
+        }
+        if let Some(body) = add_note {
+            self.save(Unsaved::Note(id, body));
+        }
+        if close {
+            self.detail = None;
+        }
+    }
+
+    fn stats_ui(&mut self, ui: &mut egui::Ui, tr: &Tr) {
+        ui.horizontal(|ui| {
+            ui.label(tr.t("stats-period"));
+            let mut changed = false;
+            for (days, key) in [
+                (None, "period-all"),
+                (Some(30), "period-30d"),
+                (Some(365), "period-12m"),
+            ] {
+                if ui
+                    .selectable_label(self.period_days == days, tr.t(key))
+                    .clicked()
+                {
+                    self.period_days = days;
+                    changed = true;
+                }
+            }
+            if changed {
+                self.refresh();
+            }
+        });
+        let Some(st) = self.stats.clone() else { return };
+        egui::ScrollArea::vertical()
+            .id_salt("stats")
+            .show(ui, |ui| {
+                let named: Vec<(String, i64)> = st
+                    .by_type
+                    .iter()
+                    .map(|(c, n)| (self.type_name(c, tr.lang()), *n))
+                    .collect();
+                for (title, rows, id) in [
+                    (tr.t("stats-by-type"), named, "by-type"),
+                    (tr.t("stats-by-ward"), st.by_ward.clone(), "by-ward"),
+                    (tr.t("stats-by-month"), st.by_month.clone(), "by-month"),
+                ] {
+                    ui.strong(&title);
+                    let bars: Vec<egui_plot::Bar> = rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (name, n))| {
+                            egui_plot::Bar::new(i as f64, *n as f64)
+                                .name(name)
+                                .width(0.7)
+                        })
+                        .collect();
+                    egui_plot::Plot::new(id)
+                        .height(110.0)
+                        .allow_zoom(false)
+                        .allow_drag(false)
+                        .allow_scroll(false)
+                        .include_y(0.0)
+                        .show(ui, |p| {
+                            p.bar_chart(egui_plot::BarChart::new(title.clone(), bars))
+                        });
+                    egui::Grid::new(format!("{id}-legend"))
+                        .num_columns(2)
+                        .show(ui, |ui| {
+                            for (name, n) in &rows {
+                                ui.label(name);
+                                ui.label(n.to_string());
+                                ui.end_row();
+                            }
+                        });
+                    ui.add_space(6.0);
+                }
+            });
+    }
+}
