@@ -70,6 +70,16 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DbCmd,
     },
+    /// Incident-log benchmark: durable bookmark inserts and search over a generated log.
+    BenchLog {
+        #[arg(long, default_value_t = 1_000_000)]
+        incidents: usize,
+        #[arg(long, default_value_t = 3_000_000)]
+        notes: usize,
+        /// Where to build the generated database (it is large: ~1 GB at the defaults).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Receive + decode + upload benchmark against the simulated cameras.
     Bench {
         #[arg(long, default_value = "8,16,32,48,64")]
@@ -264,6 +274,11 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::Db {
             cmd: DbCmd::StressBookmarks { db },
         }) => stress_bookmarks(&db),
+        Some(Cmd::BenchLog {
+            incidents,
+            notes,
+            dir,
+        }) => bench::log(incidents, notes, dir.unwrap_or_else(std::env::temp_dir)),
         Some(Cmd::Bench { counts, secs }) => {
             let counts: Vec<usize> = counts
                 .split(',')

@@ -320,3 +320,103 @@ fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
     assert_eq!(found[0].title, "Thanh niên áo đỏ giật túi xách");
     assert!(h.query_by_label("Thanh niên áo đỏ giật túi xách").is_some());
 }
+
+#[test]
+fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    mt_store::Db::open(&db)
+        .unwrap()
+        .add_operator(None, "gs01", "G", mt_store::Role::Supervisor, "1357")
+        .unwrap();
+    let log = mt_ui::log::LogUi::new(
+        mt_store::thread::StoreThread::start(&db).unwrap(),
+        dir.path().join("exports"),
+    );
+    let mut h = harness(app(&cap, None).with_log(log));
+    settle(&mut h);
+    for (role, label, text) in [
+        (egui::Role::TextInput, "Mã cán bộ", "gs01"),
+        (egui::Role::PasswordInput, "Mã PIN", "1357"),
+    ] {
+        h.get_by_role_and_label(role, label).click();
+        h.run_steps(1);
+        h.get_by_role_and_label(role, label).type_text(text);
+        h.run_steps(1);
+    }
+    h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
+        .click();
+    settle(&mut h);
+    assert!(h.state().log.as_ref().unwrap().operator.is_some());
+
+    // The disk is "full": the database may not grow by a single page.
+    let limit = |pages: Option<i64>| {
+        move |db: &mut mt_store::Db| {
+            let n: i64 = db
+                .conn()
+                .query_row("PRAGMA page_count", [], |r| r.get(0))
+                .unwrap();
+            db.conn()
+                .query_row(
+                    &format!("PRAGMA max_page_count = {}", pages.unwrap_or(n)),
+                    [],
+                    |_| Ok(()),
+                )
+                .unwrap();
+            Ok(())
+        }
+    };
+    h.state()
+        .log
+        .as_ref()
+        .unwrap()
+        .store()
+        .run(limit(None))
+        .unwrap()
+        .wait()
+        .unwrap();
+    h.get_by_label("Ô 1").click();
+    h.run_steps(1);
+    h.key_press(egui::Key::B);
+    h.run_steps(3);
+    h.event(egui::Event::Text(format!(
+        "Ghi chú dài không được mất {}",
+        "x".repeat(20_000)
+    )));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    settle(&mut h);
+    let log = h.state().log.as_ref().unwrap();
+    assert!(log.bookmarks.is_empty());
+    let banner = log.banner.clone().expect("a banner");
+    assert!(
+        banner.contains("Không ghi được nhật ký") && banner.contains("disk is full"),
+        "{banner}"
+    );
+    assert!(h.query_by_label("Thử lại").is_some());
+
+    // Space again: Retry writes the kept draft.
+    h.state()
+        .log
+        .as_ref()
+        .unwrap()
+        .store()
+        .run(limit(Some(1_000_000)))
+        .unwrap()
+        .wait()
+        .unwrap();
+    h.get_by_label("Thử lại").click();
+    settle(&mut h);
+    settle(&mut h);
+    let log = h.state().log.as_ref().unwrap();
+    assert_eq!(
+        log.bookmarks.len(),
+        1,
+        "the kept draft was written on retry"
+    );
+    assert!(log.bookmarks[0]
+        .note
+        .starts_with("Ghi chú dài không được mất"));
+    assert!(log.banner.is_none());
+}

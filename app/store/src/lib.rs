@@ -212,6 +212,7 @@ pub struct Query {
 pub struct Db {
     conn: Connection,
     path: PathBuf,
+    writes_since_checkpoint: u32,
 }
 
 impl Db {
@@ -242,6 +243,7 @@ impl Db {
         let mut db = Db {
             conn,
             path: path.to_owned(),
+            writes_since_checkpoint: 0,
         };
         db.pragmas()?;
         let version: i64 = db
@@ -282,6 +284,7 @@ impl Db {
         let mut db = Db {
             conn,
             path: path.to_owned(),
+            writes_since_checkpoint: 0,
         };
         db.pragmas()?;
         for v in 1..=version {
@@ -293,7 +296,14 @@ impl Db {
     fn pragmas(&self) -> Result<()> {
         // WAL + synchronous=FULL: a commit that returned is on disk, even after power loss.
         self.conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 2000;")
+            .execute_batch(
+                // WAL + synchronous=FULL: a commit that returned is on disk, even after power
+                // loss. Automatic checkpoints are off: copying the WAL back inside an officer's
+                // commit made the slowest bookmarks 30× slower; the store thread checkpoints
+                // when idle instead (and `note_write` inline if the WAL grows anyway).
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                 PRAGMA busy_timeout = 2000; PRAGMA wal_autocheckpoint = 0;",
+            )
             .map_err(|e| self.err(e))
     }
 
@@ -346,6 +356,31 @@ impl Db {
         }
         tx.pragma_update(None, "user_version", v).map_err(merr)?;
         tx.commit().map_err(merr)
+    }
+
+    /// Copies the WAL back into the database (passive: never waits for readers). The store
+    /// thread calls it when idle.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.writes_since_checkpoint = 0;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether writes happened since the last checkpoint.
+    pub fn needs_checkpoint(&self) -> bool {
+        self.writes_since_checkpoint > 0
+    }
+
+    /// Counts a write; after many without an idle moment, checkpoints inline so the WAL
+    /// stays bounded.
+    fn note_write(&mut self) {
+        self.writes_since_checkpoint += 1;
+        if self.writes_since_checkpoint >= 2000 {
+            if let Err(e) = self.checkpoint() {
+                tracing::warn!("checkpoint: {e}");
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -511,12 +546,13 @@ impl Db {
         )
         .map_err(|e| classify(&p, e))?;
         let id = tx.last_insert_rowid();
-        index(&tx, "bookmark", id, None, &b.note).map_err(|e| classify(&p, e))?;
+        index(&tx, "bookmark", id, None, b.frame_time_ms, &b.note).map_err(|e| classify(&p, e))?;
         let subject = format!("bookmark:{id}");
         let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
         audit::append(&tx, now, operator, "bookmark_create", &subject, &content)
             .map_err(|e| classify(&p, e))?;
         tx.commit().map_err(|e| classify(&p, e))?;
+        self.note_write();
         Ok(id)
     }
 
@@ -577,12 +613,14 @@ impl Db {
         for b in &i.bookmark_ids {
             tx.execute("INSERT OR IGNORE INTO incident_bookmark (incident_id, bookmark_id) VALUES (?1, ?2)", params![id, b]).map_err(|e| classify(&p, e))?;
         }
-        index(&tx, "incident", id, Some(id), &i.title).map_err(|e| classify(&p, e))?;
+        index(&tx, "incident", id, Some(id), i.occurred_ms, &i.title)
+            .map_err(|e| classify(&p, e))?;
         let subject = format!("incident:{id}");
         let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
         audit::append(&tx, now, operator, "incident_create", &subject, &content)
             .map_err(|e| classify(&p, e))?;
         tx.commit().map_err(|e| classify(&p, e))?;
+        self.note_write();
         Ok(id)
     }
 
@@ -621,86 +659,117 @@ impl Db {
         tx.execute("INSERT INTO incident_note (incident_id, author_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)", params![incident, operator, now, body])
             .map_err(|e| classify(&p, e))?;
         let id = tx.last_insert_rowid();
-        index(&tx, "note", id, Some(incident), body).map_err(|e| classify(&p, e))?;
+        let occurred: i64 = tx
+            .query_row(
+                "SELECT occurred_ms FROM incident WHERE id = ?1",
+                params![incident],
+                |r| r.get(0),
+            )
+            .map_err(|e| classify(&p, e))?;
+        index(&tx, "note", id, Some(incident), occurred, body).map_err(|e| classify(&p, e))?;
         let subject = format!("note:{id}");
         let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
         audit::append(&tx, now, operator, "note_append", &subject, &content)
             .map_err(|e| classify(&p, e))?;
         tx.commit().map_err(|e| classify(&p, e))?;
+        self.note_write();
         Ok(id)
     }
 
     /// Incidents matching the query, newest first. Text matches titles, notes and the notes of
     /// linked bookmarks, without diacritics; every word must match (prefixes allowed).
+    ///
+    /// With text, matches are read from the FTS index newest first (its rowids are keyed by
+    /// time, see [`fts_rowid`]) and the reading stops once `limit` incidents have passed the
+    /// filters, so a common word over millions of rows costs no more than a rare one.
     pub fn search(&self, q: &Query) -> Result<Vec<Incident>> {
-        let mut sql = String::from(
-            "SELECT i.id, i.title, i.type_code, i.status, i.occurred_ms, i.ward, i.created_by FROM incident i WHERE 1 = 1",
-        );
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let words: Vec<String> = mt_core::fold(&q.text)
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| format!("\"{w}\"*"))
-            .collect();
-        if !words.is_empty() {
-            args.push(words.join(" ").into());
-            let n = args.len();
-            sql += &format!(
-                " AND i.id IN (SELECT incident_id FROM search_fts WHERE search_fts MATCH ?{n} AND incident_id IS NOT NULL
-                   UNION SELECT ib.incident_id FROM incident_bookmark ib JOIN search_fts f ON f.kind = 'bookmark' AND f.ref_id = ib.bookmark_id WHERE search_fts MATCH ?{n})"
-            );
-        }
-        let mut push = |clause: &str, v: rusqlite::types::Value| {
-            args.push(v);
-            sql += &clause.replace("?", &format!("?{}", args.len()));
-        };
-        if let Some(t) = &q.type_code {
-            push(" AND i.type_code = ?", t.clone().into());
-        }
-        if let Some(s) = q.status {
-            push(" AND i.status = ?", s.as_str().to_owned().into());
-        }
-        if let Some(w) = &q.ward {
-            push(" AND i.ward = ?", w.clone().into());
-        }
-        if let Some(c) = &q.camera_id {
-            push(
-                " AND i.id IN (SELECT incident_id FROM incident_camera WHERE camera_id = ?)",
-                c.clone().into(),
-            );
-        }
-        if let Some(o) = &q.operator_id {
-            push(" AND i.created_by = ?", o.clone().into());
-        }
-        if let Some(f) = q.from_ms {
-            push(" AND i.occurred_ms >= ?", f.into());
-        }
-        if let Some(t) = q.to_ms {
-            push(" AND i.occurred_ms < ?", t.into());
-        }
+        const COLS: &str = "SELECT i.id, i.title, i.type_code, i.status, i.occurred_ms, i.ward, i.created_by FROM incident i";
         let limit = if q.limit == 0 {
             500
         } else {
             q.limit.min(i64::MAX as usize)
         };
-        sql += &format!(" ORDER BY i.occurred_ms DESC LIMIT {limit}");
-        let mut s = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = s
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                let status: String = r.get(3)?;
-                Ok(Incident {
-                    id: r.get(0)?,
-                    title: r.get(1)?,
-                    type_code: r.get(2)?,
-                    status: Status::parse(&status).unwrap_or(Status::New),
-                    occurred_ms: r.get(4)?,
-                    ward: r.get(5)?,
-                    created_by: r.get(6)?,
-                })
+        let words: Vec<String> = mt_core::fold(&q.text)
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{w}\"*"))
+            .collect();
+        let row = |r: &rusqlite::Row| -> rusqlite::Result<Incident> {
+            let status: String = r.get(3)?;
+            Ok(Incident {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                type_code: r.get(2)?,
+                status: Status::parse(&status).unwrap_or(Status::New),
+                occurred_ms: r.get(4)?,
+                ward: r.get(5)?,
+                created_by: r.get(6)?,
             })
-            .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+        };
+        if words.is_empty() {
+            let (filters, args) = filter_sql(q, 1);
+            let sql =
+                format!("{COLS} WHERE 1 = 1{filters} ORDER BY i.occurred_ms DESC LIMIT {limit}");
+            let mut s = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+            let rows = s
+                .query_map(rusqlite::params_from_iter(args), row)
+                .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| self.err(e))?;
+            return Ok(rows);
+        }
+        let (filters, fargs) = filter_sql(q, 2);
+        let mut check = self
+            .conn
+            .prepare(&format!("{COLS} WHERE i.id = ?1{filters}"))
             .map_err(|e| self.err(e))?;
-        Ok(rows)
+        let mut linked = self
+            .conn
+            .prepare_cached("SELECT incident_id FROM incident_bookmark WHERE bookmark_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut fts = self
+            .conn
+            .prepare_cached("SELECT kind, ref_id, incident_id FROM search_fts WHERE search_fts MATCH ?1 ORDER BY rowid DESC")
+            .map_err(|e| self.err(e))?;
+        let mut hits = fts
+            .query(params![words.join(" ")])
+            .map_err(|e| self.err(e))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        'rows: while let Some(h) = hits.next().map_err(|e| self.err(e))? {
+            let (kind, ref_id, inc): (String, i64, Option<i64>) = (
+                h.get(0).map_err(|e| self.err(e))?,
+                h.get(1).map_err(|e| self.err(e))?,
+                h.get(2).map_err(|e| self.err(e))?,
+            );
+            let ids: Vec<i64> = if kind == "bookmark" {
+                linked
+                    .query_map(params![ref_id], |r| r.get(0))
+                    .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+                    .map_err(|e| self.err(e))?
+            } else {
+                inc.into_iter().collect()
+            };
+            for id in ids {
+                if !seen.insert(id) {
+                    continue;
+                }
+                let mut args: Vec<rusqlite::types::Value> = vec![id.into()];
+                args.extend(fargs.iter().cloned());
+                if let Some(i) = check
+                    .query_row(rusqlite::params_from_iter(args), row)
+                    .optional()
+                    .map_err(|e| self.err(e))?
+                {
+                    out.push(i);
+                    if out.len() >= limit {
+                        break 'rows;
+                    }
+                }
+            }
+        }
+        // Bookmark hits are keyed by the bookmark's time, not the incident's: put in order.
+        out.sort_by(|a, b| b.occurred_ms.cmp(&a.occurred_ms).then(b.id.cmp(&a.id)));
+        Ok(out)
     }
 
     /// The incident-type catalogue (active and retired).
@@ -812,11 +881,27 @@ impl Db {
     }
 
     /// Incident counts by type, by ward and by month (local time) for incidents matching `q`.
-    pub fn stats(&self, q: &Query) -> Result<Stats> {
-        let list = self.search(&Query {
+    /// Every incident matching `q`, without the UI's row limit.
+    fn all_matching(&self, q: &Query) -> Result<Vec<Incident>> {
+        self.search(&Query {
             limit: usize::MAX / 2,
             ..q.clone()
-        })?;
+        })
+    }
+
+    /// Formats a time (Unix ms) in the workstation's local time zone with SQLite's strftime.
+    fn local_time(&self, ms: i64, format: &str) -> Result<String> {
+        self.conn
+            .query_row(
+                "SELECT strftime(?1, ?2 / 1000, 'unixepoch', 'localtime')",
+                params![format, ms],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn stats(&self, q: &Query) -> Result<Stats> {
+        let list = self.all_matching(q)?;
         let mut st = Stats::default();
         let mut by_type = std::collections::BTreeMap::new();
         let mut by_ward = std::collections::BTreeMap::new();
@@ -824,14 +909,7 @@ impl Db {
         for i in &list {
             *by_type.entry(i.type_code.clone()).or_insert(0i64) += 1;
             *by_ward.entry(i.ward.clone()).or_insert(0i64) += 1;
-            let month: String = self
-                .conn
-                .query_row(
-                    "SELECT strftime('%Y-%m', ?1 / 1000, 'unixepoch', 'localtime')",
-                    params![i.occurred_ms],
-                    |r| r.get(0),
-                )
-                .map_err(|e| self.err(e))?;
+            let month = self.local_time(i.occurred_ms, "%Y-%m")?;
             *by_month.entry(month).or_insert(0i64) += 1;
         }
         st.by_type = by_type.into_iter().collect();
@@ -844,10 +922,7 @@ impl Db {
     /// Writes the incidents matching `q` to `dest` as CSV (UTF-8 with BOM, so spreadsheet
     /// programs keep the Vietnamese text), atomically, and audits the export.
     pub fn export_csv(&mut self, by: &str, q: &Query, dest: &Path) -> Result<usize> {
-        let list = self.search(&Query {
-            limit: usize::MAX / 2,
-            ..q.clone()
-        })?;
+        let list = self.all_matching(q)?;
         let types: std::collections::HashMap<String, String> = self
             .incident_types()?
             .into_iter()
@@ -858,14 +933,7 @@ impl Db {
         let mut out = String::from("\u{feff}");
         out += "id,tiêu đề,loại,trạng thái,thời gian xảy ra,phường,người tạo\r\n";
         for i in &list {
-            let when: String = self
-                .conn
-                .query_row(
-                    "SELECT strftime('%Y-%m-%d %H:%M', ?1 / 1000, 'unixepoch', 'localtime')",
-                    params![i.occurred_ms],
-                    |r| r.get(0),
-                )
-                .map_err(|e| self.err(e))?;
+            let when = self.local_time(i.occurred_ms, "%Y-%m-%d %H:%M")?;
             out += &format!(
                 "{},{},{},{},{},{},{}\r\n",
                 i.id,
@@ -905,39 +973,95 @@ impl Db {
     }
 }
 
+/// The FTS rowid of an entry: its time in the high bits, so `ORDER BY rowid DESC` in the
+/// index is "newest first"; kind and id in the low bits keep it unique.
+pub fn fts_rowid(sort_ms: i64, kind: &str, id: i64) -> i64 {
+    let k = match kind {
+        "incident" => 0,
+        "note" => 1,
+        _ => 2,
+    };
+    sort_ms.clamp(0, 1 << 42) * (1 << 20) + ((id & 0x3ffff) << 2) + k
+}
+
+/// Adds a text to the search index, folded (no case, no diacritics). `sort_ms` is the time
+/// the entry sorts by: the incident's occurrence for incidents and notes, the frame time for
+/// bookmarks.
 fn index(
     tx: &rusqlite::Transaction,
     kind: &str,
     id: i64,
     incident: Option<i64>,
+    sort_ms: i64,
     text: &str,
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO search_fts (kind, ref_id, incident_id, body) VALUES (?1, ?2, ?3, ?4)",
-        params![kind, id, incident, mt_core::fold(text)],
-    )?;
-    Ok(())
+    let body = mt_core::fold(text);
+    let mut rowid = fts_rowid(sort_ms, kind, id);
+    loop {
+        match tx.execute(
+            "INSERT INTO search_fts (rowid, kind, ref_id, incident_id, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![rowid, kind, id, incident, body],
+        ) {
+            Ok(_) => return Ok(()),
+            // Same millisecond and same low bits: take the next free key.
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => rowid += 4,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn reindex_all(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
-    let mut rows: Vec<(String, i64, Option<i64>, String)> = Vec::new();
+    let mut rows: Vec<(String, i64, Option<i64>, i64, String)> = Vec::new();
     for (sql, kind) in [
-        ("SELECT id, id, title FROM incident", "incident"),
-        ("SELECT id, incident_id, body FROM incident_note", "note"),
-        ("SELECT id, NULL, note FROM bookmark", "bookmark"),
+        ("SELECT id, id, occurred_ms, title FROM incident", "incident"),
+        ("SELECT n.id, n.incident_id, i.occurred_ms, n.body FROM incident_note n JOIN incident i ON i.id = n.incident_id", "note"),
+        ("SELECT id, NULL, frame_time_ms, note FROM bookmark", "bookmark"),
     ] {
         let mut s = tx.prepare(sql)?;
-        let it = s.query_map([], |r| {
-            Ok((kind.to_owned(), r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+        let it = s.query_map([], |r| Ok((kind.to_owned(), r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         for r in it {
             rows.push(r?);
         }
     }
-    for (kind, id, inc, text) in rows {
-        index(tx, &kind, id, inc, &text)?;
+    for (kind, id, inc, t, text) in rows {
+        index(tx, &kind, id, inc, t, &text)?;
     }
     Ok(())
+}
+
+/// SQL for the search filters (`AND …`), with parameters numbered from `first`.
+fn filter_sql(q: &Query, first: usize) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut push = |clause: &str, v: rusqlite::types::Value| {
+        sql += &clause.replace('?', &format!("?{}", first + args.len()));
+        args.push(v);
+    };
+    if let Some(t) = &q.type_code {
+        push(" AND i.type_code = ?", t.clone().into());
+    }
+    if let Some(s) = q.status {
+        push(" AND i.status = ?", s.as_str().to_owned().into());
+    }
+    if let Some(w) = &q.ward {
+        push(" AND i.ward = ?", w.clone().into());
+    }
+    if let Some(c) = &q.camera_id {
+        push(
+            " AND i.id IN (SELECT incident_id FROM incident_camera WHERE camera_id = ?)",
+            c.clone().into(),
+        );
+    }
+    if let Some(o) = &q.operator_id {
+        push(" AND i.created_by = ?", o.clone().into());
+    }
+    if let Some(f) = q.from_ms {
+        push(" AND i.occurred_ms >= ?", f.into());
+    }
+    if let Some(t) = q.to_ms {
+        push(" AND i.occurred_ms < ?", t.into());
+    }
+    (sql, args)
 }
 
 /// Turns SQLite's error codes into what the officer is told.

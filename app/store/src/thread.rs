@@ -43,8 +43,19 @@ impl StoreThread {
             .spawn(move || match Db::open(&path) {
                 Ok(mut db) => {
                     let _ = ready_tx.send(Ok(()));
-                    while let Ok(job) = rx.recv() {
-                        job(&mut db);
+                    loop {
+                        match rx.recv_timeout(std::time::Duration::from_millis(250)) {
+                            Ok(job) => job(&mut db),
+                            // Idle: a good moment to copy the WAL back (see Db::pragmas).
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                if db.needs_checkpoint() {
+                                    if let Err(e) = db.checkpoint() {
+                                        tracing::warn!("{e}");
+                                    }
+                                }
+                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
                     }
                 }
                 Err(e) => {

@@ -44,17 +44,8 @@ pub struct BookmarkDraft {
     pub post_s: i64,
 }
 
-#[derive(Clone)]
-pub struct IncidentDraft {
-    pub title: String,
-    pub type_code: String,
-    pub occurred_ms: i64,
-    pub ward: String,
-    pub lat_deg: Option<f64>,
-    pub lon_deg: Option<f64>,
-    pub camera_ids: Vec<String>,
-    pub bookmark_ids: Vec<i64>,
-}
+/// An incident being written is the store's own `NewIncident`.
+pub type IncidentDraft = NewIncident;
 
 /// A write that failed, kept until it can be written.
 #[derive(Clone)]
@@ -188,6 +179,11 @@ impl LogUi {
         l.submit(|s| s.run(|db| db.operator_count()).map(Job::Count));
         l.submit(|s| s.run(|db| db.incident_types()).map(Job::Types));
         l
+    }
+
+    /// The store thread (for tests and tools that need to reach the database directly).
+    pub fn store(&self) -> &StoreThread {
+        &self.store
     }
 
     /// Whether store work is still under way (tests wait for it).
@@ -357,21 +353,7 @@ impl LogUi {
                     },
                 )
             }),
-            Unsaved::Incident(d) => self.store.run(move |db| {
-                db.add_incident(
-                    &op,
-                    &NewIncident {
-                        title: d.title,
-                        type_code: d.type_code,
-                        occurred_ms: d.occurred_ms,
-                        ward: d.ward,
-                        lat_deg: d.lat_deg,
-                        lon_deg: d.lon_deg,
-                        camera_ids: d.camera_ids,
-                        bookmark_ids: d.bookmark_ids,
-                    },
-                )
-            }),
+            Unsaved::Incident(d) => self.store.run(move |db| db.add_incident(&op, &d)),
             Unsaved::Note(inc, body) => self.store.run(move |db| db.add_note(&op, inc, &body)),
         };
         match r {
