@@ -90,12 +90,16 @@ fn selecting_a_tile_then_clicking_a_camera_assigns_it_and_survives_a_restart() {
 fn camera_search_ignores_diacritics() {
     let cap = Capture::new(Timeouts::default()).unwrap();
     let mut h = harness(app(&cap, None));
-    h.get_by_role(egui::Role::TextInput).click();
+    h.get_by_role_and_label(egui::Role::TextInput, "Tìm camera")
+        .click();
     h.run_steps(1);
-    h.get_by_role(egui::Role::TextInput).type_text("xuan dinh");
+    h.get_by_role_and_label(egui::Role::TextInput, "Tìm camera")
+        .type_text("xuan dinh");
     h.run_steps(3);
     assert_eq!(
-        h.get_by_role(egui::Role::TextInput).value().as_deref(),
+        h.get_by_role_and_label(egui::Role::TextInput, "Tìm camera")
+            .value()
+            .as_deref(),
         Some("xuan dinh")
     );
     assert!(h.query_by_label("Ngã tư Xuân Đỉnh").is_some());
@@ -308,9 +312,11 @@ fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
     // Search without diacritics.
     h.get_by_label("Vụ việc").click();
     settle(&mut h);
-    h.get_all_by_role(egui::Role::TextInput)
-        .find(|n| n.rect().width() > 200.0 && n.rect().left() > 900.0)
-        .expect("incident search box")
+    assert_eq!(
+        h.state().log.as_ref().unwrap().tab,
+        mt_ui::log::Tab::Incidents
+    );
+    h.get_by_role_and_label(egui::Role::TextInput, "Tìm vụ việc")
         .click();
     h.run_steps(1);
     h.event(egui::Event::Text("ao do giat tui".into()));

@@ -102,13 +102,15 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_append_only_d BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
--- Migration 2: full-text search over incident titles, notes and bookmark notes.
+-- Full-text search (migrations 2 and 3) over incident titles, notes and bookmark notes.
 -- The text is folded (lower case, diacritics and đ removed) by the app before it is indexed,
--- so "trom cap" finds "trộm cắp"; unicode61 with remove_diacritics folds what remains.
+-- so "trom cap" finds "trộm cắp"; unicode61 with remove_diacritics folds what remains. Prefix indexes (migration 3) serve the
+-- last, half-typed word of a query.
 CREATE VIRTUAL TABLE search_fts USING fts5 (
     kind UNINDEXED,        -- 'incident', 'note', 'bookmark'
     ref_id UNINDEXED,      -- id in that table
     incident_id UNINDEXED, -- the incident it belongs to, if any
     body,
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3 4'
 );

@@ -114,3 +114,7 @@ period-all = All
 period-30d = 30 days
 period-12m = 12 months
 write-failed = Could not write the log: { $error }. Unsaved data is kept.
+catalogue = Incident types (supervisor)
+catalogue-new = New type
+search-camera-label = Find camera
+search-incident-label = Find incident

@@ -114,3 +114,7 @@ period-all = Tất cả
 period-30d = 30 ngày
 period-12m = 12 tháng
 write-failed = Không ghi được nhật ký: { $error }. Dữ liệu chưa lưu được giữ lại.
+catalogue = Danh mục loại vụ việc (giám sát viên)
+catalogue-new = Loại mới
+search-camera-label = Tìm camera
+search-incident-label = Tìm vụ việc

@@ -19,6 +19,7 @@ pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_search.sql"),
+    include_str!("../migrations/0003_search_prefix.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -350,7 +351,7 @@ impl Db {
         let tx = self.conn.transaction().map_err(merr)?;
         tx.execute_batch(MIGRATIONS[(v - 1) as usize])
             .map_err(merr)?;
-        if v == 2 {
+        if v == 2 || v == 3 {
             // Index what migration 1 databases already hold.
             reindex_all(&tx).map_err(merr)?;
         }
@@ -689,10 +690,23 @@ impl Db {
         } else {
             q.limit.min(i64::MAX as usize)
         };
-        let words: Vec<String> = mt_core::fold(&q.text)
+        // Whole words, except the last, which may still be being typed: a prefix. (Prefix
+        // queries on every word cost several times more over millions of rows.)
+        let folded = mt_core::fold(&q.text);
+        let parts: Vec<&str> = folded
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
-            .map(|w| format!("\"{w}\"*"))
+            .collect();
+        let words: Vec<String> = parts
+            .iter()
+            .enumerate()
+            .map(|(k, w)| {
+                if k + 1 == parts.len() {
+                    format!("\"{w}\"*")
+                } else {
+                    format!("\"{w}\"")
+                }
+            })
             .collect();
         let row = |r: &rusqlite::Row| -> rusqlite::Result<Incident> {
             let status: String = r.get(3)?;

@@ -451,11 +451,15 @@ impl MatThanApp {
 
     fn camera_list_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         ui.heading(self.tr.t("cameras"));
-        ui.add(
-            egui::TextEdit::singleline(&mut self.search)
-                .hint_text(self.tr.t("search-hint"))
-                .desired_width(f32::INFINITY),
-        );
+        ui.horizontal(|ui| {
+            let l = ui.label(self.tr.t("search-camera-label"));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .hint_text(self.tr.t("search-hint"))
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(l.id);
+        });
         let q = self.search.trim();
         let mut by_ward: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, c) in self.cameras.iter().enumerate() {

@@ -91,6 +91,7 @@ pub struct LogUi {
     pub incident_form: Option<IncidentDraft>,
     pub detail: Option<IncidentDetail>,
     new_note: String,
+    new_type: String,
     pub query: Query,
     sort: (usize, bool),
     stats: Option<Stats>,
@@ -166,6 +167,7 @@ impl LogUi {
             incident_form: None,
             detail: None,
             new_note: String::new(),
+            new_type: String::new(),
             query: Query::default(),
             sort: (4, true),
             stats: None,
@@ -794,27 +796,25 @@ impl LogUi {
                         }
                     });
             }
-            Tab::Incidents => self.incidents_ui(ui, tr, &name_of, out),
+            Tab::Incidents => self.incidents_ui(ui, tr, cameras),
             Tab::Stats => self.stats_ui(ui, tr),
         }
         self.detail_ui(ui.ctx(), tr, &name_of, out);
     }
 
-    fn incidents_ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        tr: &Tr,
-        _name_of: &dyn Fn(&str) -> String,
-        _out: &mut Vec<LogCommand>,
-    ) {
+    fn incidents_ui(&mut self, ui: &mut egui::Ui, tr: &Tr, cameras: &[(String, String, String)]) {
         let mut changed = false;
-        changed |= ui
-            .add(
-                egui::TextEdit::singleline(&mut self.query.text)
-                    .hint_text(tr.t("search-incidents"))
-                    .desired_width(f32::INFINITY),
-            )
-            .changed();
+        ui.horizontal(|ui| {
+            let l = ui.label(tr.t("search-incident-label"));
+            changed |= ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.query.text)
+                        .hint_text(tr.t("search-incidents"))
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(l.id)
+                .changed();
+        });
         ui.horizontal(|ui| {
             let types = self.types.clone();
             let cur = self
@@ -861,6 +861,78 @@ impl LogUi {
                             .changed();
                     }
                 });
+            let mut wards: Vec<&String> = cameras
+                .iter()
+                .map(|c| &c.2)
+                .filter(|w| !w.is_empty())
+                .collect();
+            wards.sort();
+            wards.dedup();
+            let cur = self.query.ward.clone().unwrap_or_else(|| tr.t("any"));
+            egui::ComboBox::from_id_salt("q-ward")
+                .selected_text(format!("{}: {cur}", tr.t("incident-ward")))
+                .show_ui(ui, |ui| {
+                    changed |= ui
+                        .selectable_value(&mut self.query.ward, None, tr.t("any"))
+                        .changed();
+                    for w in wards {
+                        changed |= ui
+                            .selectable_value(&mut self.query.ward, Some(w.clone()), w.as_str())
+                            .changed();
+                    }
+                });
+        });
+        ui.horizontal(|ui| {
+            let cur = self
+                .query
+                .camera_id
+                .as_deref()
+                .and_then(|c| cameras.iter().find(|x| x.0 == c))
+                .map(|x| x.1.clone())
+                .unwrap_or_else(|| tr.t("any"));
+            egui::ComboBox::from_id_salt("q-camera")
+                .selected_text(format!("{}: {cur}", tr.t("col-camera")))
+                .width(180.0)
+                .show_ui(ui, |ui| {
+                    changed |= ui
+                        .selectable_value(&mut self.query.camera_id, None, tr.t("any"))
+                        .changed();
+                    for c in cameras {
+                        changed |= ui
+                            .selectable_value(
+                                &mut self.query.camera_id,
+                                Some(c.0.clone()),
+                                c.1.as_str(),
+                            )
+                            .changed();
+                    }
+                });
+            let l = ui.label(tr.t("col-by"));
+            let mut op = self.query.operator_id.clone().unwrap_or_default();
+            if ui
+                .add(egui::TextEdit::singleline(&mut op).desired_width(70.0))
+                .labelled_by(l.id)
+                .changed()
+            {
+                self.query.operator_id = Some(op.trim().to_owned()).filter(|o| !o.is_empty());
+                changed = true;
+            }
+            for (days, key) in [
+                (None, "period-all"),
+                (Some(30i64), "period-30d"),
+                (Some(365), "period-12m"),
+            ] {
+                let from = days.map(|d| mt_store::now_ms() - d * 86_400_000);
+                let on = match (self.query.from_ms, from) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => (a - b).abs() < 86_400_000,
+                    _ => false,
+                };
+                if ui.selectable_label(on, tr.t(key)).clicked() {
+                    self.query.from_ms = from;
+                    changed = true;
+                }
+            }
             if ui.button(tr.t("export-csv")).clicked() {
                 let name = format!(
                     "vu-viec-{}.csv",
@@ -1039,6 +1111,53 @@ impl LogUi {
         }
     }
 
+    /// The incident-type catalogue, editable by a supervisor (every change audited).
+    fn catalogue_ui(&mut self, ui: &mut egui::Ui, tr: &Tr) {
+        egui::CollapsingHeader::new(tr.t("catalogue"))
+            .default_open(false)
+            .show(ui, |ui| {
+                let mut changed: Option<IncidentType> = None;
+                for t in &self.types {
+                    let mut active = t.active;
+                    if ui
+                        .checkbox(&mut active, format!("{} / {}", t.name_vi, t.name_en))
+                        .changed()
+                    {
+                        changed = Some(IncidentType {
+                            active,
+                            ..t.clone()
+                        });
+                    }
+                }
+                ui.horizontal(|ui| {
+                    let l = ui.label(tr.t("catalogue-new"));
+                    ui.add(egui::TextEdit::singleline(&mut self.new_type).desired_width(160.0))
+                        .labelled_by(l.id);
+                    if ui.button(tr.t("save")).clicked() && !self.new_type.trim().is_empty() {
+                        let name = self.new_type.trim().to_owned();
+                        let code = mt_core::fold(&name)
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join("_");
+                        changed = Some(IncidentType {
+                            code,
+                            name_vi: name.clone(),
+                            name_en: name,
+                            active: true,
+                        });
+                        self.new_type.clear();
+                    }
+                });
+                if let (Some(t), Some(op)) = (changed, self.operator.clone()) {
+                    self.submit(|s| {
+                        s.run(move |db| db.set_incident_type(&op, &t))
+                            .map(Job::Done)
+                    });
+                    self.submit(|s| s.run(|db| db.incident_types()).map(Job::Types));
+                }
+            });
+    }
+
     fn stats_ui(&mut self, ui: &mut egui::Ui, tr: &Tr) {
         ui.horizontal(|ui| {
             ui.label(tr.t("stats-period"));
@@ -1060,6 +1179,13 @@ impl LogUi {
                 self.refresh();
             }
         });
+        if self
+            .operator
+            .as_ref()
+            .is_some_and(|o| o.role == Role::Supervisor)
+        {
+            self.catalogue_ui(ui, tr);
+        }
         let Some(st) = self.stats.clone() else { return };
         egui::ScrollArea::vertical()
             .id_salt("stats")
