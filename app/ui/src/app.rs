@@ -391,6 +391,19 @@ impl MatThanApp {
         ui.horizontal(|ui| {
             ui.strong(tr.t("app-title"));
             ui.separator();
+            let locked = self.log.as_ref().is_some_and(|l| l.operator.is_none());
+            if locked {
+                // Before sign-in only the language can be chosen.
+                for l in Lang::ALL {
+                    if ui
+                        .selectable_label(tr.lang() == l, tr.t(l.name_key()))
+                        .clicked()
+                    {
+                        cmds.push(Command::SetLang(l));
+                    }
+                }
+                return;
+            }
             ui.label(tr.t("menu-layout"));
             for l in WallLayout::ALL {
                 if ui

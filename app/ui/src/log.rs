@@ -434,59 +434,73 @@ impl LogUi {
                 })
                 .strong(),
             );
-            egui::Grid::new("signin").num_columns(2).show(ui, |ui| {
-                let l = ui.label(tr.t("signin-id"));
-                ui.add(egui::TextEdit::singleline(&mut self.signin_id).desired_width(200.0))
-                    .labelled_by(l.id);
-                ui.end_row();
-                if first {
-                    let l = ui.label(tr.t("signin-name"));
-                    ui.add(egui::TextEdit::singleline(&mut self.signin_name).desired_width(200.0))
+            // Centre the form: a Grid does not centre itself.
+            ui.horizontal(|ui| {
+                ui.add_space(((ui.available_width() - 300.0) / 2.0).max(0.0));
+                ui.vertical(|ui| {
+                    egui::Grid::new("signin").num_columns(2).show(ui, |ui| {
+                        let l = ui.label(tr.t("signin-id"));
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.signin_id).desired_width(200.0),
+                        )
                         .labelled_by(l.id);
-                    ui.end_row();
-                }
-                let l = ui.label(tr.t("signin-pin"));
-                let pin = ui
-                    .add(
-                        egui::TextEdit::singleline(&mut self.signin_pin)
-                            .password(true)
-                            .desired_width(200.0),
-                    )
-                    .labelled_by(l.id);
-                ui.end_row();
-                let enter = pin.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                ui.label("");
-                let label = if first {
-                    tr.t("signin-create")
-                } else {
-                    tr.t("signin-button")
-                };
-                if ui.button(label).clicked() || enter {
-                    let (id, pin, name) = (
-                        self.signin_id.trim().to_owned(),
-                        self.signin_pin.clone(),
-                        self.signin_name.clone(),
-                    );
-                    if first {
-                        self.submit(|s| {
-                            s.run(move |db| {
-                                db.add_operator(
-                                    None,
-                                    &id,
-                                    if name.is_empty() { &id } else { &name },
-                                    Role::Supervisor,
-                                    &pin,
-                                )?;
-                                db.sign_in(&id, &pin)
-                            })
-                            .map(Job::SignIn)
-                        });
-                        self.first_run = Some(false);
-                    } else {
-                        self.submit(|s| s.run(move |db| db.sign_in(&id, &pin)).map(Job::SignIn));
-                    }
-                }
-                ui.end_row();
+                        ui.end_row();
+                        if first {
+                            let l = ui.label(tr.t("signin-name"));
+                            ui.add(
+                                egui::TextEdit::singleline(&mut self.signin_name)
+                                    .desired_width(200.0),
+                            )
+                            .labelled_by(l.id);
+                            ui.end_row();
+                        }
+                        let l = ui.label(tr.t("signin-pin"));
+                        let pin = ui
+                            .add(
+                                egui::TextEdit::singleline(&mut self.signin_pin)
+                                    .password(true)
+                                    .desired_width(200.0),
+                            )
+                            .labelled_by(l.id);
+                        ui.end_row();
+                        let enter =
+                            pin.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                        ui.label("");
+                        let label = if first {
+                            tr.t("signin-create")
+                        } else {
+                            tr.t("signin-button")
+                        };
+                        if ui.button(label).clicked() || enter {
+                            let (id, pin, name) = (
+                                self.signin_id.trim().to_owned(),
+                                self.signin_pin.clone(),
+                                self.signin_name.clone(),
+                            );
+                            if first {
+                                self.submit(|s| {
+                                    s.run(move |db| {
+                                        db.add_operator(
+                                            None,
+                                            &id,
+                                            if name.is_empty() { &id } else { &name },
+                                            Role::Supervisor,
+                                            &pin,
+                                        )?;
+                                        db.sign_in(&id, &pin)
+                                    })
+                                    .map(Job::SignIn)
+                                });
+                                self.first_run = Some(false);
+                            } else {
+                                self.submit(|s| {
+                                    s.run(move |db| db.sign_in(&id, &pin)).map(Job::SignIn)
+                                });
+                            }
+                        }
+                        ui.end_row();
+                    });
+                });
             });
             if let Some(e) = &self.signin_error {
                 ui.colored_label(Color32::from_rgb(240, 90, 90), e);
@@ -544,12 +558,13 @@ impl LogUi {
                     ("time", fmt_time(d.frame_time_ms).into()),
                 ],
             );
-            egui::Window::new(title)
+            egui::Window::new(tr.t("tab-bookmarks"))
                 .id(egui::Id::unique("bookmark-prompt"))
                 .collapsible(false)
                 .resizable(false)
                 .anchor(egui::Align2::CENTER_BOTTOM, [0.0, -40.0])
                 .show(ctx, |ui| {
+                    ui.strong(&title);
                     let l = ui.label(tr.t("bookmark-note"));
                     let r = ui
                         .add(egui::TextEdit::singleline(&mut d.note).desired_width(420.0))
@@ -1216,6 +1231,9 @@ impl LogUi {
                         .allow_drag(false)
                         .allow_scroll(false)
                         .include_y(0.0)
+                        .include_x(-0.6)
+                        .include_x(rows.len() as f64 - 0.4)
+                        .show_axes([false, true])
                         .show(ui, |p| {
                             p.bar_chart(egui_plot::BarChart::new(title.clone(), bars))
                         });
