@@ -505,3 +505,44 @@ fn wrong_pin_is_refused_and_the_pin_is_not_stored() {
         .unwrap();
     assert!(stored.starts_with("$argon2") && !stored.contains("97531"));
 }
+
+#[test]
+fn editing_an_incident_is_audited_and_reindexed_for_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = sample(&dir.path().join("log.db"));
+    db.update_incident(
+        "gs01",
+        2,
+        "Trộm cắp xe đạp tại chợ Cổ Nhuế",
+        "theft",
+        "Cổ Nhuế 1",
+        1_761_000_000_000,
+    )
+    .unwrap();
+    assert!(
+        db.search(&Query {
+            text: "xe dap".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
+            == 1
+    );
+    assert!(
+        db.search(&Query {
+            text: "tai san".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .is_empty(),
+        "old title still indexed"
+    );
+    let rep = db.verify_audit().unwrap();
+    assert!(rep.ok(), "{:?}", rep.problems);
+    let n: i64 = db.conn().query_row("SELECT count(*) FROM audit_log WHERE action = 'incident_edit' AND subject = 'incident:2'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        db.update_incident("gs01", 2, "  ", "theft", "", 0).is_err(),
+        "empty title refused"
+    );
+}

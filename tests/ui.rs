@@ -426,3 +426,21 @@ fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
         .starts_with("Ghi chú dài không được mất"));
     assert!(log.banner.is_none());
 }
+
+#[test]
+fn bookmark_snapshot_png_has_the_frames_colours() {
+    // BT.601 limited-range YUV of #3050C0 (the clips' box colour).
+    let mut f = mt_capture::DecodedFrame::solid(32, 16, 88, 182, 106);
+    f.matrix = mt_capture::ColorMatrix::Bt601;
+    let png = mt_ui::log::snapshot_png(&f);
+    assert_eq!(&png[1..4], b"PNG");
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (32, 16));
+    let p = img.get_pixel(10, 8);
+    for (got, want) in p.0.iter().zip([0x30u8, 0x50, 0xC0]) {
+        assert!(
+            (*got as i32 - want as i32).abs() <= 3,
+            "pixel {p:?}, want #3050C0"
+        );
+    }
+}

@@ -118,3 +118,4 @@ catalogue = Incident types (supervisor)
 catalogue-new = New type
 search-camera-label = Find camera
 search-incident-label = Find incident
+incident-edit = Edit details

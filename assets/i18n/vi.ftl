@@ -118,3 +118,4 @@ catalogue = Danh mục loại vụ việc (giám sát viên)
 catalogue-new = Loại mới
 search-camera-label = Tìm camera
 search-incident-label = Tìm vụ việc
+incident-edit = Sửa thông tin

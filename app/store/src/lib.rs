@@ -652,6 +652,47 @@ impl Db {
         tx.commit().map_err(|e| classify(&p, e))
     }
 
+    /// Changes an incident's title, type, ward and time (audited as `incident_edit`).
+    pub fn update_incident(
+        &mut self,
+        operator: &str,
+        id: i64,
+        title: &str,
+        type_code: &str,
+        ward: &str,
+        occurred_ms: i64,
+    ) -> Result<()> {
+        if title.trim().is_empty() {
+            return Err(StoreError::Invalid("an incident needs a title".into()));
+        }
+        let p = self.path.display().to_string();
+        let now = now_ms();
+        let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        let n = tx
+            .execute(
+                "UPDATE incident SET title = ?1, type_code = ?2, ward = ?3, occurred_ms = ?4, updated_ms = ?5 WHERE id = ?6",
+                params![title, type_code, ward, occurred_ms, now, id],
+            )
+            .map_err(|e| classify(&p, e))?;
+        if n == 0 {
+            return Err(StoreError::Invalid(format!("no incident {id}")));
+        }
+        // Re-index the title under the (possibly new) time.
+        tx.execute(
+            "DELETE FROM search_fts WHERE kind = 'incident' AND ref_id = ?1",
+            params![id],
+        )
+        .map_err(|e| classify(&p, e))?;
+        index(&tx, "incident", id, Some(id), occurred_ms, title).map_err(|e| classify(&p, e))?;
+        let subject = format!("incident:{id}");
+        let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;
+        audit::append(&tx, now, operator, "incident_edit", &subject, &content)
+            .map_err(|e| classify(&p, e))?;
+        tx.commit().map_err(|e| classify(&p, e))?;
+        self.note_write();
+        Ok(())
+    }
+
     /// Appends a note to an incident's notes log.
     pub fn add_note(&mut self, operator: &str, incident: i64, body: &str) -> Result<i64> {
         let p = self.path.display().to_string();

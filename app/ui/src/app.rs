@@ -282,7 +282,7 @@ impl MatThanApp {
         self.keyboard(ui, &mut cmds);
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
         if let Some(log) = self.log.as_mut() {
-            let cams: Vec<(String, String, String)> = self
+            let cams: Vec<crate::log::CameraInfo> = self
                 .cameras
                 .iter()
                 .map(|c| {
@@ -290,6 +290,8 @@ impl MatThanApp {
                         c.config.id.0.clone(),
                         c.config.name.clone(),
                         c.config.ward.clone(),
+                        c.config.lat_deg,
+                        c.config.lon_deg,
                     )
                 })
                 .collect();

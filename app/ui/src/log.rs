@@ -68,6 +68,9 @@ enum Job {
     Done(Pending<()>),
 }
 
+/// What the log knows of a camera: id, name, ward, latitude, longitude.
+pub type CameraInfo = (String, String, String, f64, f64);
+
 /// What the log asks the wall to do.
 pub enum LogCommand {
     ShowCamera(String),
@@ -92,6 +95,8 @@ pub struct LogUi {
     pub detail: Option<IncidentDetail>,
     new_note: String,
     new_type: String,
+    /// Title, type and ward being edited in the open incident (id, title, type, ward).
+    edit: Option<(i64, String, String, String)>,
     pub query: Query,
     sort: (usize, bool),
     stats: Option<Stats>,
@@ -168,6 +173,7 @@ impl LogUi {
             detail: None,
             new_note: String::new(),
             new_type: String::new(),
+            edit: None,
             query: Query::default(),
             sort: (4, true),
             stats: None,
@@ -695,7 +701,7 @@ impl LogUi {
         &mut self,
         ui: &mut egui::Ui,
         tr: &Tr,
-        cameras: &[(String, String, String)],
+        cameras: &[CameraInfo],
         out: &mut Vec<LogCommand>,
     ) {
         ui.horizontal(|ui| {
@@ -753,11 +759,10 @@ impl LogUi {
                     let mut cams: Vec<String> =
                         chosen.iter().map(|b| b.camera_id.clone()).collect();
                     cams.dedup();
-                    let ward = cams
+                    let first_cam = cams
                         .first()
-                        .and_then(|c| cameras.iter().find(|x| &x.0 == c))
-                        .map(|x| x.2.clone())
-                        .unwrap_or_default();
+                        .and_then(|c| cameras.iter().find(|x| &x.0 == c));
+                    let ward = first_cam.map(|x| x.2.clone()).unwrap_or_default();
                     let title = chosen
                         .iter()
                         .map(|b| b.note.as_str())
@@ -773,8 +778,9 @@ impl LogUi {
                             .min()
                             .unwrap_or_else(mt_store::now_ms),
                         ward,
-                        lat_deg: None,
-                        lon_deg: None,
+                        // Where the (first) camera stands, until the map lets the officer pick a place.
+                        lat_deg: first_cam.map(|c| c.3),
+                        lon_deg: first_cam.map(|c| c.4),
                         camera_ids: cams,
                         bookmark_ids: chosen.iter().map(|b| b.id).collect(),
                     });
@@ -817,7 +823,7 @@ impl LogUi {
         self.detail_ui(ui.ctx(), tr, &name_of, out);
     }
 
-    fn incidents_ui(&mut self, ui: &mut egui::Ui, tr: &Tr, cameras: &[(String, String, String)]) {
+    fn incidents_ui(&mut self, ui: &mut egui::Ui, tr: &Tr, cameras: &[CameraInfo]) {
         let mut changed = false;
         ui.horizontal(|ui| {
             let l = ui.label(tr.t("search-incident-label"));
@@ -1034,9 +1040,80 @@ impl LogUi {
         let mut close = false;
         let mut add_note = None;
         let mut new_status = None;
+        let mut edit = self.edit.take().filter(|e| e.0 == d.incident.id);
+        let mut save_edit = None;
+        let types = self.types.clone();
         egui::Window::new(format!("#{} {}", d.incident.id, d.incident.title))
             .id(egui::Id::unique("incident-detail"))
             .show(ctx, |ui| {
+                // Title, type and ward can be corrected; every change is audited.
+                match &mut edit {
+                    None => {
+                        if ui.button(tr.t("incident-edit")).clicked() {
+                            edit = Some((
+                                d.incident.id,
+                                d.incident.title.clone(),
+                                d.incident.type_code.clone(),
+                                d.incident.ward.clone(),
+                            ));
+                        }
+                    }
+                    Some((_, title, type_code, ward)) => {
+                        let mut cancel = false;
+                        egui::Grid::new("edit-grid").num_columns(2).show(ui, |ui| {
+                            let l = ui.label(tr.t("incident-title"));
+                            ui.add(egui::TextEdit::singleline(title).desired_width(320.0))
+                                .labelled_by(l.id);
+                            ui.end_row();
+                            ui.label(tr.t("incident-type"));
+                            let cur = types
+                                .iter()
+                                .find(|t| &t.code == type_code)
+                                .map(|t| {
+                                    if tr.lang() == Lang::Vi {
+                                        t.name_vi.clone()
+                                    } else {
+                                        t.name_en.clone()
+                                    }
+                                })
+                                .unwrap_or_default();
+                            egui::ComboBox::from_id_salt("edit-type")
+                                .selected_text(cur)
+                                .show_ui(ui, |ui| {
+                                    for t in types.iter().filter(|t| t.active) {
+                                        let name = if tr.lang() == Lang::Vi {
+                                            &t.name_vi
+                                        } else {
+                                            &t.name_en
+                                        };
+                                        ui.selectable_value(type_code, t.code.clone(), name);
+                                    }
+                                });
+                            ui.end_row();
+                            let l = ui.label(tr.t("incident-ward"));
+                            ui.add(egui::TextEdit::singleline(ward)).labelled_by(l.id);
+                            ui.end_row();
+                        });
+                        ui.horizontal(|ui| {
+                            if ui
+                                .add_enabled(
+                                    !title.trim().is_empty(),
+                                    egui::Button::new(tr.t("save")),
+                                )
+                                .clicked()
+                            {
+                                save_edit = Some((title.clone(), type_code.clone(), ward.clone()));
+                            }
+                            if ui.button(tr.t("cancel")).clicked() {
+                                cancel = true;
+                            }
+                        });
+                        ui.separator();
+                        if cancel {
+                            edit = None;
+                        }
+                    }
+                }
                 egui::Grid::new("detail-grid")
                     .num_columns(2)
                     .show(ui, |ui| {
@@ -1113,6 +1190,16 @@ impl LogUi {
                 }
             });
         let id = d.incident.id;
+        if let Some((title, type_code, ward)) = save_edit {
+            let (op, occurred) = (self.operator_id(), d.incident.occurred_ms);
+            self.submit(|st| {
+                st.run(move |db| db.update_incident(&op, id, &title, &type_code, &ward, occurred))
+                    .map(Job::Done)
+            });
+            self.submit(|st| st.run(move |db| db.incident_detail(id)).map(Job::Detail));
+            edit = None;
+        }
+        self.edit = edit;
         if let Some(s) = new_status {
             let op = self.operator_id();
             self.submit(|st| st.run(move |db| db.set_status(&op, id, s)).map(Job::Done));
