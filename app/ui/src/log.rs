@@ -152,6 +152,35 @@ pub fn snapshot_png(f: &DecodedFrame) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A combo box of the active incident types, in the UI's language.
+fn type_combo_ui(
+    ui: &mut egui::Ui,
+    id_salt: &str,
+    types: &[IncidentType],
+    code: &mut String,
+    lang: Lang,
+) {
+    let name = |t: &IncidentType| {
+        if lang == Lang::Vi {
+            t.name_vi.clone()
+        } else {
+            t.name_en.clone()
+        }
+    };
+    let cur = types
+        .iter()
+        .find(|t| &t.code == code)
+        .map(name)
+        .unwrap_or_default();
+    egui::ComboBox::from_id_salt(id_salt)
+        .selected_text(cur)
+        .show_ui(ui, |ui| {
+            for t in types.iter().filter(|t| t.active) {
+                ui.selectable_value(code, t.code.clone(), name(t));
+            }
+        });
+}
+
 impl LogUi {
     pub fn new(store: StoreThread, export_dir: PathBuf) -> Self {
         let mut l = LogUi {
@@ -627,29 +656,7 @@ impl LogUi {
                             ui.add(egui::TextEdit::singleline(&mut f.title).desired_width(360.0));
                             ui.end_row();
                             ui.label(tr.t("incident-type"));
-                            let cur = types
-                                .iter()
-                                .find(|t| t.code == f.type_code)
-                                .map(|t| {
-                                    if tr.lang() == Lang::Vi {
-                                        t.name_vi.clone()
-                                    } else {
-                                        t.name_en.clone()
-                                    }
-                                })
-                                .unwrap_or_default();
-                            egui::ComboBox::from_id_salt("incident-type")
-                                .selected_text(cur)
-                                .show_ui(ui, |ui| {
-                                    for t in types.iter().filter(|t| t.active) {
-                                        let name = if tr.lang() == Lang::Vi {
-                                            &t.name_vi
-                                        } else {
-                                            &t.name_en
-                                        };
-                                        ui.selectable_value(&mut f.type_code, t.code.clone(), name);
-                                    }
-                                });
+                            type_combo_ui(ui, "incident-type", &types, &mut f.type_code, tr.lang());
                             ui.end_row();
                             ui.label(tr.t("incident-time"));
                             ui.label(fmt_time(f.occurred_ms));
@@ -1066,29 +1073,7 @@ impl LogUi {
                                 .labelled_by(l.id);
                             ui.end_row();
                             ui.label(tr.t("incident-type"));
-                            let cur = types
-                                .iter()
-                                .find(|t| &t.code == type_code)
-                                .map(|t| {
-                                    if tr.lang() == Lang::Vi {
-                                        t.name_vi.clone()
-                                    } else {
-                                        t.name_en.clone()
-                                    }
-                                })
-                                .unwrap_or_default();
-                            egui::ComboBox::from_id_salt("edit-type")
-                                .selected_text(cur)
-                                .show_ui(ui, |ui| {
-                                    for t in types.iter().filter(|t| t.active) {
-                                        let name = if tr.lang() == Lang::Vi {
-                                            &t.name_vi
-                                        } else {
-                                            &t.name_en
-                                        };
-                                        ui.selectable_value(type_code, t.code.clone(), name);
-                                    }
-                                });
+                            type_combo_ui(ui, "edit-type", &types, type_code, tr.lang());
                             ui.end_row();
                             let l = ui.label(tr.t("incident-ward"));
                             ui.add(egui::TextEdit::singleline(ward)).labelled_by(l.id);
