@@ -325,6 +325,36 @@ fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
     assert_eq!(found.len(), 1, "search 'ao do giat tui' found {found:?}");
     assert_eq!(found[0].title, "Thanh niên áo đỏ giật túi xách");
     assert!(h.query_by_label("Thanh niên áo đỏ giật túi xách").is_some());
+
+    // Open it and correct the time it happened (typed, local time).
+    h.get_by_label("Thanh niên áo đỏ giật túi xách").click();
+    settle(&mut h);
+    h.get_by_label("Sửa thông tin").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::Role::TextInput, "Thời gian xảy ra")
+        .click();
+    h.run_steps(1);
+    h.key_press(egui::Key::End);
+    for _ in 0..20 {
+        h.key_press(egui::Key::Backspace);
+    }
+    h.run_steps(1);
+    h.event(egui::Event::Text("01/02/2026 08:30".into()));
+    h.run_steps(2);
+    assert_eq!(
+        h.get_by_role_and_label(egui::Role::TextInput, "Thời gian xảy ra")
+            .value()
+            .as_deref(),
+        Some("01/02/2026 08:30")
+    );
+    h.get_by_role_and_label(egui::Role::Button, "Lưu").click();
+    settle(&mut h);
+    settle(&mut h);
+    assert_eq!(
+        h.query_all_by_label("01/02/2026 08:30:00").count(),
+        2,
+        "table and detail show the corrected time"
+    );
 }
 
 #[test]

@@ -119,3 +119,4 @@ catalogue-new = New type
 search-camera-label = Find camera
 search-incident-label = Find incident
 incident-edit = Edit details
+time-format = like 29/11/2026 14:05

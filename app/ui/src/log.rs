@@ -95,8 +95,10 @@ pub struct LogUi {
     pub detail: Option<IncidentDetail>,
     new_note: String,
     new_type: String,
+    /// The new-incident form's time field, as typed.
+    form_time: String,
     /// Title, type and ward being edited in the open incident (id, title, type, ward).
-    edit: Option<(i64, String, String, String)>,
+    edit: Option<(i64, String, String, String, String)>,
     pub query: Query,
     sort: (usize, bool),
     stats: Option<Stats>,
@@ -117,6 +119,41 @@ fn fmt_time(ms: i64) -> String {
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+/// A time as the officer types it: `29/11/2026 14:05`, local time.
+fn fmt_input_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_input_time(s: &str) -> Option<i64> {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%d/%m/%Y %H:%M").ok()?;
+    chrono::Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+}
+
+/// A labelled time field; returns the time it holds, or None (and says so) when it does not
+/// parse.
+fn time_field_ui(ui: &mut egui::Ui, tr: &Tr, text: &mut String) -> Option<i64> {
+    let l = ui.label(tr.t("incident-time"));
+    let parsed = parse_input_time(text);
+    ui.horizontal(|ui| {
+        ui.add(egui::TextEdit::singleline(text).desired_width(140.0))
+            .labelled_by(l.id);
+        if parsed.is_none() {
+            ui.colored_label(Color32::from_rgb(240, 90, 90), tr.t("time-format"));
+        }
+    });
+    parsed
 }
 
 /// Converts a decoded picture to PNG (BT.601/709, limited/full range) on the store thread.
@@ -202,6 +239,7 @@ impl LogUi {
             detail: None,
             new_note: String::new(),
             new_type: String::new(),
+            form_time: String::new(),
             edit: None,
             query: Query::default(),
             sort: (4, true),
@@ -658,8 +696,9 @@ impl LogUi {
                             ui.label(tr.t("incident-type"));
                             type_combo_ui(ui, "incident-type", &types, &mut f.type_code, tr.lang());
                             ui.end_row();
-                            ui.label(tr.t("incident-time"));
-                            ui.label(fmt_time(f.occurred_ms));
+                            if let Some(t) = time_field_ui(ui, tr, &mut self.form_time) {
+                                f.occurred_ms = t;
+                            }
                             ui.end_row();
                             ui.label(tr.t("incident-ward"));
                             ui.add(egui::TextEdit::singleline(&mut f.ward));
@@ -680,7 +719,8 @@ impl LogUi {
                     ui.horizontal(|ui| {
                         if ui
                             .add_enabled(
-                                !f.title.trim().is_empty(),
+                                !f.title.trim().is_empty()
+                                    && parse_input_time(&self.form_time).is_some(),
                                 egui::Button::new(tr.t("save")),
                             )
                             .clicked()
@@ -776,6 +816,12 @@ impl LogUi {
                         .find(|n| !n.is_empty())
                         .unwrap_or("")
                         .to_owned();
+                    let occurred_ms = chosen
+                        .iter()
+                        .map(|b| b.frame_time_ms)
+                        .min()
+                        .unwrap_or_else(mt_store::now_ms);
+                    self.form_time = fmt_input_time(occurred_ms);
                     self.incident_form = Some(IncidentDraft {
                         title,
                         type_code: "other".into(),
@@ -1062,11 +1108,13 @@ impl LogUi {
                                 d.incident.title.clone(),
                                 d.incident.type_code.clone(),
                                 d.incident.ward.clone(),
+                                fmt_input_time(d.incident.occurred_ms),
                             ));
                         }
                     }
-                    Some((_, title, type_code, ward)) => {
+                    Some((_, title, type_code, ward, time_text)) => {
                         let mut cancel = false;
+                        let mut when = None;
                         egui::Grid::new("edit-grid").num_columns(2).show(ui, |ui| {
                             let l = ui.label(tr.t("incident-title"));
                             ui.add(egui::TextEdit::singleline(title).desired_width(320.0))
@@ -1078,16 +1126,21 @@ impl LogUi {
                             let l = ui.label(tr.t("incident-ward"));
                             ui.add(egui::TextEdit::singleline(ward)).labelled_by(l.id);
                             ui.end_row();
+                            when = time_field_ui(ui, tr, time_text);
+                            ui.end_row();
                         });
                         ui.horizontal(|ui| {
                             if ui
                                 .add_enabled(
-                                    !title.trim().is_empty(),
+                                    !title.trim().is_empty() && when.is_some(),
                                     egui::Button::new(tr.t("save")),
                                 )
                                 .clicked()
                             {
-                                save_edit = Some((title.clone(), type_code.clone(), ward.clone()));
+                                if let Some(t) = when {
+                                    save_edit =
+                                        Some((title.clone(), type_code.clone(), ward.clone(), t));
+                                }
                             }
                             if ui.button(tr.t("cancel")).clicked() {
                                 cancel = true;
@@ -1175,8 +1228,8 @@ impl LogUi {
                 }
             });
         let id = d.incident.id;
-        if let Some((title, type_code, ward)) = save_edit {
-            let (op, occurred) = (self.operator_id(), d.incident.occurred_ms);
+        if let Some((title, type_code, ward, occurred)) = save_edit {
+            let op = self.operator_id();
             self.submit(|st| {
                 st.run(move |db| db.update_incident(&op, id, &title, &type_code, &ward, occurred))
                     .map(Job::Done)
