@@ -208,6 +208,37 @@ fn audit_verify_command_exits_nonzero_and_names_the_row() {
 }
 
 #[test]
+fn half_typed_last_word_matches_as_a_prefix_and_whole_words_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample(&dir.path().join("log.db"));
+    let n = |t: &str| {
+        db.search(&Query {
+            text: t.into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
+    };
+    assert_eq!(n("giat tu"), 1, "'tu' is the start of 'túi'");
+    assert_eq!(
+        n("dien tho"),
+        1,
+        "'tho' is the start of 'thoại' (in a note)"
+    );
+    assert_eq!(n("giat"), 1);
+    assert_eq!(
+        n("xa giat"),
+        0,
+        "only the last word is a prefix (\"xa\" is not a word here)"
+    );
+    assert_eq!(
+        n("giat xa"),
+        1,
+        "\"xa\" as the last word is the start of \"xách\""
+    );
+}
+
+#[test]
 fn search_ignores_diacritics_and_combines_filters() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample(&dir.path().join("log.db"));

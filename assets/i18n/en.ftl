@@ -120,3 +120,4 @@ search-camera-label = Find camera
 search-incident-label = Find incident
 incident-edit = Edit details
 time-format = like 29/11/2026 14:05
+more-results = Show more

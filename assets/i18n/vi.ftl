@@ -120,3 +120,4 @@ search-camera-label = Tìm camera
 search-incident-label = Tìm vụ việc
 incident-edit = Sửa thông tin
 time-format = dạng 29/11/2026 14:05
+more-results = Xem thêm

@@ -195,6 +195,9 @@ pub struct Stats {
     pub by_month: Vec<(String, i64)>,
 }
 
+/// Incidents per page of search results (`Query::limit` 0 means one page).
+pub const PAGE: usize = 200;
+
 /// A search: words (diacritics optional) and filters; `None`/empty means "any".
 #[derive(Clone, Debug, Default)]
 pub struct Query {
@@ -727,7 +730,7 @@ impl Db {
     pub fn search(&self, q: &Query) -> Result<Vec<Incident>> {
         const COLS: &str = "SELECT i.id, i.title, i.type_code, i.status, i.occurred_ms, i.ward, i.created_by FROM incident i";
         let limit = if q.limit == 0 {
-            500
+            PAGE
         } else {
             q.limit.min(i64::MAX as usize)
         };
@@ -785,39 +788,49 @@ impl Db {
             .conn
             .prepare_cached("SELECT kind, ref_id, incident_id FROM search_fts WHERE search_fts MATCH ?1 ORDER BY rowid DESC")
             .map_err(|e| self.err(e))?;
-        let mut hits = fts
-            .query(params![words.join(" ")])
-            .map_err(|e| self.err(e))?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        'rows: while let Some(h) = hits.next().map_err(|e| self.err(e))? {
-            let (kind, ref_id, inc): (String, i64, Option<i64>) = (
-                h.get(0).map_err(|e| self.err(e))?,
-                h.get(1).map_err(|e| self.err(e))?,
-                h.get(2).map_err(|e| self.err(e))?,
-            );
-            let ids: Vec<i64> = if kind == "bookmark" {
-                linked
-                    .query_map(params![ref_id], |r| r.get(0))
-                    .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
-                    .map_err(|e| self.err(e))?
-            } else {
-                inc.into_iter().collect()
-            };
-            for id in ids {
-                if !seen.insert(id) {
-                    continue;
-                }
-                let mut args: Vec<rusqlite::types::Value> = vec![id.into()];
-                args.extend(fargs.iter().cloned());
-                if let Some(i) = check
-                    .query_row(rusqlite::params_from_iter(args), row)
-                    .optional()
-                    .map_err(|e| self.err(e))?
-                {
-                    out.push(i);
-                    if out.len() >= limit {
-                        break 'rows;
+        // First the last word as a whole word (fast even for words in hundreds of thousands
+        // of rows); only if that does not fill the page, as a prefix (a half-typed word).
+        let whole = words
+            .iter()
+            .map(|w| w.trim_end_matches('*').to_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for expr in [whole, words.join(" ")] {
+            if out.len() >= limit {
+                break;
+            }
+            let mut hits = fts.query(params![expr]).map_err(|e| self.err(e))?;
+            'rows: while let Some(h) = hits.next().map_err(|e| self.err(e))? {
+                let (kind, ref_id, inc): (String, i64, Option<i64>) = (
+                    h.get(0).map_err(|e| self.err(e))?,
+                    h.get(1).map_err(|e| self.err(e))?,
+                    h.get(2).map_err(|e| self.err(e))?,
+                );
+                let ids: Vec<i64> = if kind == "bookmark" {
+                    linked
+                        .query_map(params![ref_id], |r| r.get(0))
+                        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+                        .map_err(|e| self.err(e))?
+                } else {
+                    inc.into_iter().collect()
+                };
+                for id in ids {
+                    if !seen.insert(id) {
+                        continue;
+                    }
+                    let mut args: Vec<rusqlite::types::Value> = vec![id.into()];
+                    args.extend(fargs.iter().cloned());
+                    if let Some(i) = check
+                        .query_row(rusqlite::params_from_iter(args), row)
+                        .optional()
+                        .map_err(|e| self.err(e))?
+                    {
+                        out.push(i);
+                        if out.len() >= limit {
+                            break 'rows;
+                        }
                     }
                 }
             }

@@ -1029,7 +1029,23 @@ impl LogUi {
         if changed {
             self.refresh();
         }
-        ui.small(tr.t_args("results", &[("count", self.incidents.len().into())]));
+        let mut more = false;
+        ui.horizontal(|ui| {
+            ui.small(tr.t_args("results", &[("count", self.incidents.len().into())]));
+            // A full page: there may be more, older ones.
+            let page = if self.query.limit == 0 {
+                mt_store::PAGE
+            } else {
+                self.query.limit
+            };
+            if self.incidents.len() >= page && ui.small_button(tr.t("more-results")).clicked() {
+                self.query.limit = page + mt_store::PAGE;
+                more = true;
+            }
+        });
+        if more {
+            self.refresh();
+        }
         let mut open = None;
         egui::ScrollArea::both()
             .id_salt("incidents")
