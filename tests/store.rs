@@ -577,3 +577,50 @@ fn editing_an_incident_is_audited_and_reindexed_for_search() {
         "empty title refused"
     );
 }
+
+#[test]
+fn csv_export_keeps_vietnamese_text_quotes_fields_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = sample(&dir.path().join("log.db"));
+    db.update_incident(
+        "gs01",
+        2,
+        "Trộm \"xe đạp\", chợ Cổ Nhuế",
+        "theft",
+        "Cổ Nhuế 1",
+        1_761_000_000_000,
+    )
+    .unwrap();
+    let out = dir.path().join("vu-viec.csv");
+    let n = db.export_csv("gs01", &Query::default(), &out).unwrap();
+    assert_eq!(n, 2);
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(
+        &bytes[..3],
+        b"\xEF\xBB\xBF",
+        "UTF-8 byte-order mark for spreadsheet programs"
+    );
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("id,tiêu đề,loại"), "{}", lines[0]);
+    assert!(
+        text.contains("\"Trộm \"\"xe đạp\"\", chợ Cổ Nhuế\""),
+        "quotes doubled, comma kept inside: {text}"
+    );
+    assert!(
+        text.contains("\"Cướp giật\"") && text.contains("\"Xuân Đỉnh\""),
+        "{text}"
+    );
+    assert!(!dir.path().join("vu-viec.csv.partial").exists());
+    let n: i64 = db
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'export_csv:vu-viec.csv'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(db.verify_audit().unwrap().ok());
+}
