@@ -510,6 +510,22 @@ fn store_thread_answers_without_blocking_the_caller_and_backup_is_consistent() {
 }
 
 #[test]
+fn bookmark_snapshot_is_stored_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = sample(&dir.path().join("log.db"));
+    let frame = mt_capture::DecodedFrame::solid(64, 36, 88, 182, 106);
+    let png = mt_ui::log::snapshot_png(&frame);
+    let mut b = bookmark("xd-007", "ảnh chụp");
+    b.snapshot_png = Some(png.clone());
+    let id = db.add_bookmark("cb02", &b).unwrap();
+    assert_eq!(db.bookmark_snapshot(id).unwrap(), Some(png));
+    let mut b = bookmark("xd-007", "không có ảnh");
+    b.snapshot_png = None;
+    let id = db.add_bookmark("cb02", &b).unwrap();
+    assert_eq!(db.bookmark_snapshot(id).unwrap(), None);
+}
+
+#[test]
 fn wrong_pin_is_refused_and_the_pin_is_not_stored() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.db");

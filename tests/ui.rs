@@ -206,6 +206,22 @@ fn dragging_a_camera_onto_a_tile_assigns_it() {
     );
 }
 
+/// Types operator ID and PIN on the sign-in screen and presses the button.
+fn sign_in(h: &mut Harness<'static, MatThanApp>, id: &str, pin: &str) {
+    for (role, label, text) in [
+        (egui::Role::TextInput, "Mã cán bộ", id),
+        (egui::Role::PasswordInput, "Mã PIN", pin),
+    ] {
+        h.get_by_role_and_label(role, label).click();
+        h.run_steps(1);
+        h.get_by_role_and_label(role, label).type_text(text);
+        h.run_steps(1);
+    }
+    h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
+        .click();
+    settle(h);
+}
+
 /// Runs frames until the log's store work is done.
 fn settle(h: &mut Harness<'static, MatThanApp>) {
     for _ in 0..400 {
@@ -245,22 +261,16 @@ fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
         "the wall is hidden before sign-in"
     );
 
-    // Wrong PIN first, then the right one.
-    let type_into =
-        |h: &mut Harness<'static, MatThanApp>, role: egui::Role, label: &str, text: &str| {
-            h.get_by_role_and_label(role, label).click();
-            h.run_steps(1);
-            h.get_by_role_and_label(role, label).type_text(text);
-            h.run_steps(1);
-        };
-    type_into(&mut h, egui::Role::TextInput, "Mã cán bộ", "gs01");
-    type_into(&mut h, egui::Role::PasswordInput, "Mã PIN", "0000");
-    h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
-        .click();
-    settle(&mut h);
+    // Wrong PIN first, then the right one (the PIN field is emptied after a failure).
+    sign_in(&mut h, "gs01", "0000");
     assert!(h.query_by_label("Sai mã cán bộ hoặc mã PIN").is_some());
     assert!(h.state().log.as_ref().unwrap().operator.is_none());
-    type_into(&mut h, egui::Role::PasswordInput, "Mã PIN", "1357");
+    h.get_by_role_and_label(egui::Role::PasswordInput, "Mã PIN")
+        .click();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::PasswordInput, "Mã PIN")
+        .type_text("1357");
+    h.run_steps(1);
     h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
         .click();
     settle(&mut h);
@@ -372,18 +382,7 @@ fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
     );
     let mut h = harness(app(&cap, None).with_log(log));
     settle(&mut h);
-    for (role, label, text) in [
-        (egui::Role::TextInput, "Mã cán bộ", "gs01"),
-        (egui::Role::PasswordInput, "Mã PIN", "1357"),
-    ] {
-        h.get_by_role_and_label(role, label).click();
-        h.run_steps(1);
-        h.get_by_role_and_label(role, label).type_text(text);
-        h.run_steps(1);
-    }
-    h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
-        .click();
-    settle(&mut h);
+    sign_in(&mut h, "gs01", "1357");
     assert!(h.state().log.as_ref().unwrap().operator.is_some());
 
     // The disk is "full": the database may not grow by a single page.

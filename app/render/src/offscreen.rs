@@ -76,37 +76,10 @@ impl Offscreen {
                 label: Some("offscreen"),
             });
         let user = renderer.update_buffers(&rs.device, &rs.queue, &mut encoder, &jobs, &screen);
-        let target = rs.device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("offscreen target"),
-            size: wgpu::Extent3d {
-                width: size[0],
-                height: size[1],
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: rs.target_format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+        let target = target_texture(&rs.device, size, rs.target_format);
         let view = target.create_view(&Default::default());
         {
-            let mut pass = encoder
-                .begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("offscreen egui"),
-                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                        view: &view,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                            store: wgpu::StoreOp::Store,
-                        },
-                        depth_slice: None,
-                    })],
-                    ..Default::default()
-                })
-                .forget_lifetime();
+            let mut pass = clear_pass(&mut encoder, &view, "offscreen egui").forget_lifetime();
             renderer.render(&mut pass, &jobs, &screen);
         }
         rs.queue
@@ -239,11 +212,28 @@ pub fn render_frame(
     let format = wgpu::TextureFormat::Rgba8Unorm;
     let mut vr = crate::VideoRenderer::new(device, format);
     vr.upload(device, queue, 1, frame);
-    let target = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("frame target"),
+    let target = target_texture(device, [w, h], format);
+    let view = target.create_view(&Default::default());
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = clear_pass(&mut enc, &view, "frame");
+        vr.draw(&mut pass, 1);
+    }
+    queue.submit(iter::once(enc.finish()));
+    read_texture(device, queue, &target)
+}
+
+/// A texture to render into and read back.
+fn target_texture(
+    device: &wgpu::Device,
+    size: [u32; 2],
+    format: wgpu::TextureFormat,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("offscreen target"),
         size: wgpu::Extent3d {
-            width: w,
-            height: h,
+            width: size[0],
+            height: size[1],
             depth_or_array_layers: 1,
         },
         mip_level_count: 1,
@@ -252,25 +242,26 @@ pub fn render_frame(
         format,
         usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
         view_formats: &[],
-    });
-    let view = target.create_view(&Default::default());
-    let mut enc = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("frame"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &view,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                    store: wgpu::StoreOp::Store,
-                },
-                depth_slice: None,
-            })],
-            ..Default::default()
-        });
-        vr.draw(&mut pass, 1);
-    }
-    queue.submit(iter::once(enc.finish()));
-    read_texture(device, queue, &target)
+    })
+}
+
+/// A render pass that clears `view` to black first.
+fn clear_pass<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    view: &wgpu::TextureView,
+    label: &str,
+) -> wgpu::RenderPass<'e> {
+    encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view,
+            resolve_target: None,
+            ops: wgpu::Operations {
+                load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                store: wgpu::StoreOp::Store,
+            },
+            depth_slice: None,
+        })],
+        ..Default::default()
+    })
 }

@@ -583,6 +583,19 @@ impl Db {
         Ok(rows)
     }
 
+    /// The PNG still saved with a bookmark, if any.
+    pub fn bookmark_snapshot(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row(
+                "SELECT snapshot_png FROM bookmark WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
     pub fn bookmark_exists(&self, id: i64) -> Result<bool> {
         self.conn
             .query_row(

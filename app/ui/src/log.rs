@@ -63,6 +63,7 @@ enum Job {
     Incidents(Pending<Vec<Incident>>),
     Stats(Pending<Stats>),
     Detail(Pending<IncidentDetail>),
+    Snapshots(Pending<Vec<(i64, Vec<u8>)>>),
     Saved(Pending<i64>, Unsaved),
     Exported(Pending<usize>, PathBuf),
     Done(Pending<()>),
@@ -95,6 +96,9 @@ pub struct LogUi {
     pub detail: Option<IncidentDetail>,
     new_note: String,
     new_type: String,
+    /// Stills of the open incident's bookmarks: PNG bytes as loaded, then textures.
+    snapshot_pngs: Vec<(i64, Vec<u8>)>,
+    snapshots: Vec<(i64, egui::TextureHandle)>,
     /// The new-incident form's time field, as typed.
     form_time: String,
     /// Title, type and ward being edited in the open incident (id, title, type, ward).
@@ -240,6 +244,8 @@ impl LogUi {
             new_note: String::new(),
             new_type: String::new(),
             form_time: String::new(),
+            snapshot_pngs: Vec::new(),
+            snapshots: Vec::new(),
             edit: None,
             query: Query::default(),
             sort: (4, true),
@@ -342,7 +348,27 @@ impl LogUi {
                 }
                 Job::Detail(p) => {
                     if let Ok(d) = take!(p, Job::Detail(p)) {
+                        let ids = d.bookmark_ids.clone();
+                        self.snapshots.clear();
+                        self.snapshot_pngs.clear();
+                        self.submit(|s| {
+                            s.run(move |db| {
+                                let mut v = Vec::new();
+                                for id in ids {
+                                    if let Some(png) = db.bookmark_snapshot(id)? {
+                                        v.push((id, png));
+                                    }
+                                }
+                                Ok(v)
+                            })
+                            .map(Job::Snapshots)
+                        });
                         self.detail = Some(d);
+                    }
+                }
+                Job::Snapshots(p) => {
+                    if let Ok(v) = take!(p, Job::Snapshots(p)) {
+                        self.snapshot_pngs = v;
                     }
                 }
                 Job::Saved(p, what) => match take!(p, Job::Saved(p, what)) {
@@ -1106,6 +1132,22 @@ impl LogUi {
         out: &mut Vec<LogCommand>,
     ) {
         let Some(d) = self.detail.clone() else { return };
+        // Decode newly loaded stills once (a 640×360 PNG takes a few ms), then keep textures.
+        for (id, png) in std::mem::take(&mut self.snapshot_pngs) {
+            match image::load_from_memory(&png) {
+                Ok(img) => {
+                    let rgba = img.to_rgba8();
+                    let size = [rgba.width() as usize, rgba.height() as usize];
+                    let ci = egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw());
+                    self.snapshots.push((
+                        id,
+                        ctx.load_texture(format!("bookmark-{id}"), ci, Default::default()),
+                    ));
+                }
+                Err(e) => tracing::warn!("bookmark {id}: snapshot is not a readable PNG: {e}"),
+            }
+        }
+        let stills = self.snapshots.clone();
         let mut close = false;
         let mut add_note = None;
         let mut new_status = None;
@@ -1226,6 +1268,19 @@ impl LogUi {
                         ui.end_row();
                     });
                 ui.separator();
+                if !stills.is_empty() {
+                    ui.horizontal_wrapped(|ui| {
+                        for (id, tex) in &stills {
+                            ui.vertical(|ui| {
+                                let h = 90.0;
+                                let w = h * tex.aspect_ratio();
+                                ui.image((tex.id(), egui::vec2(w, h)));
+                                ui.small(format!("#{id}"));
+                            });
+                        }
+                    });
+                    ui.separator();
+                }
                 ui.strong(tr.t("incident-notes"));
                 for n in &d.notes {
                     ui.small(format!("{} · {}", fmt_time(n.created_ms), n.author_id));
