@@ -6,6 +6,7 @@
 pub mod config;
 pub mod health;
 pub mod secret;
+pub mod site;
 pub mod text;
 
 pub use config::{
@@ -13,4 +14,5 @@ pub use config::{
 };
 pub use health::{LossReason, StreamState};
 pub use secret::{redact_url, Credentials, Secret};
+pub use site::{CameraSite, OwnerKind, Sharing};
 pub use text::fold;

@@ -6,7 +6,10 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod sites;
 pub mod thread;
+
+pub use sites::IncidentPlace;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,6 +23,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_search.sql"),
     include_str!("../migrations/0003_search_prefix.sql"),
+    include_str!("../migrations/0004_camera_sites.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
