@@ -5,7 +5,11 @@
 //! matthan demo [--streams N]             simulated cameras around Xuân Đỉnh + the workstation
 //! matthan snapshot --layout 4x4 --after 5s --out wall.png [--cameras FILE | --demo]
 //! matthan bench [--counts 8,16,32,48,64] [--secs 30]
+//! matthan bench-map [--cameras-n 3000] [--map-dir ../shared/data/map]
 //! ```
+//!
+//! `--map FILE` names the map file (map.toml); default: map.toml in the config directory,
+//! else the demo map in assets/map.
 
 mod bench;
 mod demo;
@@ -29,6 +33,10 @@ struct Cli {
     /// Camera file (TOML). Default: cameras.toml in the user's config directory.
     #[arg(long, global = true)]
     cameras: Option<PathBuf>,
+    /// Map file (TOML naming GeoJSON layers). Default: map.toml in the user's config
+    /// directory, else the demo map of Xuân Đỉnh in assets/map.
+    #[arg(long, global = true)]
+    map: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -59,6 +67,21 @@ enum Cmd {
         /// UI language: vi or en.
         #[arg(long, default_value = "vi")]
         lang: String,
+        /// What the centre shows: wall, map or split.
+        #[arg(long, default_value = "wall")]
+        view: String,
+        /// Map mode when the map is shown: watch, edit or plan.
+        #[arg(long, default_value = "watch")]
+        map_mode: String,
+    },
+    /// Map benchmark: frame preparation, hit-testing and coverage with N generated cameras
+    /// over the district data.
+    BenchMap {
+        #[arg(long, default_value_t = 3000)]
+        cameras_n: usize,
+        /// Folder with bac_tu_liem_*.geojson (the shared OpenStreetMap extract).
+        #[arg(long, default_value = "../shared/data/map")]
+        map_dir: PathBuf,
     },
     /// The incident log's audit trail.
     Audit {
@@ -180,7 +203,7 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             let file = load_camera_file(&path)?;
-            run_window(file, config_dir().join("wall.json"), default_db())
+            run_window(file, config_dir().join("wall.json"), default_db(), cli.map)
         }
         Some(Cmd::Demo { streams }) => {
             let sim = demo::start_sim(streams)?;
@@ -189,7 +212,7 @@ fn main() -> anyhow::Result<()> {
             let file = load_camera_file(&path)?;
             let db = default_db().with_file_name("demo.db");
             demo::ensure_demo_operator(&db)?;
-            let r = run_window(file, config_dir().join("demo-wall.json"), db);
+            let r = run_window(file, config_dir().join("demo-wall.json"), db, cli.map);
             drop(sim);
             r
         }
@@ -200,7 +223,21 @@ fn main() -> anyhow::Result<()> {
             size,
             demo,
             lang,
+            view,
+            map_mode,
         }) => {
+            let view = match view.as_str() {
+                "wall" => mt_ui::app::CentralView::Wall,
+                "map" => mt_ui::app::CentralView::Map,
+                "split" => mt_ui::app::CentralView::Split,
+                other => bail!("--view {other}: expected wall, map or split"),
+            };
+            let map_mode = match map_mode.as_str() {
+                "watch" => mt_ui::map::MapMode::Watch,
+                "edit" => mt_ui::map::MapMode::Edit,
+                "plan" => mt_ui::map::MapMode::Plan,
+                other => bail!("--map-mode {other}: expected watch, edit or plan"),
+            };
             let layout = WallLayout::parse(&layout).with_context(|| {
                 format!("--layout {layout}: expected one of 1x1 2x2 3x3 4x4 5x5 6x6 8x8 1+5 1+7")
             })?;
@@ -224,7 +261,19 @@ fn main() -> anyhow::Result<()> {
                     .unwrap_or_else(|| config_dir().join("cameras.toml"));
                 (None, load_camera_file(&path)?)
             };
-            snapshot(file, layout, lang, after, size, &out)
+            snapshot(
+                file,
+                Shot {
+                    layout,
+                    lang,
+                    after,
+                    size,
+                    view,
+                    map_mode,
+                    map: cli.map,
+                },
+                &out,
+            )
         }
         Some(Cmd::Audit {
             cmd: AuditCmd::Verify { db },
@@ -279,6 +328,7 @@ fn main() -> anyhow::Result<()> {
             notes,
             dir,
         }) => bench::log(incidents, notes, dir.unwrap_or_else(std::env::temp_dir)),
+        Some(Cmd::BenchMap { cameras_n, map_dir }) => bench::map(cameras_n, &map_dir),
         Some(Cmd::Bench { counts, secs }) => {
             let counts: Vec<usize> = counts
                 .split(',')
@@ -369,7 +419,59 @@ fn start_all(file: &CameraFile) -> anyhow::Result<(Capture, Vec<CameraHandle>)> 
     Ok((capture, handles))
 }
 
-fn run_window(file: CameraFile, state_path: PathBuf, db_path: PathBuf) -> anyhow::Result<()> {
+/// The map file to use: `--map`, else map.toml in the config directory, else the demo map.
+fn map_path(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| {
+        let user = config_dir().join("map.toml");
+        if user.exists() {
+            user
+        } else {
+            assets_dir().join("map/map.toml")
+        }
+    })
+}
+
+/// Loads the map (errors are logged and shown on the map; a map file that cannot be read at
+/// all gives an empty map) and the camera registry, seeded from the camera file.
+fn load_map(
+    arg: Option<PathBuf>,
+    file: &CameraFile,
+    store: Option<&mt_store::thread::StoreThread>,
+) -> mt_ui::map::MapUi {
+    let path = map_path(arg);
+    let (data, errors) = match mt_map::MapData::load(&path) {
+        Ok((d, e)) => (d, e.into_iter().map(|e| e.to_string()).collect()),
+        Err(e) => (mt_map::MapData::default(), vec![e.to_string()]),
+    };
+    for e in &errors {
+        tracing::error!("map: {e}");
+    }
+    let seed: Vec<mt_core::CameraSite> = file
+        .cameras
+        .iter()
+        .map(mt_core::CameraSite::from_config)
+        .collect();
+    let sites = match store.map(|s| {
+        let seed = seed.clone();
+        s.run(move |db| db.sync_sites("system", &seed))
+            .and_then(|p| p.wait())
+    }) {
+        Some(Ok(sites)) => sites,
+        Some(Err(e)) => {
+            tracing::error!("camera registry: {e}");
+            seed
+        }
+        None => seed,
+    };
+    mt_ui::map::MapUi::new(std::sync::Arc::new(data), errors, sites)
+}
+
+fn run_window(
+    file: CameraFile,
+    state_path: PathBuf,
+    db_path: PathBuf,
+    map_arg: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let (capture, handles) = start_all(&file)?;
     let mut errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
     if let Some(d) = db_path.parent() {
@@ -388,6 +490,7 @@ fn run_window(file: CameraFile, state_path: PathBuf, db_path: PathBuf) -> anyhow
             None
         }
     };
+    let map = load_map(map_arg, &file, log.as_ref().map(|l| l.store()));
     let state = WallState::load(&state_path).unwrap_or_default();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -409,24 +512,37 @@ fn run_window(file: CameraFile, state_path: PathBuf, db_path: PathBuf) -> anyhow
                 );
             }
             let app = MatThanApp::new(&cc.egui_ctx, handles, state, Some(state_path), errors);
-            Ok(Box::new(match log {
+            let app = match log {
                 Some(l) => app.with_log(l),
                 None => app,
-            }))
+            };
+            Ok(Box::new(app.with_map(map)))
         }),
     );
     drop(capture);
     r.map_err(|e| anyhow::anyhow!("window: {e}"))
 }
 
-fn snapshot(
-    file: CameraFile,
+struct Shot {
     layout: WallLayout,
     lang: mt_ui::Lang,
     after: Duration,
     size: [u32; 2],
-    out: &Path,
-) -> anyhow::Result<()> {
+    view: mt_ui::app::CentralView,
+    map_mode: mt_ui::map::MapMode,
+    map: Option<PathBuf>,
+}
+
+fn snapshot(file: CameraFile, shot: Shot, out: &Path) -> anyhow::Result<()> {
+    let Shot {
+        layout,
+        lang,
+        after,
+        size,
+        view,
+        map_mode,
+        map,
+    } = shot;
     let (_capture, handles) = start_all(&file)?;
     let errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
     let off = mt_render::offscreen::Offscreen::new()?;
@@ -436,9 +552,12 @@ fn snapshot(
         layout,
         lang,
         show_health: false,
+        view,
         ..Default::default()
     };
-    let mut app = MatThanApp::new(&ctx, handles, state, None, errors);
+    let mut map = load_map(map, &file, None);
+    map.mode = map_mode;
+    let mut app = MatThanApp::new(&ctx, handles, state, None, errors).with_map(map);
     let t0 = Instant::now();
     // Draw a frame now and then while waiting, as the window would: that is what marks the
     // tiles' streams as wanted and so starts their decoding.

@@ -25,6 +25,34 @@ pub struct WallState {
     pub tiles: Vec<Option<String>>,
     pub lang: Lang,
     pub show_health: bool,
+    /// What the centre of the window shows: the wall, the map, or both side by side.
+    pub view: CentralView,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CentralView {
+    #[default]
+    Wall,
+    Map,
+    Split,
+}
+
+impl CentralView {
+    pub const ALL: [CentralView; 3] = [CentralView::Wall, CentralView::Map, CentralView::Split];
+    pub fn key(self) -> &'static str {
+        match self {
+            CentralView::Wall => "view-wall",
+            CentralView::Map => "view-map",
+            CentralView::Split => "view-split",
+        }
+    }
+    fn next(self) -> Self {
+        match self {
+            CentralView::Wall => CentralView::Map,
+            CentralView::Map => CentralView::Split,
+            CentralView::Split => CentralView::Wall,
+        }
+    }
 }
 
 impl Default for WallState {
@@ -34,6 +62,7 @@ impl Default for WallState {
             tiles: Vec::new(),
             lang: Lang::Vi,
             show_health: true,
+            view: CentralView::Wall,
         }
     }
 }
@@ -81,8 +110,11 @@ pub enum Command {
     ToggleHealth,
     /// B: bookmark what the selected (or maximised) tile shows.
     Bookmark,
-    /// Put a camera on the selected tile and maximise it (from an incident).
+    /// Put a camera on the selected tile and maximise it (from an incident or the map).
     ShowCamera(String),
+    SetView(CentralView),
+    /// M: wall → map → both → wall.
+    CycleView,
 }
 
 pub struct MatThanApp {
@@ -98,6 +130,10 @@ pub struct MatThanApp {
     tile_labels: std::cell::RefCell<(Option<Lang>, Vec<String>)>,
     /// The incident log, when a database is attached.
     pub log: Option<crate::log::LogUi>,
+    /// The district map, when map data is attached.
+    pub map: Option<crate::map::MapUi>,
+    /// Camera id → index in `cameras`.
+    by_id: std::collections::HashMap<String, usize>,
 }
 
 impl MatThanApp {
@@ -139,7 +175,29 @@ impl MatThanApp {
             config_errors,
             tile_labels: Default::default(),
             log: None,
+            map: None,
+            by_id: Default::default(),
         }
+        .index_cameras()
+    }
+
+    fn index_cameras(mut self) -> Self {
+        self.by_id = self
+            .cameras
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.config.id.0.clone(), i))
+            .collect();
+        self
+    }
+
+    /// Attaches the district map.
+    pub fn with_map(mut self, mut map: crate::map::MapUi) -> Self {
+        if let Some(log) = &self.log {
+            map.export_dir = log.export_dir().to_owned();
+        }
+        self.map = Some(map);
+        self
     }
 
     /// Attaches the incident log: the officer signs in before the wall is shown.
@@ -231,7 +289,19 @@ impl MatThanApp {
                     log.start_bookmark(&cam.config.id.0, &cam.config.name, frame);
                 }
             }
+            Command::SetView(v) => self.state.view = v,
+            Command::CycleView => {
+                self.state.view = if self.map.is_some() {
+                    self.state.view.next()
+                } else {
+                    CentralView::Wall
+                }
+            }
             Command::ShowCamera(id) => {
+                if self.state.view == CentralView::Map {
+                    // The officer asked to see it: make the wall visible beside the map.
+                    self.state.view = CentralView::Split;
+                }
                 if let Some(ci) = self.camera_index(&id) {
                     let tile = self.selected;
                     if self.state.tiles.len() <= tile {
@@ -320,9 +390,94 @@ impl MatThanApp {
                     .show(ui, |ui| self.health_ui(ui));
             }
         }
+        let mut wanted = HashSet::new();
+        let mut map_cmds = Vec::new();
+        let view = if self.map.is_some() {
+            self.state.view
+        } else {
+            CentralView::Wall
+        };
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(Color32::from_gray(12)))
-            .show(ui, |ui| self.wall_ui(ui, &mut cmds));
+            .show(ui, |ui| {
+                let area = ui.available_rect_before_wrap();
+                let (wall_rect, map_rect) = match view {
+                    CentralView::Wall => (Some(area), None),
+                    CentralView::Map => (None, Some(area)),
+                    CentralView::Split => {
+                        let mid = area.center().x;
+                        (
+                            Some(Rect::from_min_max(
+                                area.min,
+                                egui::pos2(mid - 2.0, area.max.y),
+                            )),
+                            Some(Rect::from_min_max(
+                                egui::pos2(mid + 2.0, area.min.y),
+                                area.max,
+                            )),
+                        )
+                    }
+                };
+                if let Some(r) = wall_rect {
+                    ui.scope_builder(egui::UiBuilder::new().max_rect(r), |ui| {
+                        self.wall_ui(ui, &mut cmds, &mut wanted)
+                    });
+                }
+                if let (Some(r), Some(map)) = (map_rect, self.map.as_mut()) {
+                    let live = crate::map::LiveCameras {
+                        cameras: &self.cameras,
+                        by_id: &self.by_id,
+                    };
+                    let (store, op) = match &self.log {
+                        Some(l) => (Some(l.store()), l.operator.as_ref().map(|o| o.id.as_str())),
+                        None => (None, None),
+                    };
+                    let lang = self.tr.lang();
+                    let log = self.log.as_ref();
+                    let type_name = |code: &str| {
+                        log.map(|l| l.type_label(code, lang))
+                            .unwrap_or_else(|| code.to_owned())
+                    };
+                    ui.scope_builder(egui::UiBuilder::new().max_rect(r), |ui| {
+                        map.ui(
+                            ui,
+                            &self.tr,
+                            &live,
+                            store,
+                            op,
+                            &type_name,
+                            &mut wanted,
+                            &mut map_cmds,
+                        )
+                    });
+                }
+            });
+        // Decode only what is on screen (wall tiles, map pictures, the hovered camera).
+        for cam in &self.cameras {
+            for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
+                s.set_wanted(wanted.contains(&mt_render::stream_key(s)));
+            }
+        }
+        for c in map_cmds {
+            match c {
+                crate::map::MapCommand::ShowCamera(id) => cmds.push(Command::ShowCamera(id)),
+                crate::map::MapCommand::OpenIncident(id) => {
+                    if let Some(l) = self.log.as_mut() {
+                        l.open_incident(id);
+                    }
+                }
+                crate::map::MapCommand::NewIncidentAt {
+                    lat,
+                    lon,
+                    ward,
+                    cameras,
+                } => {
+                    if let Some(l) = self.log.as_mut() {
+                        l.new_incident_at(lat, lon, ward, cameras);
+                    }
+                }
+            }
+        }
         let ctx = ui.ctx().clone();
         for c in cmds {
             self.apply(&ctx, c);
@@ -385,6 +540,9 @@ impl MatThanApp {
             if i.key_pressed(Key::B) {
                 cmds.push(Command::Bookmark);
             }
+            if i.key_pressed(Key::M) {
+                cmds.push(Command::CycleView);
+            }
         });
     }
 
@@ -416,6 +574,18 @@ impl MatThanApp {
                     .clicked()
                 {
                     cmds.push(Command::SetLayout(l));
+                }
+            }
+            if self.map.is_some() {
+                ui.separator();
+                for v in CentralView::ALL {
+                    if ui
+                        .selectable_label(self.state.view == v, tr.t(v.key()))
+                        .on_hover_text(tr.t("view-key-hint"))
+                        .clicked()
+                    {
+                        cmds.push(Command::SetView(v));
+                    }
                 }
             }
             ui.separator();
@@ -477,12 +647,22 @@ impl MatThanApp {
         });
         let q = self.search.trim();
         let mut by_ward: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut hidden = 0usize;
         for (i, c) in self.cameras.iter().enumerate() {
             let cfg = &c.config;
             let hay = format!(
                 "{} {} {} {} {}",
                 cfg.name, cfg.ward, cfg.address, cfg.owner, cfg.id
             );
+            // The map's registry filter (owner, sharing, consent) applies to the list too.
+            let registry_ok = self
+                .map
+                .as_ref()
+                .is_none_or(|m| m.site(&cfg.id.0).is_none_or(|site| m.filter.accepts(site)));
+            if !registry_ok {
+                hidden += 1;
+                continue;
+            }
             if q.is_empty() || text::matches(&hay, q) {
                 let ward = if cfg.ward.is_empty() {
                     self.tr.t("no-ward")
@@ -500,6 +680,9 @@ impl MatThanApp {
                 by_ward.values().map(Vec::len).sum::<usize>().into(),
             )],
         ));
+        if hidden > 0 {
+            ui.small(tr.t_args("camera-filtered", &[("count", hidden.into())]));
+        }
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (ward, idxs) in &by_ward {
                 egui::CollapsingHeader::new(format!("{ward} ({})", idxs.len()))
@@ -622,7 +805,7 @@ impl MatThanApp {
         }
     }
 
-    fn wall_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+    fn wall_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>, wanted: &mut HashSet<usize>) {
         let area = ui.available_rect_before_wrap();
         ui.allocate_rect(area, Sense::hover());
         let layout = self.state.layout;
@@ -630,7 +813,6 @@ impl MatThanApp {
             Some(t) => vec![(t, area)],
             None => layout.tiles(area, 2.0).into_iter().enumerate().collect(),
         };
-        let mut wanted: HashSet<usize> = HashSet::new();
         let big_tile = |r: &Rect| self.maximised.is_some() || r.width() >= area.width() * 0.6;
         let clock = chrono::Local::now().format("%H:%M:%S %d/%m/%Y").to_string();
         for (tile, rect) in rects {
@@ -704,12 +886,6 @@ impl MatThanApp {
             };
             ui.painter()
                 .rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
-        }
-        // Decode only what is on screen.
-        for cam in &self.cameras {
-            for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
-                s.set_wanted(wanted.contains(&mt_render::stream_key(s)));
-            }
         }
     }
 

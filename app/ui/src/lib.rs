@@ -7,6 +7,7 @@ pub mod app;
 pub mod i18n;
 pub mod layout;
 pub mod log;
+pub mod map;
 
 pub use app::{Command, MatThanApp, WallState};
 pub use i18n::{install_fonts, Lang, Tr};

@@ -115,6 +115,11 @@ pub struct LogUi {
     focus_note: bool,
 }
 
+/// A time as shown in the log: `29/11/2026 14:05:09`, local time.
+pub fn format_time(ms: i64) -> String {
+    fmt_time(ms)
+}
+
 fn fmt_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
@@ -263,6 +268,11 @@ impl LogUi {
     }
 
     /// The store thread (for tests and tools that need to reach the database directly).
+    /// Where exports (CSV, coverage plans) are written.
+    pub fn export_dir(&self) -> &std::path::Path {
+        &self.export_dir
+    }
+
     pub fn store(&self) -> &StoreThread {
         &self.store
     }
@@ -467,6 +477,32 @@ impl LogUi {
     }
 
     /// B pressed on a tile showing `camera`.
+    /// Opens an incident's window (from a pin on the map).
+    pub fn open_incident(&mut self, id: i64) {
+        self.submit(|st| st.run(move |db| db.incident_detail(id)).map(Job::Detail));
+    }
+
+    /// Starts a new incident at a place chosen on the map.
+    pub fn new_incident_at(&mut self, lat: f64, lon: f64, ward: String, cameras: Vec<String>) {
+        let now = mt_store::now_ms();
+        self.form_time = fmt_input_time(now);
+        self.incident_form = Some(IncidentDraft {
+            title: String::new(),
+            type_code: "other".into(),
+            occurred_ms: now,
+            ward,
+            lat_deg: Some(lat),
+            lon_deg: Some(lon),
+            camera_ids: cameras,
+            bookmark_ids: Vec::new(),
+        });
+    }
+
+    /// The incident type's name in `lang` (its code if unknown).
+    pub fn type_label(&self, code: &str, lang: Lang) -> String {
+        self.type_name(code, lang)
+    }
+
     pub fn start_bookmark(
         &mut self,
         camera_id: &str,
