@@ -5,6 +5,7 @@
 mod util;
 
 mod config;
+mod map;
 mod render;
 mod rtsp;
 mod store;

@@ -39,7 +39,7 @@ fn app(capture: &Capture, state_path: Option<std::path::PathBuf>) -> MatThanApp 
     MatThanApp::new(&ctx, cams, state, state_path, vec![])
 }
 
-fn harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
+pub(crate) fn harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 850.0))
         .with_context_setup(|ctx| mt_ui::install_fonts(ctx))
@@ -207,7 +207,7 @@ fn dragging_a_camera_onto_a_tile_assigns_it() {
 }
 
 /// Types operator ID and PIN on the sign-in screen and presses the button.
-fn sign_in(h: &mut Harness<'static, MatThanApp>, id: &str, pin: &str) {
+pub(crate) fn sign_in(h: &mut Harness<'static, MatThanApp>, id: &str, pin: &str) {
     for (role, label, text) in [
         (egui::Role::TextInput, "Mã cán bộ", id),
         (egui::Role::PasswordInput, "Mã PIN", pin),
@@ -223,7 +223,7 @@ fn sign_in(h: &mut Harness<'static, MatThanApp>, id: &str, pin: &str) {
 }
 
 /// Runs frames until the log's store work is done.
-fn settle(h: &mut Harness<'static, MatThanApp>) {
+pub(crate) fn settle(h: &mut Harness<'static, MatThanApp>) {
     for _ in 0..400 {
         h.run_steps(1);
         if !h.state().log.as_ref().is_some_and(|l| l.busy()) {
