@@ -13,6 +13,7 @@
 
 mod bench;
 mod demo;
+mod evidence;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -73,6 +74,47 @@ enum Cmd {
         /// Map mode when the map is shown: watch, edit or plan.
         #[arg(long, default_value = "watch")]
         map_mode: String,
+    },
+    /// Record the camera file's cameras (main streams, no re-encoding) into MP4 segments
+    /// until stopped.
+    Record {
+        /// Recording directory (default: recordings/ beside the log).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 60.0)]
+        segment_secs: f64,
+        /// Stop after this many seconds (default: run until killed).
+        #[arg(long)]
+        secs: Option<u64>,
+    },
+    /// Export evidence: one signed archive with the cameras' clips (and the incident).
+    Export {
+        /// Incident number in the log: its cameras, time range, notes, bookmarks, stills.
+        #[arg(long)]
+        incident: Option<i64>,
+        /// Comma-separated camera ids (instead of, or in addition to, the incident's).
+        #[arg(long)]
+        cameras_ids: Option<String>,
+        /// Range start/end, Unix milliseconds.
+        #[arg(long)]
+        from_ms: Option<i64>,
+        #[arg(long)]
+        to_ms: Option<i64>,
+        #[arg(long, default_value = "cli")]
+        operator: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        rec_dir: Option<PathBuf>,
+    },
+    /// Verify an evidence archive: the signature and every file's SHA-256. Exit 1 on any problem.
+    Verify {
+        archive: PathBuf,
+        /// Accept only these workstation public keys (hex); default: any, fingerprint shown.
+        #[arg(long)]
+        trust: Vec<String>,
     },
     /// Map benchmark: frame preparation, hit-testing and coverage with N generated cameras
     /// over the district data.
@@ -329,6 +371,47 @@ fn main() -> anyhow::Result<()> {
             dir,
         }) => bench::log(incidents, notes, dir.unwrap_or_else(std::env::temp_dir)),
         Some(Cmd::BenchMap { cameras_n, map_dir }) => bench::map(cameras_n, &map_dir),
+        Some(Cmd::Record {
+            dir,
+            segment_secs,
+            secs,
+        }) => {
+            let path = cli
+                .cameras
+                .unwrap_or_else(|| config_dir().join("cameras.toml"));
+            let file = load_camera_file(&path)?;
+            let dir = dir.unwrap_or_else(|| evidence::rec_dir(&default_db()));
+            evidence::record_cmd(&file, &dir, segment_secs, secs)
+        }
+        Some(Cmd::Export {
+            incident,
+            cameras_ids,
+            from_ms,
+            to_ms,
+            operator,
+            out,
+            db,
+            rec_dir,
+        }) => {
+            let db = db.unwrap_or_else(default_db);
+            let rec = rec_dir.unwrap_or_else(|| evidence::rec_dir(&db));
+            evidence::export_cmd(
+                &db,
+                &rec,
+                incident,
+                cameras_ids,
+                from_ms,
+                to_ms,
+                &operator,
+                &out,
+            )
+        }
+        Some(Cmd::Verify { archive, trust }) => {
+            if !evidence::verify_cmd(&archive, &trust)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some(Cmd::Bench { counts, secs }) => {
             let counts: Vec<usize> = counts
                 .split(',')

@@ -15,5 +15,5 @@ pub mod sim;
 pub mod stream;
 
 pub use frame::{ColorMatrix, DecodedFrame};
-pub use shared::{StreamKind, StreamShared, StreamStats};
+pub use shared::{RecPacket, RecSink, StreamKind, StreamShared, StreamStats};
 pub use stream::{CameraHandle, Capture, Timeouts};

@@ -38,6 +38,28 @@ const LATENCY_SAMPLES: usize = 4096;
 
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
+/// One received access unit, as the recorder gets it (a copy of what goes to the decoder;
+/// nothing is re-encoded).
+#[derive(Clone, Debug)]
+pub struct RecPacket {
+    /// Annex B, with SPS/PPS (VPS) before every keyframe.
+    pub data: Vec<u8>,
+    pub keyframe: bool,
+    pub codec: crate::decode::Codec,
+    /// Presentation time in 1/90,000 s since the RTSP session started (RTP timestamps).
+    pub pts_90k: i64,
+    /// Wall-clock time the frame arrived, Unix milliseconds.
+    pub wall_ms: i64,
+    /// Increments with each new RTSP session (timestamps restart).
+    pub session: u64,
+    /// Picture size, when the stream's parameters are known.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Where a stream's packets go for recording: a bounded channel to the recorder thread.
+pub type RecSink = std::sync::mpsc::SyncSender<RecPacket>;
+
 pub struct StreamShared {
     /// `camera-id/main` or `camera-id/sub`: for logs and thread names.
     pub label: String,
@@ -52,6 +74,9 @@ pub struct StreamShared {
     latency_us: Mutex<VecDeque<u32>>,
     frames_uploaded: AtomicU64,
     waker: Mutex<Option<Waker>>,
+    recorder: Mutex<Option<RecSink>>,
+    /// Packets the recorder could not take (its queue was full).
+    pub(crate) rec_dropped: AtomicU64,
 }
 
 impl StreamShared {
@@ -67,7 +92,30 @@ impl StreamShared {
             latency_us: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
             frames_uploaded: AtomicU64::new(0),
             waker: Mutex::new(None),
+            recorder: Mutex::new(None),
+            rec_dropped: AtomicU64::new(0),
         })
+    }
+
+    /// Sends every received packet of this stream to `sink` too (recording). An on-demand
+    /// stream with a recorder stays connected even when no view shows it; it is still decoded
+    /// only when shown.
+    pub fn set_recorder(&self, sink: Option<RecSink>) {
+        *self.recorder.lock() = sink;
+        self.wanted_changed.notify_waiters();
+    }
+
+    pub fn is_recording(&self) -> bool {
+        self.recorder.lock().is_some()
+    }
+
+    pub(crate) fn recorder(&self) -> Option<RecSink> {
+        self.recorder.lock().clone()
+    }
+
+    /// Packets dropped because the recorder was behind.
+    pub fn recorder_dropped(&self) -> u64 {
+        self.rec_dropped.load(Ordering::Relaxed)
     }
 
     pub fn state(&self) -> StreamState {

@@ -125,6 +125,7 @@ impl Capture {
             group: self.group.clone(),
             t: self.timeouts,
             shutdown: self.shutdown.subscribe(),
+            session_no: 0,
         };
         let span = tracing::info_span!("stream", id = %w.shared.label);
         self.rt
@@ -148,6 +149,8 @@ struct Worker {
     group: Arc<SessionGroup>,
     t: Timeouts,
     shutdown: watch::Receiver<bool>,
+    /// RTSP sessions started so far (the recorder starts a new segment on a new one).
+    session_no: u64,
 }
 
 /// Why `run_once` returned.
@@ -165,7 +168,7 @@ impl Worker {
             if *self.shutdown.borrow() {
                 return;
             }
-            if self.on_demand && !self.shared.is_wanted() {
+            if self.on_demand && !self.shared.is_wanted() && !self.shared.is_recording() {
                 self.shared.set_state(StreamState::Idle);
                 tokio::select! {
                     _ = self.shared.wanted_changed.notified() => continue,
@@ -287,6 +290,8 @@ impl Worker {
         };
 
         // Receive loop.
+        self.session_no += 1;
+        let mut dims = (0u32, 0u32);
         let mut need_keyframe = true;
         let mut fresh = true;
         let mut window_start = Instant::now();
@@ -322,7 +327,36 @@ impl Worker {
                 self.shared.set_state(StreamState::Live);
             }
             let rap = vf.is_random_access_point();
+            let pts_90k = vf.timestamp().elapsed();
             let data = vf.into_data();
+            if let Some(sink) = self.shared.recorder() {
+                if rap {
+                    if let Some(retina::codec::ParametersRef::Video(v)) =
+                        demuxed.streams()[idx].parameters()
+                    {
+                        dims = v.pixel_dimensions();
+                    }
+                }
+                let wall_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                let pkt = crate::shared::RecPacket {
+                    data: data.clone(),
+                    keyframe: rap,
+                    codec,
+                    pts_90k,
+                    wall_ms,
+                    session: self.session_no,
+                    width: dims.0,
+                    height: dims.1,
+                };
+                if sink.try_send(pkt).is_err() {
+                    self.shared
+                        .rec_dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             window_frames += 1;
             window_bytes += data.len() as u64;
             let wanted = self.shared.is_wanted();
@@ -343,7 +377,7 @@ impl Worker {
                 window_bytes = 0;
             }
             if self.on_demand {
-                if wanted {
+                if wanted || self.shared.is_recording() {
                     unwanted_since = None;
                 } else if unwanted_since.get_or_insert(arrival).elapsed() > self.t.idle_disconnect {
                     return End::Idle;
