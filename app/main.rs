@@ -38,6 +38,12 @@ struct Cli {
     /// directory, else the demo map of Xuân Đỉnh in assets/map.
     #[arg(long, global = true)]
     map: Option<PathBuf>,
+    /// Do not record (the window and the demo record every camera by default).
+    #[arg(long, global = true)]
+    no_record: bool,
+    /// Recording quota in GB (oldest footage not locked by an incident goes first).
+    #[arg(long, global = true, default_value_t = 50.0)]
+    rec_quota_gb: f64,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -245,7 +251,14 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             let file = load_camera_file(&path)?;
-            run_window(file, config_dir().join("wall.json"), default_db(), cli.map)
+            let rec = (!cli.no_record).then_some(cli.rec_quota_gb);
+            run_window(
+                file,
+                config_dir().join("wall.json"),
+                default_db(),
+                cli.map,
+                rec,
+            )
         }
         Some(Cmd::Demo { streams }) => {
             let sim = demo::start_sim(streams)?;
@@ -254,7 +267,8 @@ fn main() -> anyhow::Result<()> {
             let file = load_camera_file(&path)?;
             let db = default_db().with_file_name("demo.db");
             demo::ensure_demo_operator(&db)?;
-            let r = run_window(file, config_dir().join("demo-wall.json"), db, cli.map);
+            let rec = (!cli.no_record).then_some(cli.rec_quota_gb);
+            let r = run_window(file, config_dir().join("demo-wall.json"), db, cli.map, rec);
             drop(sim);
             r
         }
@@ -554,6 +568,7 @@ fn run_window(
     state_path: PathBuf,
     db_path: PathBuf,
     map_arg: Option<PathBuf>,
+    rec_quota_gb: Option<f64>,
 ) -> anyhow::Result<()> {
     let (capture, handles) = start_all(&file)?;
     let mut errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
@@ -562,11 +577,55 @@ fn run_window(
     }
     // A log that cannot be opened (damaged, newer version, read-only) is reported; the wall
     // still runs.
+    // Recording: every camera's main stream, into recordings/ beside the log.
+    let recorder = match rec_quota_gb {
+        None => None,
+        Some(gb) => {
+            let mut cfg = mt_record::RecConfig::new(evidence::rec_dir(&db_path));
+            cfg.quota_bytes = (gb * (1u64 << 30) as f64) as u64;
+            match mt_record::Recorder::start(cfg) {
+                Ok((mut r, rep)) => {
+                    if !rep.is_empty() {
+                        errors.push(format!("recordings reconciled: {rep:?}"));
+                    }
+                    for h in &handles {
+                        if let Err(e) = r.add(&h.config.id.0, &h.main) {
+                            errors.push(e.to_string());
+                        }
+                    }
+                    Some(r)
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    errors.push(e.to_string());
+                    None
+                }
+            }
+        }
+    };
+    let evidence = match (
+        &recorder,
+        mt_record::keys::load_or_create(&evidence::key_path(&db_path)),
+    ) {
+        (Some(r), Ok(key)) => Some(mt_ui::evidence::EvidenceCtx {
+            rec_dir: r.dir().to_owned(),
+            index: r.index(),
+            key: std::sync::Arc::new(key),
+            export_dir: db_path.with_file_name("exports"),
+            workstation: evidence::workstation_name(),
+        }),
+        (_, Err(e)) => {
+            errors.push(e.to_string());
+            None
+        }
+        _ => None,
+    };
     let log = match mt_store::thread::StoreThread::start(&db_path) {
-        Ok(st) => Some(mt_ui::log::LogUi::new(
-            st,
-            db_path.with_file_name("exports"),
-        )),
+        Ok(st) => {
+            let mut l = mt_ui::log::LogUi::new(st, db_path.with_file_name("exports"));
+            l.evidence = evidence.map(mt_ui::evidence::EvidenceUi::new);
+            Some(l)
+        }
         Err(e) => {
             tracing::error!("{e}");
             errors.push(e.to_string());
@@ -599,7 +658,9 @@ fn run_window(
                 Some(l) => app.with_log(l),
                 None => app,
             };
-            Ok(Box::new(app.with_map(map)))
+            let mut app = app.with_map(map);
+            app.recorder = recorder;
+            Ok(Box::new(app))
         }),
     );
     drop(capture);

@@ -592,3 +592,121 @@ fn retention_deletes_oldest_first_by_quota_and_age_but_never_footage_an_incident
         .collect();
     assert_eq!(left, ["c/0.mp4", "c/5.mp4"]);
 }
+
+// ---- export from the incident window (egui_kittest, real wgpu) ----------------------------
+
+use egui_kittest::kittest::Queryable;
+
+#[test]
+fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec_dir = dir.path().join("rec");
+    // Two cameras recorded for 5 s (segments of 2 s, all finished when recording stops).
+    let sim = SimServer::start(&assets(), 0, 2).expect("RTSP server");
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut cfg = RecConfig::new(rec_dir.clone());
+    cfg.segment_secs = 2.0;
+    let (mut rec, _) = Recorder::start(cfg).unwrap();
+    let mut handles = Vec::new();
+    for k in 1..=2 {
+        let h = cap
+            .start_camera(camera(
+                &format!("cam-{k}"),
+                &sim.url(&format!("cam{k}/main")),
+                "",
+            ))
+            .unwrap();
+        rec.add(&h.config.id.0, &h.main).unwrap();
+        handles.push(h);
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let index = rec.index();
+    rec.stop();
+    // The log: an officer and an incident on both cameras, now.
+    let db = dir.path().join("log.db");
+    let incident = {
+        let mut d = mt_store::Db::open(&db).unwrap();
+        d.add_operator(
+            None,
+            "gs01",
+            "Trần Văn Giám",
+            mt_store::Role::Supervisor,
+            "1357",
+        )
+        .unwrap();
+        d.add_incident(
+            "gs01",
+            &mt_store::NewIncident {
+                title: "Cướp giật điện thoại".into(),
+                type_code: "other".into(),
+                occurred_ms: mt_record::now_ms() - 3_000,
+                ward: "Xuân Đỉnh".into(),
+                lat_deg: None,
+                lon_deg: None,
+                camera_ids: vec!["cam-1".into(), "cam-2".into()],
+                bookmark_ids: vec![],
+            },
+        )
+        .unwrap()
+    };
+    let key = SigningKey::from_bytes(&[5u8; 32]);
+    let mut log = mt_ui::log::LogUi::new(
+        mt_store::thread::StoreThread::start(&db).unwrap(),
+        dir.path().join("exports"),
+    );
+    log.evidence = Some(mt_ui::evidence::EvidenceUi::new(
+        mt_ui::evidence::EvidenceCtx {
+            rec_dir: rec_dir.clone(),
+            index,
+            key: std::sync::Arc::new(key.clone()),
+            export_dir: dir.path().join("exports"),
+            workstation: "may-tram-1".into(),
+        },
+    ));
+    let app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        handles,
+        mt_ui::WallState {
+            show_health: false,
+            ..Default::default()
+        },
+        None,
+        vec![],
+    )
+    .with_log(log);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, "gs01", "1357");
+    h.state_mut().log.as_mut().unwrap().open_incident(incident);
+    crate::ui::settle(&mut h);
+    h.get_by_label("Xuất chứng cứ").click();
+    let mut saw_progress = false;
+    let done = wait_for(Duration::from_secs(60), || {
+        h.run_steps(1);
+        let ev = h.state().log.as_ref().unwrap().evidence.as_ref().unwrap();
+        saw_progress |= ev.progress().is_some();
+        ev.last.clone()
+    });
+    assert!(saw_progress, "a progress bar was shown while exporting");
+    let (inc, outcome) = done.expect("the export ended").0;
+    assert_eq!(inc, incident);
+    let mt_ui::evidence::ExportOutcome::Verified { path, files } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(files, 3, "two clips and incident.json");
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("Đã xuất và kiểm tra chữ ký")
+            .is_some(),
+        "the officer is told it is verified"
+    );
+    let rep = mt_record::verify::verify(&path, &[*key.verifying_key().as_bytes()]);
+    assert!(rep.ok(), "{:?}", rep.problems);
+    let m = rep.manifest.unwrap();
+    assert_eq!(m.operator, "gs01");
+    assert_eq!(m.incident_id, Some(incident));
+    assert!(m.clips.iter().all(|c| c.frames > 30), "{:?}", m.clips);
+    let inc_json: serde_json::Value =
+        serde_json::from_slice(&unzip(&path, "incident.json")).unwrap();
+    assert_eq!(inc_json["title"], "Cướp giật điện thoại");
+}

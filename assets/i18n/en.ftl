@@ -192,3 +192,13 @@ plan-image-title = Camera coverage plan — existing { $before }, with planned {
 legend-camera = Existing camera
 legend-gap = Uncovered street
 map-filter = Filter cameras
+
+# Evidence
+export-evidence = Export evidence
+export-evidence-hint = One signed archive: the cameras' clips, the incident, notes, bookmarks and stills
+export-progress = Exporting { $pct } %
+export-cancel = Cancel
+export-verified = Exported and signature checked, { $count } files: { $file }
+export-failed = Export failed: { $error }
+export-cancelled = Export cancelled; nothing half-written was left.
+rec-alarm = Recording: { $error }

@@ -192,3 +192,13 @@ plan-image-title = Kế hoạch phủ sóng camera — hiện có { $before }, c
 legend-camera = Camera hiện có
 legend-gap = Đoạn đường chưa được phủ
 map-filter = Lọc camera
+
+# Chứng cứ
+export-evidence = Xuất chứng cứ
+export-evidence-hint = Một tệp lưu trữ có chữ ký: đoạn video của các camera, vụ việc, ghi chú, đánh dấu và ảnh
+export-progress = Đang xuất { $pct } %
+export-cancel = Hủy
+export-verified = Đã xuất và kiểm tra chữ ký, { $count } tệp: { $file }
+export-failed = Không xuất được: { $error }
+export-cancelled = Đã hủy xuất; không để lại tệp dở dang.
+rec-alarm = Ghi hình: { $error }

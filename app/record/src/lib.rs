@@ -14,6 +14,7 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod export;
+pub mod incident;
 pub mod index;
 pub mod keys;
 pub mod mp4;

@@ -134,6 +134,8 @@ pub struct MatThanApp {
     pub map: Option<crate::map::MapUi>,
     /// Camera id → index in `cameras`.
     by_id: std::collections::HashMap<String, usize>,
+    /// Recording of every camera (stopped, segments finished, when the app is dropped).
+    pub recorder: Option<mt_record::Recorder>,
 }
 
 impl MatThanApp {
@@ -177,6 +179,7 @@ impl MatThanApp {
             log: None,
             map: None,
             by_id: Default::default(),
+            recorder: None,
         }
         .index_cameras()
     }
@@ -621,6 +624,12 @@ impl MatThanApp {
                 "summary",
                 &[("live", live.into()), ("total", self.cameras.len().into())],
             ));
+            if let Some(alarm) = self.recorder.as_ref().and_then(|r| r.status().alarm) {
+                ui.colored_label(
+                    Color32::from_rgb(240, 80, 80),
+                    tr.t_args("rec-alarm", &[("error", alarm.into())]),
+                );
+            }
             if !self.config_errors.is_empty() {
                 ui.colored_label(
                     Color32::from_rgb(230, 160, 40),

@@ -113,6 +113,8 @@ pub struct LogUi {
     export_dir: PathBuf,
     /// The bookmark note field wants focus on its first frame.
     focus_note: bool,
+    /// Evidence export, when recordings are attached.
+    pub evidence: Option<crate::evidence::EvidenceUi>,
 }
 
 /// A time as shown in the log: `29/11/2026 14:05:09`, local time.
@@ -261,6 +263,7 @@ impl LogUi {
             unsaved: Vec::new(),
             export_dir,
             focus_note: false,
+            evidence: None,
         };
         l.submit(|s| s.run(|db| db.operator_count()).map(Job::Count));
         l.submit(|s| s.run(|db| db.incident_types()).map(Job::Types));
@@ -1330,6 +1333,15 @@ impl LogUi {
                         add_note = Some(std::mem::take(&mut self.new_note));
                     }
                 });
+                if let Some(ev) = self.evidence.as_mut() {
+                    ui.separator();
+                    let op = self
+                        .operator
+                        .as_ref()
+                        .map(|o| o.id.clone())
+                        .unwrap_or_default();
+                    ev.ui(ui, tr, &self.store, d.incident.id, &op);
+                }
                 if ui.button(tr.t("close")).clicked() {
                     close = true;
                 }
