@@ -115,6 +115,14 @@ enum Cmd {
         #[arg(long)]
         rec_dir: Option<PathBuf>,
     },
+    /// Replay an evidence archive offline: verified first, then the cameras in step with the
+    /// incident's bookmarks. Never writes into the archive.
+    Replay {
+        archive: PathBuf,
+        /// UI language: vi or en.
+        #[arg(long, default_value = "vi")]
+        lang: String,
+    },
     /// Verify an evidence archive: the signature and every file's SHA-256. Exit 1 on any problem.
     Verify {
         archive: PathBuf,
@@ -419,6 +427,37 @@ fn main() -> anyhow::Result<()> {
                 &operator,
                 &out,
             )
+        }
+        Some(Cmd::Replay { archive, lang }) => {
+            let lang = if lang == "en" {
+                mt_ui::Lang::En
+            } else {
+                mt_ui::Lang::Vi
+            };
+            let replay =
+                mt_ui::replay::Replay::open(&archive, lang).map_err(|e| anyhow::anyhow!(e))?;
+            for p in &replay.report.problems {
+                tracing::error!("{}: {p}", archive.display());
+            }
+            let options = eframe::NativeOptions {
+                viewport: egui::ViewportBuilder::default()
+                    .with_title(format!("Mắt Thần — {}", archive.display()))
+                    .with_inner_size([1400.0, 900.0]),
+                renderer: eframe::Renderer::Wgpu,
+                ..Default::default()
+            };
+            eframe::run_native(
+                "Mắt Thần replay",
+                options,
+                Box::new(move |cc| {
+                    if let Some(rs) = cc.wgpu_render_state.as_ref() {
+                        mt_render::install(rs);
+                    }
+                    mt_ui::install_fonts(&cc.egui_ctx);
+                    Ok(Box::new(mt_ui::replay::ReplayApp(replay)))
+                }),
+            )
+            .map_err(|e| anyhow::anyhow!("window: {e}"))
         }
         Some(Cmd::Verify { archive, trust }) => {
             if !evidence::verify_cmd(&archive, &trust)? {

@@ -710,3 +710,122 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
         serde_json::from_slice(&unzip(&path, "incident.json")).unwrap();
     assert_eq!(inc_json["title"], "Cướp giật điện thoại");
 }
+
+#[test]
+fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_writes_the_archive()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let ids = record(&rec, 3, 7, 60.0);
+    let index = Mutex::new(Index::open(&rec.join("index.db")).unwrap());
+    let segs = index.lock().all().unwrap();
+    let from = segs.iter().map(|s| s.start_ms).max().unwrap() + 500;
+    let to = segs.iter().map(|s| s.end_ms).min().unwrap() - 500;
+    let key = SigningKey::from_bytes(&[4u8; 32]);
+    let out = dir.path().join("ev.zip");
+    let req = ExportRequest {
+        cameras: ids,
+        from_ms: from,
+        to_ms: to,
+        incident: Some(
+            serde_json::json!({"id": 9, "title": "Đua xe trái phép", "bookmarks": [
+                {"frame_time_ms": from + 2_000, "camera_id": "cam-1", "note": "xe thứ hai"}
+            ]}),
+        ),
+        operator: "gs01".into(),
+        workstation: "may-tram-1".into(),
+        ..Default::default()
+    };
+    export(
+        &index,
+        &rec,
+        &req,
+        &key,
+        &out,
+        &|_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let before = std::fs::read(&out).unwrap();
+    let mtime = std::fs::metadata(&out).unwrap().modified().unwrap();
+
+    let mut r = mt_ui::replay::Replay::open(&out, mt_ui::Lang::Vi).unwrap();
+    assert!(r.verified(), "{:?}", r.report.problems);
+    assert_eq!(r.clips.len(), 3);
+    assert_eq!(r.bookmarks.len(), 1);
+    // The first frame of every clip decodes.
+    let first = wait_for(Duration::from_secs(5), || {
+        r.clips
+            .iter()
+            .all(|c| c.player.shared.latest().is_some())
+            .then_some(())
+    });
+    assert!(first.is_some(), "every clip shows its first frame");
+    for c in &r.clips {
+        let f = c.player.shared.latest().unwrap();
+        assert_eq!((f.width, f.height), (640, 360));
+    }
+    // Seeks forward, back, to the bookmark: every tile shows the frame at or just before the
+    // time, so any two tiles are within one frame (67 ms at 15 fps) of each other.
+    for t in [
+        from + 3_000,
+        from + 1_000,
+        from + 2_000,
+        to - 300,
+        from + 150,
+    ] {
+        r.seek(t);
+        let settled = wait_for(Duration::from_secs(5), || {
+            let shown: Vec<i64> = r.clips.iter().filter_map(|c| c.player.shown_ms()).collect();
+            (shown.len() == 3 && shown.iter().all(|s| *s <= t && t - *s < 67)).then_some(shown)
+        });
+        let (shown, _) = settled.unwrap_or_else(|| {
+            panic!(
+                "tiles did not settle at {t}: {:?}",
+                r.clips
+                    .iter()
+                    .map(|c| c.player.shown_ms())
+                    .collect::<Vec<_>>()
+            )
+        });
+        let (lo, hi) = (shown.iter().min().unwrap(), shown.iter().max().unwrap());
+        assert!(hi - lo < 67, "tiles {shown:?} within one frame at {t}");
+    }
+    drop(r);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "replay never writes into the archive"
+    );
+    assert_eq!(std::fs::metadata(&out).unwrap().modified().unwrap(), mtime);
+
+    // A tampered archive opens, red-bannered and marked unverified, and still plays.
+    let bad = dir.path().join("bad.zip");
+    rewrite(
+        &out,
+        &bad,
+        |n, v| (n != "incident.json").then_some(v),
+        Some(("ghi-chu.txt", b"x")),
+    );
+    let r = mt_ui::replay::Replay::open(&bad, mt_ui::Lang::Vi).unwrap();
+    assert!(!r.verified());
+    assert!(
+        r.report
+            .problems
+            .iter()
+            .any(|p| p == "incident.json: missing"),
+        "{:?}",
+        r.report.problems
+    );
+    assert!(r
+        .report
+        .problems
+        .iter()
+        .any(|p| p.starts_with("ghi-chu.txt: extra")));
+    assert!(wait_for(Duration::from_secs(5), || r
+        .clips
+        .iter()
+        .all(|c| c.player.shared.latest().is_some())
+        .then_some(()))
+    .is_some());
+}

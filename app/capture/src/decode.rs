@@ -117,6 +117,66 @@ impl Decoder {
         self.codec
     }
 
+    /// A decoder for a stream read from a file (MP4): the container's parameters carry the
+    /// avcC/hvcC extradata its length-prefixed packets need.
+    pub fn from_parameters(
+        codec: Codec,
+        params: ff::codec::Parameters,
+    ) -> Result<Self, DecodeError> {
+        init_ffmpeg();
+        let mut ctx = ff::codec::Context::from_parameters(params)?;
+        ctx.set_threading(ff::threading::Config {
+            kind: ff::threading::Type::None,
+            count: 1,
+            ..Default::default()
+        });
+        let dec = ctx.decoder().video()?;
+        Ok(Decoder {
+            codec,
+            dec,
+            out: ff::frame::Video::empty(),
+            pool: Vec::new(),
+            seq: 0,
+        })
+    }
+
+    /// Decodes a demuxed packet (with its timestamps); `emit` gets each picture with its
+    /// presentation time in the packet's time base.
+    pub fn decode_packet(
+        &mut self,
+        pkt: &ff::Packet,
+        mut emit: impl FnMut(Option<i64>, Arc<DecodedFrame>),
+    ) -> Result<(), DecodeError> {
+        self.dec.send_packet(pkt)?;
+        self.drain(&mut emit)
+    }
+
+    /// Signals the end of the input and emits the pictures still inside the decoder.
+    pub fn finish(
+        &mut self,
+        mut emit: impl FnMut(Option<i64>, Arc<DecodedFrame>),
+    ) -> Result<(), DecodeError> {
+        self.dec.send_eof()?;
+        self.drain(&mut emit)
+    }
+
+    fn drain(
+        &mut self,
+        emit: &mut impl FnMut(Option<i64>, Arc<DecodedFrame>),
+    ) -> Result<(), DecodeError> {
+        while self.dec.receive_frame(&mut self.out).is_ok() {
+            let pts = self.out.timestamp().or(self.out.pts());
+            let f = self.convert(Instant::now())?;
+            emit(pts, f);
+        }
+        Ok(())
+    }
+
+    /// Forgets buffered pictures (after a seek).
+    pub fn flush(&mut self) {
+        self.dec.flush();
+    }
+
     /// Decodes one access unit; calls `emit` for every picture that comes out.
     pub fn decode(
         &mut self,

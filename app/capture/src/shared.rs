@@ -134,7 +134,8 @@ impl StreamShared {
     pub fn latest(&self) -> Option<Arc<DecodedFrame>> {
         self.latest.lock().clone()
     }
-    pub(crate) fn publish(&self, f: Arc<DecodedFrame>) {
+    /// Makes `f` the stream's latest picture (decoders, and replay of recorded clips).
+    pub fn publish(&self, f: Arc<DecodedFrame>) {
         *self.latest.lock() = Some(f);
         self.wake();
     }

@@ -18,6 +18,7 @@ pub mod incident;
 pub mod index;
 pub mod keys;
 pub mod mp4;
+pub mod player;
 pub mod recorder;
 pub mod verify;
 
