@@ -130,6 +130,14 @@ enum Cmd {
         #[arg(long)]
         trust: Vec<String>,
     },
+    /// Evidence benchmark: export of 4 cameras × N minutes against cp + sha256sum, and seeks
+    /// in a one-hour recording.
+    BenchEvidence {
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        #[arg(long, default_value_t = 200)]
+        seeks: usize,
+    },
     /// Map benchmark: frame preparation, hit-testing and coverage with N generated cameras
     /// over the district data.
     BenchMap {
@@ -393,6 +401,7 @@ fn main() -> anyhow::Result<()> {
             dir,
         }) => bench::log(incidents, notes, dir.unwrap_or_else(std::env::temp_dir)),
         Some(Cmd::BenchMap { cameras_n, map_dir }) => bench::map(cameras_n, &map_dir),
+        Some(Cmd::BenchEvidence { minutes, seeks }) => bench::evidence(minutes, seeks),
         Some(Cmd::Record {
             dir,
             segment_secs,

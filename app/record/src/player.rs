@@ -32,6 +32,8 @@ pub struct ClipPlayer {
     queue: VecDeque<(i64, Arc<DecodedFrame>)>,
     shown: Option<i64>,
     eof: bool,
+    /// A packet read past a seek's end, decoded next.
+    held: Option<ff::Packet>,
     /// Frames decoded since opening (for the benchmark).
     pub decoded: u64,
 }
@@ -72,6 +74,7 @@ impl ClipPlayer {
             queue: VecDeque::new(),
             shown: None,
             eof: false,
+            held: None,
             decoded: 0,
         };
         // The first presented frame's time anchors wall-clock time.
@@ -108,8 +111,9 @@ impl ClipPlayer {
         let before = self.queue.len();
         let mut got = Vec::new();
         while got.is_empty() && !self.eof {
-            let mut next = None;
-            for (s, pkt) in self.ictx.packets() {
+            let mut next = self.held.take();
+            let limit = if next.is_some() { 0 } else { usize::MAX };
+            for (s, pkt) in self.ictx.packets().take(limit) {
                 if s.index() == self.idx {
                     next = Some(pkt);
                     break;
@@ -136,17 +140,59 @@ impl ClipPlayer {
         Ok(())
     }
 
+    /// Goes to the keyframe at or before `t` and decodes up to the next keyframe after it.
+    ///
+    /// Written by hand rather than with `avformat_seek_file`: our segments are fragmented MP4
+    /// without an index, where libavformat's seek only knows the fragments it has read.
+    /// Reading a one-minute segment's packets (no decoding) takes a few milliseconds.
     fn seek(&mut self, t: i64) -> Result<()> {
-        let rel_ms = (t - self.start_wall_ms).max(0);
-        let first_us =
-            self.first_pts * 1_000_000 * self.tb.numerator() as i64 / self.tb.denominator() as i64;
-        let target_us = first_us + rel_ms * 1000;
-        self.ictx
-            .seek(target_us, ..target_us)
-            .map_err(|e| err(&self.path, e))?;
+        self.ictx = ff::format::input(&self.path).map_err(|e| err(&self.path, e))?;
         self.dec.flush();
         self.queue.clear();
         self.eof = false;
+        self.held = None;
+        let mut gop: Vec<ff::Packet> = Vec::new();
+        let mut after = None;
+        let (start, first, idx) = (self.start_wall_ms, self.first_pts, self.idx);
+        let (num, den) = (self.tb.numerator() as i64, self.tb.denominator() as i64);
+        let wall = |p: i64| start + (p - first) * 1000 * num / den;
+        for (s, pkt) in self.ictx.packets() {
+            if s.index() != idx {
+                continue;
+            }
+            let w = pkt.pts().map(wall).unwrap_or(i64::MIN);
+            if pkt.is_key() {
+                if w <= t {
+                    gop.clear();
+                } else if !gop.is_empty() {
+                    after = Some(pkt);
+                    break;
+                }
+            }
+            gop.push(pkt);
+        }
+        if after.is_none() {
+            self.eof = true;
+        }
+        // The next keyframe too: the decoder holds back the GOP's last pictures (B-frame
+        // reordering) until it sees it.
+        if let Some(a) = after.take() {
+            gop.push(a);
+        }
+        let mut got = Vec::new();
+        for pkt in &gop {
+            let _ = self
+                .dec
+                .decode_packet(pkt, |pts, f| got.push((pts.unwrap_or(0), f)));
+        }
+        if self.eof {
+            let _ = self.dec.finish(|pts, f| got.push((pts.unwrap_or(0), f)));
+        }
+        self.decoded += got.len() as u64;
+        for (pts, f) in got {
+            let w = self.wall(pts);
+            self.queue.push_back((w, f));
+        }
         Ok(())
     }
 
@@ -180,9 +226,18 @@ impl ClipPlayer {
                 break;
             }
         }
-        if let Some((ft, f)) = pick {
-            self.shown = Some(ft);
-            self.shared.publish(f);
+        match pick {
+            Some((ft, f)) => {
+                self.shown = Some(ft);
+                self.shared.publish(f);
+            }
+            // Before the clip's first frame: show that frame rather than nothing.
+            None if self.shown.is_none() => {
+                if let Some((_, f)) = self.queue.front() {
+                    self.shared.publish(f.clone());
+                }
+            }
+            None => {}
         }
         Ok(self.shown)
     }
@@ -251,5 +306,52 @@ impl Drop for PlayerThread {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+/// Plays one camera's recording: the segment holding the asked time is opened (and the
+/// next one when time runs past it), so time moves across segment files seamlessly.
+pub struct RecordingPlayer {
+    pub camera: String,
+    rec_dir: PathBuf,
+    index: Arc<parking_lot::Mutex<crate::Index>>,
+    pub shared: Arc<StreamShared>,
+    current: Option<(i64, i64, ClipPlayer)>,
+}
+
+impl RecordingPlayer {
+    pub fn new(camera: &str, rec_dir: &Path, index: Arc<parking_lot::Mutex<crate::Index>>) -> Self {
+        RecordingPlayer {
+            camera: camera.to_owned(),
+            rec_dir: rec_dir.to_owned(),
+            index,
+            shared: StreamShared::new(format!("{camera}/playback"), StreamKind::Main),
+            current: None,
+        }
+    }
+
+    /// Shows the recorded picture at `t` (the last frame at or before it); None where there
+    /// is no recording.
+    pub fn show(&mut self, t: i64) -> Result<Option<i64>> {
+        let inside = self
+            .current
+            .as_ref()
+            .is_some_and(|(s, e, _)| t >= *s && t <= *e + 1_000);
+        if !inside {
+            // The segment starting last at or before t (a frame's gap between segments
+            // still shows the previous segment's last frame).
+            let segs = self.index.lock().segments(&self.camera, t - 1_000, t)?;
+            let Some(seg) = segs.into_iter().filter(|s| s.start_ms <= t).next_back() else {
+                self.current = None;
+                return Ok(None);
+            };
+            let mut p =
+                ClipPlayer::open(&self.rec_dir.join(&seg.file), seg.start_ms, &self.camera)?;
+            // Publish into this player's stream so tiles keep their texture across segments.
+            p.shared = self.shared.clone();
+            self.current = Some((seg.start_ms, seg.end_ms, p));
+        }
+        let (_, _, p) = self.current.as_mut().expect("opened above");
+        p.show(t)
     }
 }
