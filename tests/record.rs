@@ -716,7 +716,7 @@ fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_
 {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("rec");
-    let ids = record(&rec, 3, 7, 60.0);
+    let ids = record(&rec, 3, 10, 60.0);
     let index = Mutex::new(Index::open(&rec.join("index.db")).unwrap());
     let segs = index.lock().all().unwrap();
     let from = segs.iter().map(|s| s.start_ms).max().unwrap() + 500;
@@ -767,10 +767,12 @@ fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_
     }
     // Seeks forward, back, to the bookmark: every tile shows the frame at or just before the
     // time, so any two tiles are within one frame (67 ms at 15 fps) of each other.
+    let span = to - from;
+    assert!(span > 4_000, "at least 4 s in common: {span} ms");
     for t in [
-        from + 3_000,
+        from + span / 2,
         from + 1_000,
-        from + 2_000,
+        from + span / 2 + 1_000,
         to - 300,
         from + 150,
     ] {
@@ -781,7 +783,9 @@ fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_
         });
         let (shown, _) = settled.unwrap_or_else(|| {
             panic!(
-                "tiles did not settle at {t}: {:?}",
+                "tiles did not settle at {t} (from + {} ms, to - {} ms): {:?}",
+                t - from,
+                to - t,
                 r.clips
                     .iter()
                     .map(|c| c.player.shown_ms())

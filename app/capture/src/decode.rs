@@ -125,6 +125,14 @@ impl Decoder {
     ) -> Result<Self, DecodeError> {
         init_ffmpeg();
         let mut ctx = ff::codec::Context::from_parameters(params)?;
+        // Tell the decoder up front that pictures may be reordered (B-frames): otherwise a
+        // fresh or flushed H.264 decoder puts pictures out before it has learnt the reorder
+        // depth and then drops the ones that arrive "late" — after every seek.
+        // SAFETY: a plain field of the codec context, set before the decoder is opened.
+        unsafe {
+            let c = ctx.as_mut_ptr();
+            (*c).has_b_frames = (*c).has_b_frames.max(4);
+        }
         ctx.set_threading(ff::threading::Config {
             kind: ff::threading::Type::None,
             count: 1,
@@ -165,7 +173,7 @@ impl Decoder {
         emit: &mut impl FnMut(Option<i64>, Arc<DecodedFrame>),
     ) -> Result<(), DecodeError> {
         while self.dec.receive_frame(&mut self.out).is_ok() {
-            let pts = self.out.timestamp().or(self.out.pts());
+            let pts = self.out.pts().or(self.out.timestamp());
             let f = self.convert(Instant::now())?;
             emit(pts, f);
         }

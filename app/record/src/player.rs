@@ -16,6 +16,8 @@ use crate::{RecError, Result};
 
 /// Further ahead than this, seeking is faster than decoding forward.
 const SEEK_AHEAD_MS: i64 = 3_000;
+/// Pictures kept decoded ahead of the one shown (covers B-frame reordering).
+const LOOKAHEAD: usize = 4;
 
 pub struct ClipPlayer {
     pub path: PathBuf,
@@ -34,6 +36,12 @@ pub struct ClipPlayer {
     eof: bool,
     /// A packet read past a seek's end, decoded next.
     held: Option<ff::Packet>,
+    /// Presentation times of the packets inside the decoder. It puts pictures out in
+    /// presentation order, so each picture's time is the smallest one waiting: more reliable
+    /// than the decoder's own frame timestamps with made-up decode times.
+    fed: std::collections::BinaryHeap<std::cmp::Reverse<i64>>,
+    /// Queue times are wall-clock times (false only while `open` learns the first time).
+    anchored: bool,
     /// Frames decoded since opening (for the benchmark).
     pub decoded: u64,
 }
@@ -75,24 +83,44 @@ impl ClipPlayer {
             shown: None,
             eof: false,
             held: None,
+            fed: Default::default(),
+            anchored: false,
             decoded: 0,
         };
-        // The first presented frame's time anchors wall-clock time.
-        p.decode_some()?;
-        p.first_pts = p.queue.front().map(|q| q.0).unwrap_or(0);
+        // The first presented frame's time anchors wall-clock time. A fresh decoder may put
+        // out the first pictures before it has learnt the stream's reordering, so take the
+        // smallest time of the first few.
+        while p.queue.len() < LOOKAHEAD && !p.eof {
+            p.decode_some()?;
+        }
+        p.first_pts = p.queue.iter().map(|q| q.0).min().unwrap_or(0);
         // Re-express queued times as wall-clock times now that the anchor is known.
         let first = p.first_pts;
         let (num, den) = (tb.numerator() as i64, tb.denominator() as i64);
         for q in p.queue.iter_mut() {
             q.0 = start_wall_ms + (q.0 - first) * 1000 * num / den;
         }
+        p.queue.make_contiguous().sort_by_key(|q| q.0);
+        p.anchored = true;
         Ok(p)
+    }
+
+    /// Keeps the queue in time order: right after a (re)start the decoder does not yet know
+    /// how far the stream reorders pictures and may put some out early.
+    fn enqueue(&mut self, t: i64, f: Arc<DecodedFrame>) {
+        let pos = self.queue.partition_point(|q| q.0 <= t);
+        self.queue.insert(pos, (t, f));
     }
 
     fn wall(&self, pts: i64) -> i64 {
         self.start_wall_ms
             + (pts - self.first_pts) * 1000 * self.tb.numerator() as i64
                 / self.tb.denominator() as i64
+    }
+
+    /// Times of the pictures decoded ahead (diagnostics).
+    pub fn queued_ms(&self) -> Vec<i64> {
+        self.queue.iter().map(|q| q.0).collect()
     }
 
     /// Wall-clock time of the clip's first frame.
@@ -107,7 +135,7 @@ impl ClipPlayer {
 
     /// Reads packets until at least one more picture is decoded (or the file ends).
     fn decode_some(&mut self) -> Result<()> {
-        let anchored = !self.queue.is_empty() || self.shown.is_some() || self.decoded > 0;
+        let anchored = self.anchored;
         let before = self.queue.len();
         let mut got = Vec::new();
         while got.is_empty() && !self.eof {
@@ -121,20 +149,27 @@ impl ClipPlayer {
             }
             match next {
                 Some(pkt) => {
-                    let _ = self
-                        .dec
-                        .decode_packet(&pkt, |pts, f| got.push((pts.unwrap_or(0), f)));
+                    if let Some(p) = pkt.pts() {
+                        self.fed.push(std::cmp::Reverse(p));
+                    }
+                    let fed = &mut self.fed;
+                    let _ = self.dec.decode_packet(&pkt, |_, f| {
+                        got.push((fed.pop().map(|r| r.0).unwrap_or(0), f))
+                    });
                 }
                 None => {
                     self.eof = true;
-                    let _ = self.dec.finish(|pts, f| got.push((pts.unwrap_or(0), f)));
+                    let fed = &mut self.fed;
+                    let _ = self
+                        .dec
+                        .finish(|_, f| got.push((fed.pop().map(|r| r.0).unwrap_or(0), f)));
                 }
             }
         }
         self.decoded += got.len() as u64;
         for (pts, f) in got {
             let t = if anchored { self.wall(pts) } else { pts };
-            self.queue.push_back((t, f));
+            self.enqueue(t, f);
         }
         let _ = before;
         Ok(())
@@ -148,6 +183,7 @@ impl ClipPlayer {
     fn seek(&mut self, t: i64) -> Result<()> {
         self.ictx = ff::format::input(&self.path).map_err(|e| err(&self.path, e))?;
         self.dec.flush();
+        self.fed.clear();
         self.queue.clear();
         self.eof = false;
         self.held = None;
@@ -180,18 +216,24 @@ impl ClipPlayer {
             gop.push(a);
         }
         let mut got = Vec::new();
+        let fed = &mut self.fed;
         for pkt in &gop {
-            let _ = self
-                .dec
-                .decode_packet(pkt, |pts, f| got.push((pts.unwrap_or(0), f)));
+            if let Some(p) = pkt.pts() {
+                fed.push(std::cmp::Reverse(p));
+            }
+            let _ = self.dec.decode_packet(pkt, |_, f| {
+                got.push((fed.pop().map(|r| r.0).unwrap_or(0), f))
+            });
         }
         if self.eof {
-            let _ = self.dec.finish(|pts, f| got.push((pts.unwrap_or(0), f)));
+            let _ = self
+                .dec
+                .finish(|_, f| got.push((fed.pop().map(|r| r.0).unwrap_or(0), f)));
         }
         self.decoded += got.len() as u64;
         for (pts, f) in got {
             let w = self.wall(pts);
-            self.queue.push_back((w, f));
+            self.enqueue(w, f);
         }
         Ok(())
     }
@@ -212,12 +254,13 @@ impl ClipPlayer {
         }
         let mut pick: Option<(i64, Arc<DecodedFrame>)> = None;
         loop {
-            if self.queue.is_empty() {
-                if self.eof {
-                    break;
-                }
+            // Keep a few pictures decoded ahead, so one put out late is in its place.
+            if self.queue.len() < LOOKAHEAD && !self.eof {
                 self.decode_some()?;
                 continue;
+            }
+            if self.queue.is_empty() {
+                break;
             }
             let (ft, _) = self.queue[0];
             if ft <= t {
