@@ -633,9 +633,7 @@ fn run_window(
             cfg.quota_bytes = (gb * (1u64 << 30) as f64) as u64;
             match mt_record::Recorder::start(cfg) {
                 Ok((mut r, rep)) => {
-                    if !rep.is_empty() {
-                        errors.push(format!("recordings reconciled: {rep:?}"));
-                    }
+                    // What was reconciled is logged (recorder.rs); it is not a camera-file error.
                     for h in &handles {
                         if let Err(e) = r.add(&h.config.id.0, &h.main) {
                             errors.push(e.to_string());

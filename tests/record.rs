@@ -833,3 +833,74 @@ fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_
         .then_some(()))
     .is_some());
 }
+
+#[test]
+fn p_switches_the_wall_to_playback_where_every_tile_shows_its_recording_at_the_same_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimServer::start(&assets(), 0, 2).expect("RTSP server");
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut cfg = RecConfig::new(dir.path().join("rec"));
+    cfg.segment_secs = 2.0;
+    let (mut rec, _) = Recorder::start(cfg).unwrap();
+    let mut handles = Vec::new();
+    for k in 1..=2 {
+        let mut c = camera(&format!("cam-{k}"), &sim.url(&format!("cam{k}/main")), "");
+        c.sub_url = Some(sim.url(&format!("cam{k}/sub")).parse().unwrap());
+        let h = cap.start_camera(c).unwrap();
+        rec.add(&h.config.id.0, &h.main).unwrap();
+        handles.push(h);
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    let segs = rec.index().lock().all().unwrap();
+    let t = segs.iter().map(|s| s.start_ms).max().unwrap() + 700;
+    assert!(
+        segs.iter()
+            .filter(|s| s.start_ms <= t && s.end_ms >= t)
+            .count()
+            == 2,
+        "{segs:?}"
+    );
+    let mut app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        handles,
+        mt_ui::WallState {
+            layout: mt_ui::WallLayout::G2,
+            tiles: vec![Some("cam-1".into()), Some("cam-2".into()), None, None],
+            show_health: false,
+            ..Default::default()
+        },
+        None,
+        vec![],
+    );
+    app.recorder = Some(rec);
+    let mut h = crate::ui::harness(app);
+    assert!(h.state().playback.is_none());
+    h.key_press(egui::Key::P);
+    h.run_steps(2);
+    assert!(h.state().playback.is_some(), "P switches to playback");
+    assert!(
+        h.query_by_label("Dòng thời gian").is_some(),
+        "the timeline is shown"
+    );
+    h.state_mut().playback.as_mut().unwrap().seek(t);
+    let synced = wait_for(Duration::from_secs(5), || {
+        h.run_steps(1);
+        let pb = h.state().playback.as_ref().unwrap();
+        let shown: Vec<i64> = ["cam-1", "cam-2"]
+            .iter()
+            .filter_map(|c| pb.player(c).and_then(|p| p.shown_ms()))
+            .collect();
+        (shown.len() == 2 && shown.iter().all(|s| *s <= t && t - *s < 67)).then_some(shown)
+    });
+    assert!(synced.is_some(), "both tiles at the same recorded time");
+    for c in ["cam-1", "cam-2"] {
+        let pb = h.state().playback.as_ref().unwrap();
+        assert!(
+            pb.player(c).unwrap().shared.latest().is_some(),
+            "{c} shows a recorded picture"
+        );
+    }
+    h.key_press(egui::Key::P);
+    h.run_steps(2);
+    assert!(h.state().playback.is_none(), "P goes back to live");
+}

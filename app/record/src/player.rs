@@ -286,8 +286,40 @@ impl ClipPlayer {
     }
 }
 
-/// A clip player on its own thread ("replay <label>"), following a shared target time: the
-/// UI sets the time each frame and never waits for decoding.
+/// Something that shows the picture at a wall-clock time: an exported clip, or a camera's
+/// recording.
+pub trait TimedSource: Send + 'static {
+    fn show_at(&mut self, t: i64) -> Result<Option<i64>>;
+    fn stream(&self) -> Arc<StreamShared>;
+    fn first_ms(&self) -> i64;
+}
+
+impl TimedSource for ClipPlayer {
+    fn show_at(&mut self, t: i64) -> Result<Option<i64>> {
+        self.show(t)
+    }
+    fn stream(&self) -> Arc<StreamShared> {
+        self.shared.clone()
+    }
+    fn first_ms(&self) -> i64 {
+        self.start_ms()
+    }
+}
+
+impl TimedSource for RecordingPlayer {
+    fn show_at(&mut self, t: i64) -> Result<Option<i64>> {
+        self.show(t)
+    }
+    fn stream(&self) -> Arc<StreamShared> {
+        self.shared.clone()
+    }
+    fn first_ms(&self) -> i64 {
+        0
+    }
+}
+
+/// A player on its own thread ("replay <label>"), following a shared target time: the UI
+/// sets the time each frame and never waits for decoding.
 pub struct PlayerThread {
     pub shared: Arc<StreamShared>,
     pub target: Arc<AtomicI64>,
@@ -298,12 +330,12 @@ pub struct PlayerThread {
 }
 
 impl PlayerThread {
-    pub fn spawn(mut p: ClipPlayer, label: &str) -> std::io::Result<Self> {
-        let target = Arc::new(AtomicI64::new(p.start_ms()));
+    pub fn spawn(mut p: impl TimedSource, label: &str) -> std::io::Result<Self> {
+        let target = Arc::new(AtomicI64::new(p.first_ms()));
         let shown = Arc::new(AtomicI64::new(i64::MIN));
         let stop = Arc::new(AtomicBool::new(false));
-        let shared = p.shared.clone();
-        let start_ms = p.start_ms();
+        let shared = p.stream();
+        let start_ms = p.first_ms();
         let (t, s, st) = (target.clone(), shown.clone(), stop.clone());
         let handle = std::thread::Builder::new()
             .name(format!("replay {label}"))
@@ -312,9 +344,9 @@ impl PlayerThread {
                 while !st.load(Ordering::Relaxed) {
                     let want = t.load(Ordering::Relaxed);
                     if want != last {
-                        match p.show(want) {
+                        match p.show_at(want) {
                             Ok(Some(at)) => s.store(at, Ordering::Relaxed),
-                            Ok(None) => {}
+                            Ok(None) => s.store(i64::MIN, Ordering::Relaxed),
                             Err(e) => tracing::warn!("{e}"),
                         }
                         last = want;
@@ -374,27 +406,60 @@ impl RecordingPlayer {
     }
 
     /// Shows the recorded picture at `t` (the last frame at or before it); None where there
-    /// is no recording.
+    /// is no recording. The segment being written (`.partial`, fragmented MP4) is played too,
+    /// up to its last complete fragment, so the last minute can be replayed.
     pub fn show(&mut self, t: i64) -> Result<Option<i64>> {
         let inside = self
             .current
             .as_ref()
             .is_some_and(|(s, e, _)| t >= *s && t <= *e + 1_000);
         if !inside {
-            // The segment starting last at or before t (a frame's gap between segments
-            // still shows the previous segment's last frame).
-            let segs = self.index.lock().segments(&self.camera, t - 1_000, t)?;
-            let Some(seg) = segs.into_iter().filter(|s| s.start_ms <= t).next_back() else {
-                self.current = None;
-                return Ok(None);
-            };
-            let mut p =
-                ClipPlayer::open(&self.rec_dir.join(&seg.file), seg.start_ms, &self.camera)?;
-            // Publish into this player's stream so tiles keep their texture across segments.
-            p.shared = self.shared.clone();
-            self.current = Some((seg.start_ms, seg.end_ms, p));
+            self.current = self.open_at(t)?;
         }
-        let (_, _, p) = self.current.as_mut().expect("opened above");
-        p.show(t)
+        let Some((_, _, p)) = self.current.as_mut() else {
+            return Ok(None);
+        };
+        match p.show(t) {
+            Ok(r) => Ok(r),
+            // The unfinished file was renamed when its segment ended: find it in the index.
+            Err(_) => {
+                self.current = self.open_at(t)?;
+                match self.current.as_mut() {
+                    Some((_, _, p)) => p.show(t),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    fn open_at(&self, t: i64) -> Result<Option<(i64, i64, ClipPlayer)>> {
+        // The segment starting last at or before t (a frame's gap between segments still
+        // shows the previous segment's last frame).
+        let segs = self.index.lock().segments(&self.camera, t - 1_000, t)?;
+        let (path, start, end) = match segs.into_iter().filter(|s| s.start_ms <= t).next_back() {
+            Some(seg) => (self.rec_dir.join(&seg.file), seg.start_ms, seg.end_ms),
+            None => match self.partial_at(t) {
+                Some((path, start)) => (path, start, i64::MAX - 1_000),
+                None => return Ok(None),
+            },
+        };
+        let mut p = ClipPlayer::open(&path, start, &self.camera)?;
+        // Publish into this player's stream so tiles keep their texture across segments.
+        p.shared = self.shared.clone();
+        Ok(Some((start, end, p)))
+    }
+
+    /// The unfinished segment file starting last at or before `t`.
+    pub fn partial_at(&self, t: i64) -> Option<(PathBuf, i64)> {
+        let dir = self.rec_dir.join(crate::recorder_safe(&self.camera));
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let start: i64 = name.strip_suffix(".mp4.partial")?.parse().ok()?;
+                (start <= t).then_some((e.path(), start))
+            })
+            .max_by_key(|(_, s)| *s)
     }
 }

@@ -113,6 +113,10 @@ pub enum Command {
     /// Put a camera on the selected tile and maximise it (from an incident or the map).
     ShowCamera(String),
     SetView(CentralView),
+    /// P: live ↔ playback of the recordings.
+    TogglePlayback,
+    /// Space in playback.
+    PlayPause,
     /// M: wall → map → both → wall.
     CycleView,
 }
@@ -136,6 +140,8 @@ pub struct MatThanApp {
     by_id: std::collections::HashMap<String, usize>,
     /// Recording of every camera (stopped, segments finished, when the app is dropped).
     pub recorder: Option<mt_record::Recorder>,
+    /// Playback of the recordings on the wall (P), when on.
+    pub playback: Option<crate::playback::Playback>,
 }
 
 impl MatThanApp {
@@ -180,6 +186,7 @@ impl MatThanApp {
             map: None,
             by_id: Default::default(),
             recorder: None,
+            playback: None,
         }
         .index_cameras()
     }
@@ -293,6 +300,24 @@ impl MatThanApp {
                 }
             }
             Command::SetView(v) => self.state.view = v,
+            Command::PlayPause => {
+                persist = false;
+                if let Some(pb) = self.playback.as_mut() {
+                    pb.playing = !pb.playing;
+                }
+            }
+            Command::TogglePlayback => {
+                persist = false;
+                self.playback = match (self.playback.take(), &self.recorder) {
+                    (Some(_), _) => None,
+                    (None, Some(r)) => Some(crate::playback::Playback::new(
+                        r.index(),
+                        r.dir().to_owned(),
+                        mt_record::now_ms() - 10_000,
+                    )),
+                    (None, None) => None,
+                };
+            }
             Command::CycleView => {
                 self.state.view = if self.map.is_some() {
                     self.state.view.next()
@@ -381,12 +406,65 @@ impl MatThanApp {
                 }
             }
         }
+        if let Some(pb) = self.playback.as_mut() {
+            pb.tick();
+            let n = self.state.layout.tile_count();
+            let tile_cams: Vec<(String, String)> = (0..n)
+                .filter_map(|t| {
+                    self.state
+                        .tiles
+                        .get(t)
+                        .and_then(|c| c.as_deref())
+                        .and_then(|id| self.by_id.get(id))
+                        .map(|&i| {
+                            let c = &self.cameras[i].config;
+                            (c.id.0.clone(), c.name.clone())
+                        })
+                })
+                .collect();
+            for (id, _) in &tile_cams {
+                pb.ensure(id);
+            }
+            let (bookmarks, incidents): (Vec<(i64, String)>, Vec<(i64, String)>) = match &self.log {
+                Some(l) => (
+                    l.bookmarks
+                        .iter()
+                        .map(|b| (b.frame_time_ms, b.note.clone()))
+                        .collect(),
+                    l.incidents
+                        .iter()
+                        .map(|i| (i.occurred_ms, i.title.clone()))
+                        .collect(),
+                ),
+                None => (Vec::new(), Vec::new()),
+            };
+            let tr = &self.tr;
+            let mut live = false;
+            egui::Panel::bottom("playback")
+                .resizable(false)
+                .show(ui, |ui| {
+                    live = pb.timeline_ui(
+                        ui,
+                        tr,
+                        &tile_cams,
+                        &crate::playback::Marks {
+                            bookmarks: &bookmarks,
+                            incidents: &incidents,
+                        },
+                    );
+                });
+            if live {
+                cmds.push(Command::TogglePlayback);
+            }
+            ui.ctx()
+                .request_repaint_after(Duration::from_millis(if pb.playing { 16 } else { 100 }));
+        }
         if !self.fullscreen {
             egui::Panel::left("cameras")
                 .resizable(true)
                 .default_size(260.0)
                 .show(ui, |ui| self.camera_list_ui(ui, &mut cmds));
-            if self.state.show_health {
+            if self.state.show_health && self.playback.is_none() {
                 egui::Panel::bottom("health")
                     .resizable(true)
                     .default_size(180.0)
@@ -546,6 +624,12 @@ impl MatThanApp {
             if i.key_pressed(Key::M) {
                 cmds.push(Command::CycleView);
             }
+            if i.key_pressed(Key::P) {
+                cmds.push(Command::TogglePlayback);
+            }
+            if self.playback.is_some() && i.key_pressed(Key::Space) {
+                cmds.push(Command::PlayPause);
+            }
         });
     }
 
@@ -613,6 +697,14 @@ impl MatThanApp {
                 .clicked()
             {
                 cmds.push(Command::ToggleFullscreen);
+            }
+            if self.recorder.is_some()
+                && ui
+                    .selectable_label(self.playback.is_some(), tr.t("playback-toggle"))
+                    .on_hover_text(tr.t("playback-key-hint"))
+                    .clicked()
+            {
+                cmds.push(Command::TogglePlayback);
             }
             ui.separator();
             let live = self
@@ -858,6 +950,39 @@ impl MatThanApp {
                         Color32::DARK_GRAY,
                     );
                 }
+                Some(ci) if self.playback.is_some() => {
+                    let cam = &self.cameras[ci];
+                    let pb = self.playback.as_ref().expect("checked");
+                    let player = pb.player(&cam.config.id.0);
+                    let recorded = player
+                        .and_then(|p| p.shown_ms())
+                        .filter(|s| (pb.clock_ms - s).abs() < 2_000);
+                    match (player, recorded) {
+                        (Some(pl), Some(_)) => {
+                            if let Some(frame) = pl.shared.latest() {
+                                painter.add(egui_wgpu::Callback::new_paint_callback(
+                                    fit_aspect(rect, frame.width, frame.height),
+                                    VideoCallback {
+                                        stream: pl.shared.clone(),
+                                        frame,
+                                    },
+                                ));
+                            }
+                        }
+                        _ => {
+                            painter.text(
+                                rect.center(),
+                                Align2::CENTER_CENTER,
+                                self.tr.t("playback-no-recording"),
+                                FontId::proportional(14.0),
+                                Color32::GRAY,
+                            );
+                        }
+                    }
+                    let when = recorded.map(crate::log::format_time).unwrap_or_default();
+                    let label = self.tr.t_args("playback-tile", &[("time", when.into())]);
+                    self.tile_overlay_ui(&painter, rect, cam, &cam.main, &label, false);
+                }
                 Some(ci) => {
                     let cam = &self.cameras[ci];
                     let (shown, want) = self.tile_streams(cam, big_tile(&rect));
@@ -872,7 +997,7 @@ impl MatThanApp {
                             },
                         ));
                     }
-                    self.tile_overlay_ui(&painter, rect, cam, shown, &clock);
+                    self.tile_overlay_ui(&painter, rect, cam, shown, &clock, true);
                     if resp.hovered() {
                         resp.clone()
                             .on_hover_ui(|ui| self.tile_tooltip_ui(ui, shown));
@@ -919,6 +1044,7 @@ impl MatThanApp {
         cam: &CameraHandle,
         shown: &Arc<StreamShared>,
         clock: &str,
+        live: bool,
     ) {
         let font = FontId::proportional(if rect.height() > 200.0 { 14.0 } else { 11.0 });
         let bar = Rect::from_min_size(rect.min, egui::vec2(rect.width(), font.size + 6.0));
@@ -944,6 +1070,16 @@ impl MatThanApp {
             galley,
             Color32::WHITE,
         );
+        if !live {
+            // Playback: the amber clock says so; live states do not apply.
+            painter.rect_stroke(
+                rect.shrink(1.0),
+                0.0,
+                Stroke::new(2.0, Color32::from_rgb(240, 170, 40)),
+                StrokeKind::Inside,
+            );
+            return;
+        }
         let st = cam.health_stream().state();
         let st = if shown.state().is_live() {
             StreamState::Live

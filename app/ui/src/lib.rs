@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod layout;
 pub mod log;
 pub mod map;
+pub mod playback;
 pub mod replay;
 
 pub use app::{Command, MatThanApp, WallState};

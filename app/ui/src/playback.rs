@@ -1,0 +1,318 @@
+//! Playback of the recordings on the wall: every tile shows its camera's recorded picture at
+//! the same wall-clock time; a timeline under the wall shows what is recorded, the bookmarks
+//! and the incidents. P switches between live and playback.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::{Align2, Color32, FontId, Rect, Sense, Stroke};
+use mt_record::player::{PlayerThread, RecordingPlayer};
+use mt_record::Index;
+use parking_lot::Mutex;
+
+use crate::i18n::Tr;
+use crate::replay::SPEEDS;
+
+/// One frame at 15 fps: the frame step.
+const STEP_MS: i64 = 67;
+
+pub struct Playback {
+    pub clock_ms: i64,
+    pub playing: bool,
+    pub rate: f64,
+    /// Width of the timeline, ms.
+    pub window_ms: i64,
+    last_tick: Option<Instant>,
+    players: HashMap<String, PlayerThread>,
+    index: Arc<Mutex<Index>>,
+    rec_dir: PathBuf,
+    ranges: HashMap<String, Vec<(i64, i64)>>,
+    ranges_at: Option<Instant>,
+}
+
+/// What the timeline marks besides recordings: (time, label).
+pub struct Marks<'a> {
+    pub bookmarks: &'a [(i64, String)],
+    pub incidents: &'a [(i64, String)],
+}
+
+impl Playback {
+    pub fn new(index: Arc<Mutex<Index>>, rec_dir: PathBuf, start_ms: i64) -> Self {
+        Playback {
+            clock_ms: start_ms,
+            playing: false,
+            rate: 1.0,
+            window_ms: 3_600_000,
+            last_tick: None,
+            players: HashMap::new(),
+            index,
+            rec_dir,
+            ranges: HashMap::new(),
+            ranges_at: None,
+        }
+    }
+
+    /// Starts a player for `camera` if it has none (a thread "replay <id>").
+    pub fn ensure(&mut self, camera: &str) {
+        if self.players.contains_key(camera) {
+            return;
+        }
+        let p = RecordingPlayer::new(camera, &self.rec_dir, self.index.clone());
+        match PlayerThread::spawn(p, camera) {
+            Ok(t) => {
+                t.set_time(self.clock_ms);
+                self.players.insert(camera.to_owned(), t);
+            }
+            Err(e) => tracing::warn!("playback of {camera}: {e}"),
+        }
+    }
+
+    pub fn player(&self, camera: &str) -> Option<&PlayerThread> {
+        self.players.get(camera)
+    }
+
+    pub fn seek(&mut self, t: i64) {
+        self.clock_ms = t.min(mt_record::now_ms());
+        for p in self.players.values() {
+            p.set_time(self.clock_ms);
+        }
+    }
+
+    pub fn step(&mut self, frames: i64) {
+        self.playing = false;
+        self.seek(self.clock_ms + frames * STEP_MS);
+    }
+
+    /// Advances the clock when playing (stops at "now").
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        if self.playing {
+            if let Some(last) = self.last_tick {
+                let dt = (now.duration_since(last).as_secs_f64() * 1000.0 * self.rate) as i64;
+                let t = self.clock_ms + dt;
+                if t >= mt_record::now_ms() {
+                    self.playing = false;
+                }
+                self.seek(t);
+            }
+        }
+        self.last_tick = Some(now);
+    }
+
+    fn refresh_ranges(&mut self, cameras: &[(String, String)]) {
+        if self
+            .ranges_at
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.ranges_at = Some(Instant::now());
+        let (a, b) = self.window();
+        let idx = self.index.lock();
+        let now = mt_record::now_ms();
+        for (id, _) in cameras {
+            if let Ok(mut r) = idx.ranges(id, a, b) {
+                // The segment being written counts as recorded up to now.
+                let dir = self.rec_dir.join(mt_record::recorder_safe(id));
+                if let Some(start) = std::fs::read_dir(dir).ok().and_then(|d| {
+                    d.flatten()
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_string_lossy()
+                                .strip_suffix(".mp4.partial")
+                                .and_then(|s| s.parse::<i64>().ok())
+                        })
+                        .max()
+                }) {
+                    r.push((start, now));
+                }
+                self.ranges.insert(id.clone(), r);
+            }
+        }
+    }
+
+    fn window(&self) -> (i64, i64) {
+        let end = (self.clock_ms + self.window_ms / 2).min(mt_record::now_ms());
+        (end - self.window_ms, end)
+    }
+
+    /// The timeline panel. Returns true when the officer asks to go back to live.
+    pub fn timeline_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tr: &Tr,
+        cameras: &[(String, String)],
+        marks: &Marks<'_>,
+    ) -> bool {
+        self.refresh_ranges(cameras);
+        let mut live = false;
+        ui.horizontal(|ui| {
+            if ui.button(tr.t("playback-live")).clicked() {
+                live = true;
+            }
+            ui.separator();
+            let label = if self.playing {
+                tr.t("replay-pause")
+            } else {
+                tr.t("replay-play")
+            };
+            if ui.button(label).clicked() {
+                self.playing = !self.playing;
+            }
+            if ui.button(tr.t("replay-prev-frame")).clicked() {
+                self.step(-1);
+            }
+            if ui.button(tr.t("replay-next-frame")).clicked() {
+                self.step(1);
+            }
+            ui.label(tr.t("replay-speed"));
+            for s in SPEEDS {
+                let text = if s < 1.0 {
+                    format!("{s}×")
+                } else {
+                    format!("{s:.0}×")
+                };
+                if ui.selectable_label(self.rate == s, text).clicked() {
+                    self.rate = s;
+                }
+            }
+            ui.separator();
+            let prev = marks
+                .bookmarks
+                .iter()
+                .map(|b| b.0)
+                .filter(|t| *t < self.clock_ms - 500)
+                .max();
+            let next = marks
+                .bookmarks
+                .iter()
+                .map(|b| b.0)
+                .filter(|t| *t > self.clock_ms + 500)
+                .min();
+            if ui
+                .add_enabled(
+                    prev.is_some(),
+                    egui::Button::new(tr.t("playback-prev-bookmark")),
+                )
+                .clicked()
+            {
+                self.playing = false;
+                self.seek(prev.unwrap_or(self.clock_ms));
+            }
+            if ui
+                .add_enabled(
+                    next.is_some(),
+                    egui::Button::new(tr.t("playback-next-bookmark")),
+                )
+                .clicked()
+            {
+                self.playing = false;
+                self.seek(next.unwrap_or(self.clock_ms));
+            }
+            ui.separator();
+            for (label, w) in [
+                ("10'", 600_000),
+                ("1h", 3_600_000),
+                ("6h", 21_600_000),
+                ("24h", 86_400_000),
+            ] {
+                if ui.selectable_label(self.window_ms == w, label).clicked() {
+                    self.window_ms = w;
+                    self.ranges_at = None;
+                }
+            }
+            ui.separator();
+            ui.monospace(crate::log::format_time(self.clock_ms));
+        });
+        let rows = cameras.len().max(1) as f32;
+        let (rect, resp) = ui.allocate_exact_size(
+            egui::vec2(ui.available_width(), rows * 13.0 + 26.0),
+            Sense::click_and_drag(),
+        );
+        resp.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Slider, true, tr.t("replay-timeline"))
+        });
+        let p = ui.painter_at(rect);
+        p.rect_filled(rect, 2.0, Color32::from_gray(28));
+        let (a, b) = self.window();
+        let span = (b - a).max(1) as f32;
+        let x_of = |t: i64| rect.left() + (t - a) as f32 / span * rect.width();
+        for (k, (id, name)) in cameras.iter().enumerate() {
+            let y = rect.top() + 14.0 + k as f32 * 13.0;
+            for (s, e) in self.ranges.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+                let r = Rect::from_min_max(
+                    egui::pos2(x_of(*s).max(rect.left()), y),
+                    egui::pos2(x_of(*e).min(rect.right()).max(x_of(*s) + 1.0), y + 9.0),
+                );
+                p.rect_filled(r, 1.0, Color32::from_rgb(60, 120, 200));
+            }
+            p.text(
+                egui::pos2(rect.left() + 3.0, y + 4.5),
+                Align2::LEFT_CENTER,
+                name,
+                FontId::proportional(9.5),
+                Color32::from_gray(230),
+            );
+        }
+        for (t, _) in marks.incidents {
+            if (a..=b).contains(t) {
+                let x = x_of(*t);
+                p.line_segment(
+                    [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+                    Stroke::new(2.0, Color32::from_rgb(240, 80, 80)),
+                );
+            }
+        }
+        for (t, _) in marks.bookmarks {
+            if (a..=b).contains(t) {
+                let x = x_of(*t);
+                p.line_segment(
+                    [egui::pos2(x, rect.top()), egui::pos2(x, rect.top() + 10.0)],
+                    Stroke::new(3.0, Color32::from_rgb(250, 200, 40)),
+                );
+            }
+        }
+        // Hour ticks.
+        let step = if self.window_ms <= 3_600_000 {
+            600_000
+        } else {
+            3_600_000
+        };
+        let mut t = a - a.rem_euclid(step) + step;
+        while t < b {
+            let x = x_of(t);
+            p.line_segment(
+                [
+                    egui::pos2(x, rect.bottom() - 6.0),
+                    egui::pos2(x, rect.bottom()),
+                ],
+                Stroke::new(1.0, Color32::GRAY),
+            );
+            let label = chrono::DateTime::from_timestamp_millis(t)
+                .map(|d| d.with_timezone(&chrono::Local).format("%H:%M").to_string())
+                .unwrap_or_default();
+            p.text(
+                egui::pos2(x, rect.bottom() - 7.0),
+                Align2::CENTER_BOTTOM,
+                label,
+                FontId::proportional(9.0),
+                Color32::GRAY,
+            );
+            t += step;
+        }
+        let x = x_of(self.clock_ms);
+        p.line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            Stroke::new(2.0, Color32::WHITE),
+        );
+        if let Some(pos) = resp.interact_pointer_pos() {
+            if resp.clicked() || resp.dragged() {
+                let t = a + ((pos.x - rect.left()) / rect.width() * span) as i64;
+                self.seek(t);
+            }
+        }
+        live
+    }
+}
