@@ -632,7 +632,7 @@ fn run_window(
             let mut cfg = mt_record::RecConfig::new(evidence::rec_dir(&db_path));
             cfg.quota_bytes = (gb * (1u64 << 30) as f64) as u64;
             match mt_record::Recorder::start(cfg) {
-                Ok((mut r, rep)) => {
+                Ok((mut r, _reconciled)) => {
                     // What was reconciled is logged (recorder.rs); it is not a camera-file error.
                     for h in &handles {
                         if let Err(e) = r.add(&h.config.id.0, &h.main) {
