@@ -97,7 +97,11 @@ impl Decoder {
     pub fn new(codec: Codec) -> Result<Self, DecodeError> {
         init_ffmpeg();
         let c = ff::decoder::find(codec.ff_id()).ok_or(DecodeError::NoDecoder(codec))?;
-        let mut ctx = ff::codec::Context::new_with_codec(c);
+        Self::open(codec, ff::codec::Context::new_with_codec(c))
+    }
+
+    /// Opens `ctx` single-threaded (see the module comment) with an empty frame pool.
+    fn open(codec: Codec, mut ctx: ff::codec::Context) -> Result<Self, DecodeError> {
         ctx.set_threading(ff::threading::Config {
             kind: ff::threading::Type::None,
             count: 1,
@@ -133,19 +137,7 @@ impl Decoder {
             let c = ctx.as_mut_ptr();
             (*c).has_b_frames = (*c).has_b_frames.max(4);
         }
-        ctx.set_threading(ff::threading::Config {
-            kind: ff::threading::Type::None,
-            count: 1,
-            ..Default::default()
-        });
-        let dec = ctx.decoder().video()?;
-        Ok(Decoder {
-            codec,
-            dec,
-            out: ff::frame::Video::empty(),
-            pool: Vec::new(),
-            seq: 0,
-        })
+        Self::open(codec, ctx)
     }
 
     /// Decodes a demuxed packet (with its timestamps); `emit` gets each picture with its

@@ -13,7 +13,6 @@ use mt_record::Index;
 use parking_lot::Mutex;
 
 use crate::i18n::Tr;
-use crate::replay::SPEEDS;
 
 /// One frame at 15 fps: the frame step.
 const STEP_MS: i64 = 67;
@@ -153,30 +152,9 @@ impl Playback {
                 live = true;
             }
             ui.separator();
-            let label = if self.playing {
-                tr.t("replay-pause")
-            } else {
-                tr.t("replay-play")
-            };
-            if ui.button(label).clicked() {
-                self.playing = !self.playing;
-            }
-            if ui.button(tr.t("replay-prev-frame")).clicked() {
-                self.step(-1);
-            }
-            if ui.button(tr.t("replay-next-frame")).clicked() {
-                self.step(1);
-            }
-            ui.label(tr.t("replay-speed"));
-            for s in SPEEDS {
-                let text = if s < 1.0 {
-                    format!("{s}×")
-                } else {
-                    format!("{s:.0}×")
-                };
-                if ui.selectable_label(self.rate == s, text).clicked() {
-                    self.rate = s;
-                }
+            let step = crate::replay::transport_ui(ui, tr, &mut self.playing, &mut self.rate);
+            if step != 0 {
+                self.step(step);
             }
             ui.separator();
             let prev = marks

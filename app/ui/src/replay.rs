@@ -334,30 +334,9 @@ impl Replay {
 
     fn timeline_ui(&mut self, ui: &mut egui::Ui, tr: &Tr) {
         ui.horizontal(|ui| {
-            let label = if self.playing {
-                tr.t("replay-pause")
-            } else {
-                tr.t("replay-play")
-            };
-            if ui.button(label).clicked() {
-                self.playing = !self.playing;
-            }
-            if ui.button(tr.t("replay-prev-frame")).clicked() {
-                self.step(-1);
-            }
-            if ui.button(tr.t("replay-next-frame")).clicked() {
-                self.step(1);
-            }
-            ui.label(tr.t("replay-speed"));
-            for s in SPEEDS {
-                let text = if s < 1.0 {
-                    format!("{}×", s)
-                } else {
-                    format!("{s:.0}×")
-                };
-                if ui.selectable_label(self.rate == s, text).clicked() {
-                    self.rate = s;
-                }
+            let step = transport_ui(ui, tr, &mut self.playing, &mut self.rate);
+            if step != 0 {
+                self.step(step);
             }
             ui.separator();
             ui.monospace(crate::log::format_time(self.clock_ms));
@@ -472,6 +451,38 @@ impl Replay {
             }
         }
     }
+}
+
+/// Play/pause, frame step and speed buttons, shared by replay and wall playback. Returns the
+/// frame step asked for (−1, 0, 1).
+pub fn transport_ui(ui: &mut egui::Ui, tr: &Tr, playing: &mut bool, rate: &mut f64) -> i64 {
+    let label = if *playing {
+        tr.t("replay-pause")
+    } else {
+        tr.t("replay-play")
+    };
+    if ui.button(label).clicked() {
+        *playing = !*playing;
+    }
+    let mut step = 0;
+    if ui.button(tr.t("replay-prev-frame")).clicked() {
+        step = -1;
+    }
+    if ui.button(tr.t("replay-next-frame")).clicked() {
+        step = 1;
+    }
+    ui.label(tr.t("replay-speed"));
+    for s in SPEEDS {
+        let text = if s < 1.0 {
+            format!("{s}×")
+        } else {
+            format!("{s:.0}×")
+        };
+        if ui.selectable_label(*rate == s, text).clicked() {
+            *rate = s;
+        }
+    }
+    step
 }
 
 /// The replay window's app.
