@@ -709,6 +709,27 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
     let inc_json: serde_json::Value =
         serde_json::from_slice(&unzip(&path, "incident.json")).unwrap();
     assert_eq!(inc_json["title"], "Cướp giật điện thoại");
+
+    // File → Open evidence archive, in the same window: verified, then shown.
+    h.state_mut().log.as_mut().unwrap().detail = None;
+    h.run_steps(2);
+    h.get_by_label("Mở tệp chứng cứ").click();
+    // A window fades in over a few frames before its widgets are reported.
+    h.run_steps(6);
+    h.get_by_role_and_label(egui::Role::TextInput, "Đường dẫn tệp .zip")
+        .click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "Đường dẫn tệp .zip")
+        .type_text(&path.display().to_string());
+    h.run_steps(1);
+    h.get_by_label("Mở và kiểm tra").click();
+    h.run_steps(3);
+    let r = h.state().replay.as_ref().expect("the archive is open");
+    assert!(r.verified(), "{:?}", r.report.problems);
+    assert_eq!(r.clips.len(), 2);
+    assert!(h.query_by_label_contains("ĐÃ XÁC MINH").is_some());
 }
 
 #[test]

@@ -220,3 +220,7 @@ playback-prev-bookmark = Previous bookmark
 playback-next-bookmark = Next bookmark
 playback-no-recording = No recording at this time
 playback-tile = PLAYBACK { $time }
+archive-open = Open evidence archive
+archive-path = Path of the .zip file
+archive-open-button = Open and verify
+archive-close = Close the archive, back to the wall

@@ -220,3 +220,7 @@ playback-prev-bookmark = Đánh dấu trước
 playback-next-bookmark = Đánh dấu sau
 playback-no-recording = Không có ghi hình ở thời điểm này
 playback-tile = PHÁT LẠI { $time }
+archive-open = Mở tệp chứng cứ
+archive-path = Đường dẫn tệp .zip
+archive-open-button = Mở và kiểm tra
+archive-close = Đóng tệp chứng cứ, về lưới camera

@@ -117,6 +117,10 @@ pub enum Command {
     TogglePlayback,
     /// Space in playback.
     PlayPause,
+    /// File → Open evidence archive: ask for the path.
+    OpenArchivePrompt,
+    OpenArchive(String),
+    CloseArchive,
     /// M: wall → map → both → wall.
     CycleView,
 }
@@ -142,6 +146,10 @@ pub struct MatThanApp {
     pub recorder: Option<mt_record::Recorder>,
     /// Playback of the recordings on the wall (P), when on.
     pub playback: Option<crate::playback::Playback>,
+    /// An evidence archive opened with "Open evidence archive" (shown instead of the wall).
+    pub replay: Option<crate::replay::Replay>,
+    /// The archive path being typed, while the open dialog is up; and the last error.
+    pub open_archive: Option<(String, Option<String>)>,
 }
 
 impl MatThanApp {
@@ -187,6 +195,8 @@ impl MatThanApp {
             by_id: Default::default(),
             recorder: None,
             playback: None,
+            replay: None,
+            open_archive: None,
         }
         .index_cameras()
     }
@@ -300,6 +310,31 @@ impl MatThanApp {
                 }
             }
             Command::SetView(v) => self.state.view = v,
+            Command::OpenArchivePrompt => {
+                persist = false;
+                let dir = self
+                    .log
+                    .as_ref()
+                    .map(|l| l.export_dir().display().to_string() + "/")
+                    .unwrap_or_default();
+                self.open_archive = Some((dir, None));
+            }
+            Command::OpenArchive(path) => {
+                persist = false;
+                match crate::replay::Replay::open(std::path::Path::new(path.trim()), self.tr.lang())
+                {
+                    Ok(r) => {
+                        self.replay = Some(r);
+                        self.open_archive = None;
+                        self.playback = None;
+                    }
+                    Err(e) => self.open_archive = Some((path, Some(e))),
+                }
+            }
+            Command::CloseArchive => {
+                persist = false;
+                self.replay = None;
+            }
             Command::PlayPause => {
                 persist = false;
                 if let Some(pb) = self.playback.as_mut() {
@@ -377,8 +412,55 @@ impl MatThanApp {
                 return;
             }
         }
+        if let Some(r) = self.replay.as_mut() {
+            // An opened archive takes the whole window until it is closed.
+            let tr = &self.tr;
+            egui::Panel::top("archive-top").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.strong(tr.t("app-title"));
+                    ui.separator();
+                    if ui.button(tr.t("archive-close")).clicked() {
+                        cmds.push(Command::CloseArchive);
+                    }
+                });
+            });
+            r.ui(ui);
+            for cam in &self.cameras {
+                for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
+                    s.set_wanted(false);
+                }
+            }
+            let ctx = ui.ctx().clone();
+            for c in cmds {
+                self.apply(&ctx, c);
+            }
+            return;
+        }
         self.keyboard(ui, &mut cmds);
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
+        if let Some((path, err)) = self.open_archive.as_mut() {
+            let tr = &self.tr;
+            let mut open = true;
+            egui::Window::new(tr.t("archive-open"))
+                .open(&mut open)
+                .collapsible(false)
+                .show(ui.ctx(), |ui| {
+                    let l = ui.label(tr.t("archive-path"));
+                    let r = ui
+                        .add(egui::TextEdit::singleline(path).desired_width(420.0))
+                        .labelled_by(l.id);
+                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                    if ui.button(tr.t("archive-open-button")).clicked() || enter {
+                        cmds.push(Command::OpenArchive(path.clone()));
+                    }
+                    if let Some(e) = err {
+                        ui.colored_label(Color32::from_rgb(240, 90, 90), e.as_str());
+                    }
+                });
+            if !open {
+                self.open_archive = None;
+            }
+        }
         if let Some(log) = self.log.as_mut() {
             let cams: Vec<crate::log::CameraInfo> = self
                 .cameras
@@ -635,7 +717,8 @@ impl MatThanApp {
 
     fn top_bar_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         let tr = &self.tr;
-        ui.horizontal(|ui| {
+        // Wrapped: on a narrow window the bar grows a line rather than hiding buttons.
+        ui.horizontal_wrapped(|ui| {
             ui.strong(tr.t("app-title"));
             ui.separator();
             let locked = self.log.as_ref().is_some_and(|l| l.operator.is_none());
@@ -697,6 +780,9 @@ impl MatThanApp {
                 .clicked()
             {
                 cmds.push(Command::ToggleFullscreen);
+            }
+            if ui.button(tr.t("archive-open")).clicked() {
+                cmds.push(Command::OpenArchivePrompt);
             }
             if self.recorder.is_some()
                 && ui
