@@ -101,6 +101,23 @@ fn four_cameras_recorded_20_s_export_to_a_verified_archive_whose_clips_play_with
             let (f, _) = ffprobe_frames(&file);
             assert_eq!(f, s.frames, "{}: ffprobe frames = indexed frames", s.file);
         }
+        // The activity trace: bytes in every second of every segment, none empty while the
+        // camera sends, together about the size of the files.
+        let act = index.activity(id, 0, i64::MAX).unwrap();
+        assert_eq!(act.len(), segs.len());
+        for ((start, per_s), s) in act.iter().zip(&segs) {
+            assert_eq!(*start, s.start_ms);
+            let secs = ((s.end_ms - s.start_ms) / 1000 + 1) as usize;
+            assert_eq!(per_s.len(), secs, "{}: one value per second", s.file);
+            assert!(per_s.iter().all(|b| *b > 1_000), "{}: {per_s:?}", s.file);
+            let total: u64 = per_s.iter().map(|b| *b as u64).sum();
+            assert!(
+                total as f64 > s.bytes as f64 * 0.8 && total <= s.bytes as u64,
+                "{}: {total} of {}",
+                s.file,
+                s.bytes
+            );
+        }
     }
     // Export 12 s from the middle of all four.
     let start = ids

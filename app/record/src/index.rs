@@ -60,6 +60,15 @@ impl Index {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        // Added after the first version: bytes per second of each segment (activity).
+        let has_activity: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('segment') WHERE name = 'activity'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(err)?;
+        if !has_activity {
+            conn.execute_batch("ALTER TABLE segment ADD COLUMN activity BLOB")
+                .map_err(err)?;
+        }
         Ok(Index {
             conn,
             path: path.to_owned(),
@@ -195,6 +204,44 @@ impl Index {
             [],
         )?;
         Ok(rows.into_iter().next())
+    }
+
+    /// Stores a segment's bytes per second (see `SegmentWriter::activity`).
+    pub fn set_activity(&self, id: i64, per_second: &[u32]) -> Result<()> {
+        let blob: Vec<u8> = per_second.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.conn
+            .execute(
+                "UPDATE segment SET activity = ?1 WHERE id = ?2",
+                params![blob, id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// (segment start, bytes per second) of `camera`'s segments overlapping [from, to].
+    pub fn activity(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, Vec<u32>)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT start_ms, activity FROM segment
+                 WHERE camera_id = ?1 AND end_ms >= ?2 AND start_ms <= ?3 AND activity IS NOT NULL
+                 ORDER BY start_ms",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![camera, from_ms, to_ms], |r| {
+                let b: Vec<u8> = r.get(1)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    b.chunks_exact(4)
+                        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     /// Recorded ranges of `camera` in [from, to] (for the timeline).

@@ -87,6 +87,9 @@ pub struct SegmentWriter {
     last_pts: i64,
     pub frames: i64,
     pub bytes_in: u64,
+    /// Bytes received in each second of the segment: compressed video grows with motion,
+    /// so this is the timeline's activity trace (no decoding needed).
+    pub activity: Vec<u32>,
     pub start_ms: i64,
     pub end_ms: i64,
     pub session: u64,
@@ -145,6 +148,7 @@ impl SegmentWriter {
             last_pts: 0,
             frames: 0,
             bytes_in: 0,
+            activity: Vec::new(),
             start_ms: first.wall_ms,
             end_ms: first.wall_ms,
             session: first.session,
@@ -219,6 +223,13 @@ impl SegmentWriter {
             .map_err(|e| mp4_err(&self.path, e))?;
         self.frames += 1;
         self.bytes_in += p.data.len() as u64;
+        let sec = ((p.wall_ms - self.start_ms).max(0) / 1000) as usize;
+        if sec < 24 * 3600 {
+            if self.activity.len() <= sec {
+                self.activity.resize(sec + 1, 0);
+            }
+            self.activity[sec] = self.activity[sec].saturating_add(p.data.len() as u32);
+        }
         Ok(())
     }
 

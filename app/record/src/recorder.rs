@@ -260,7 +260,8 @@ impl CameraRecorder {
                 .unwrap_or(&done)
                 .display()
                 .to_string();
-            self.index.lock().insert(&Segment {
+            let idx = self.index.lock();
+            let id = idx.insert(&Segment {
                 id: 0,
                 camera_id: self.camera.clone(),
                 start_ms: w.start_ms,
@@ -270,6 +271,7 @@ impl CameraRecorder {
                 file: rel,
                 sha256: sha,
             })?;
+            idx.set_activity(id, &w.activity)?;
             Ok(())
         })();
         match r {

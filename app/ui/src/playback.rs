@@ -28,6 +28,8 @@ pub struct Playback {
     index: Arc<Mutex<Index>>,
     rec_dir: PathBuf,
     ranges: HashMap<String, Vec<(i64, i64)>>,
+    /// Per camera: (segment start, bytes per second), the activity trace.
+    activity: HashMap<String, Vec<(i64, Vec<u32>)>>,
     ranges_at: Option<Instant>,
 }
 
@@ -49,6 +51,7 @@ impl Playback {
             index,
             rec_dir,
             ranges: HashMap::new(),
+            activity: HashMap::new(),
             ranges_at: None,
         }
     }
@@ -128,6 +131,9 @@ impl Playback {
                     r.push((start, now));
                 }
                 self.ranges.insert(id.clone(), r);
+            }
+            if let Ok(a) = idx.activity(id, a, b) {
+                self.activity.insert(id.clone(), a);
             }
         }
     }
@@ -226,6 +232,35 @@ impl Playback {
                 );
                 p.rect_filled(r, 1.0, Color32::from_rgb(60, 120, 200));
             }
+            // Activity: bytes per second, scaled to the busiest second in view, as a bar
+            // graph over the recorded range (more motion, more bytes).
+            let trace = self.activity.get(id).map(Vec::as_slice).unwrap_or(&[]);
+            let max = trace
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .max()
+                .unwrap_or(0)
+                .max(1) as f32;
+            let mut bars = egui::Mesh::default();
+            let px_per_s = rect.width() / span * 1000.0;
+            let stride = ((1.0 / px_per_s).ceil() as usize).max(1);
+            for (start, per_s) in trace {
+                for (k, chunk) in per_s.chunks(stride).enumerate() {
+                    let t = start + (k * stride) as i64 * 1000;
+                    if t < a || t > b {
+                        continue;
+                    }
+                    let v = chunk.iter().copied().max().unwrap_or(0) as f32 / max;
+                    let x0 = x_of(t);
+                    let x1 = x_of(t + stride as i64 * 1000).max(x0 + 1.0);
+                    let bar = Rect::from_min_max(
+                        egui::pos2(x0, y + 9.0 - 9.0 * v),
+                        egui::pos2(x1, y + 9.0),
+                    );
+                    bars.add_colored_rect(bar, Color32::from_rgb(150, 210, 255));
+                }
+            }
+            p.add(egui::Shape::mesh(bars));
             p.text(
                 egui::pos2(rect.left() + 3.0, y + 4.5),
                 Align2::LEFT_CENTER,
