@@ -942,3 +942,79 @@ fn p_switches_the_wall_to_playback_where_every_tile_shows_its_recording_at_the_s
     h.run_steps(2);
     assert!(h.state().playback.is_none(), "P goes back to live");
 }
+
+#[test]
+fn a_full_disk_raises_the_recording_alarm_and_leaves_the_index_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    std::fs::create_dir(&rec).unwrap();
+    // A real full filesystem: a 384 kB tmpfs (needs root with mount rights, as CI has).
+    let mounted = unsafe { libc::geteuid() } == 0
+        && Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=384k", "tmpfs"])
+            .arg(&rec)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a small tmpfs here (not root, or no mount rights)");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(rec.clone());
+    let sim = SimServer::start(&assets(), 0, 2).expect("RTSP server");
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut cfg = RecConfig::new(rec.clone());
+    cfg.segment_secs = 1.0;
+    let (mut r, _) = Recorder::start(cfg).unwrap();
+    let mut handles = Vec::new();
+    for k in 1..=2 {
+        let h = cap
+            .start_camera(camera(
+                &format!("cam-{k}"),
+                &sim.url(&format!("cam{k}/main")),
+                "",
+            ))
+            .unwrap();
+        r.add(&h.config.id.0, &h.main).unwrap();
+        handles.push(h);
+    }
+    let alarm = wait_for(Duration::from_secs(40), || r.status().alarm);
+    let (alarm, _) = alarm.expect("the alarm is raised when the disk fills");
+    assert!(alarm.contains("disk is full"), "{alarm}");
+    let index = r.index();
+    r.stop();
+    drop(cap);
+    // Every indexed segment is a whole file with the indexed hash; SQLite is intact.
+    let idx = index.lock();
+    let segs = idx.all().unwrap();
+    assert!(
+        !segs.is_empty(),
+        "something was recorded before the disk filled"
+    );
+    for s in &segs {
+        let f = rec.join(&s.file);
+        assert_eq!(
+            mt_record::recorder::sha256_file(&f).unwrap(),
+            s.sha256,
+            "{}",
+            s.file
+        );
+        let (frames, _) = ffprobe_frames(&f);
+        assert_eq!(frames, s.frames, "{}", s.file);
+    }
+    drop(idx);
+    let conn = rusqlite::Connection::open_with_flags(
+        rec.join("index.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
