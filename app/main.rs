@@ -44,6 +44,9 @@ struct Cli {
     /// Recording quota in GB (oldest footage not locked by an incident goes first).
     #[arg(long, global = true, default_value_t = 50.0)]
     rec_quota_gb: f64,
+    /// Recordings older than this many days are deleted (unless an incident locked them).
+    #[arg(long, global = true, default_value_t = 30)]
+    rec_max_age_days: u64,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -267,7 +270,7 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             let file = load_camera_file(&path)?;
-            let rec = (!cli.no_record).then_some(cli.rec_quota_gb);
+            let rec = (!cli.no_record).then_some((cli.rec_quota_gb, cli.rec_max_age_days));
             run_window(
                 file,
                 config_dir().join("wall.json"),
@@ -283,7 +286,7 @@ fn main() -> anyhow::Result<()> {
             let file = load_camera_file(&path)?;
             let db = default_db().with_file_name("demo.db");
             demo::ensure_demo_operator(&db)?;
-            let rec = (!cli.no_record).then_some(cli.rec_quota_gb);
+            let rec = (!cli.no_record).then_some((cli.rec_quota_gb, cli.rec_max_age_days));
             let r = run_window(file, config_dir().join("demo-wall.json"), db, cli.map, rec);
             drop(sim);
             r
@@ -616,7 +619,7 @@ fn run_window(
     state_path: PathBuf,
     db_path: PathBuf,
     map_arg: Option<PathBuf>,
-    rec_quota_gb: Option<f64>,
+    recording: Option<(f64, u64)>,
 ) -> anyhow::Result<()> {
     let (capture, handles) = start_all(&file)?;
     let mut errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
@@ -626,11 +629,12 @@ fn run_window(
     // A log that cannot be opened (damaged, newer version, read-only) is reported; the wall
     // still runs.
     // Recording: every camera's main stream, into recordings/ beside the log.
-    let recorder = match rec_quota_gb {
+    let recorder = match recording {
         None => None,
-        Some(gb) => {
+        Some((gb, days)) => {
             let mut cfg = mt_record::RecConfig::new(evidence::rec_dir(&db_path));
             cfg.quota_bytes = (gb * (1u64 << 30) as f64) as u64;
+            cfg.max_age = Some(Duration::from_secs(days.max(1) * 86_400));
             match mt_record::Recorder::start(cfg) {
                 Ok((mut r, _reconciled)) => {
                     // What was reconciled is logged (recorder.rs); it is not a camera-file error.
