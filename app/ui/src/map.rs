@@ -126,6 +126,9 @@ struct BaseCache {
     mpp: f64,
     origin: Coord,
     mesh: Arc<Mesh>,
+    /// The mesh moved to where the last view put it (view centre, screen centre): reused
+    /// while the map does not move, so a still map copies nothing per frame.
+    placed: Option<(Coord, Pos2, Arc<Mesh>)>,
 }
 
 /// Area triangles in Mercator metres, computed once at load.
@@ -169,6 +172,8 @@ pub struct MapUi {
     drag: Option<SiteDrag>,
     pub filter: SiteFilter,
     pub incidents: Vec<IncidentPlace>,
+    /// Mercator position of each incident (projected when loaded, not per frame).
+    incident_merc: Vec<Coord>,
     pub show_pins: bool,
     pub show_heat: bool,
     pub period_days: Option<i64>,
@@ -223,6 +228,7 @@ impl MapUi {
             drag: None,
             filter,
             incidents: Vec::new(),
+            incident_merc: Vec::new(),
             show_pins: true,
             show_heat: false,
             period_days: Some(30),
@@ -310,7 +316,13 @@ impl MapUi {
             if let Some(r) = p.try_take() {
                 self.pending_incidents = None;
                 match r {
-                    Ok(v) => self.incidents = v,
+                    Ok(v) => {
+                        self.incident_merc = v
+                            .iter()
+                            .map(|p| lonlat_to_merc(p.lon_deg, p.lat_deg))
+                            .collect();
+                        self.incidents = v;
+                    }
                     Err(e) => self.set_status(e.to_string(), false),
                 }
             }
@@ -841,7 +853,9 @@ impl MapUi {
         }
     }
 
-    fn base_mesh(&mut self, ctx: &egui::Context, view: &View) -> (Arc<Mesh>, Coord) {
+    /// The base layers for this view: tessellated once per scale, moved (one copy) when the
+    /// view moves.
+    fn base_mesh(&mut self, ctx: &egui::Context, view: &View, center: Pos2) -> Arc<Mesh> {
         let stale = self
             .base
             .as_ref()
@@ -852,10 +866,21 @@ impl MapUi {
                 mpp: view.mpp,
                 origin: view.center,
                 mesh: Arc::new(mesh),
+                placed: None,
             });
         }
-        let b = self.base.as_ref().expect("built above");
-        (b.mesh.clone(), b.origin)
+        let b = self.base.as_mut().expect("built above");
+        if let Some((c, sc, m)) = &b.placed {
+            if *c == view.center && *sc == center {
+                return m.clone();
+            }
+        }
+        let o = view.to_screen(b.origin, [center.x, center.y]);
+        let mut m = (*b.mesh).clone();
+        m.translate(egui::vec2(o[0], o[1]));
+        let m = Arc::new(m);
+        b.placed = Some((view.center, center, m.clone()));
+        m
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -978,7 +1003,7 @@ impl MapUi {
             }
             me.incidents
                 .iter()
-                .map(|p| (p, lonlat_to_merc(p.lon_deg, p.lat_deg)))
+                .zip(&me.incident_merc)
                 .map(|(p, c)| (p.id, (c.x - w.x).hypot(c.y - w.y)))
                 .filter(|(_, d)| *d <= tol)
                 .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -1052,8 +1077,8 @@ impl MapUi {
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 0.0, MAP_BG);
         self.draw_basemap(ui.ctx(), &painter, rect, &view);
-        let (mesh, origin) = self.base_mesh(ui.ctx(), &view);
-        painter.add(translated(mesh, origin, &view, rect.center()));
+        let mesh = self.base_mesh(ui.ctx(), &view, rect.center());
+        painter.add(Shape::Mesh(mesh));
         if self.mode == MapMode::Plan {
             self.ensure_coverage();
             if let Some((_, after)) = &self.coverage {
@@ -1066,7 +1091,14 @@ impl MapUi {
         let visible = self.draw_sites(&painter, rect, &view, live, hovered_site);
         draw_labels(&painter, &self.labels, &view, sc, rect);
         if self.show_pins {
-            draw_pins(&painter, &self.incidents, &view, sc, rect);
+            draw_pins(
+                &painter,
+                &self.incidents,
+                &self.incident_merc,
+                &view,
+                sc,
+                rect,
+            );
         }
         // Live pictures at the cameras' places when zoomed in enough to fit them.
         if view.mpp < 0.8 {
@@ -1320,8 +1352,8 @@ impl MapUi {
         let rows = (rect.height() / CELL).ceil() as usize + 1;
         let mut grid = vec![0.0f32; cols * rows];
         let sc = [rect.center().x, rect.center().y];
-        for p in &self.incidents {
-            let s = view.to_screen(lonlat_to_merc(p.lon_deg, p.lat_deg), sc);
+        for c in &self.incident_merc {
+            let s = view.to_screen(*c, sc);
             let cx = ((s[0] - rect.left()) / CELL).floor() as i64;
             let cy = ((s[1] - rect.top()) / CELL).floor() as i64;
             // A 5×5 kernel so single incidents read as a soft spot.
@@ -1769,14 +1801,6 @@ fn poi_color(category: &str) -> Color32 {
     }
 }
 
-/// The cached base mesh moved to where the view now puts its origin.
-fn translated(mesh: Arc<Mesh>, origin: Coord, view: &View, center: Pos2) -> Shape {
-    let o = view.to_screen(origin, [center.x, center.y]);
-    let mut m = Arc::unwrap_or_clone(mesh);
-    m.translate(egui::vec2(o[0], o[1]));
-    Shape::mesh(m)
-}
-
 fn draw_gaps(
     painter: &egui::Painter,
     view: &View,
@@ -1874,12 +1898,13 @@ fn pin_color(type_code: &str) -> Color32 {
 fn draw_pins(
     painter: &egui::Painter,
     pins: &[IncidentPlace],
+    merc: &[Coord],
     view: &View,
     sc: [f32; 2],
     rect: Rect,
 ) {
-    for p in pins {
-        let s = view.to_screen(lonlat_to_merc(p.lon_deg, p.lat_deg), sc);
+    for (p, c) in pins.iter().zip(merc) {
+        let s = view.to_screen(*c, sc);
         let s = egui::pos2(s[0], s[1]);
         if !rect.contains(s) {
             continue;
