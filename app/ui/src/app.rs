@@ -507,16 +507,10 @@ impl MatThanApp {
             for (id, _) in &tile_cams {
                 pb.ensure(id);
             }
-            let (bookmarks, incidents): (Vec<(i64, String)>, Vec<(i64, String)>) = match &self.log {
+            let (bookmarks, incidents): (Vec<i64>, Vec<i64>) = match &self.log {
                 Some(l) => (
-                    l.bookmarks
-                        .iter()
-                        .map(|b| (b.frame_time_ms, b.note.clone()))
-                        .collect(),
-                    l.incidents
-                        .iter()
-                        .map(|i| (i.occurred_ms, i.title.clone()))
-                        .collect(),
+                    l.bookmarks.iter().map(|b| b.frame_time_ms).collect(),
+                    l.incidents.iter().map(|i| i.occurred_ms).collect(),
                 ),
                 None => (Vec::new(), Vec::new()),
             };

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui::{Align2, Color32, FontId, Rect, Sense, Stroke};
+use egui::{Align2, Color32, FontId, Rect, Stroke};
 use mt_record::player::{PlayerThread, RecordingPlayer};
 use mt_record::Index;
 use parking_lot::Mutex;
@@ -33,10 +33,10 @@ pub struct Playback {
     ranges_at: Option<Instant>,
 }
 
-/// What the timeline marks besides recordings: (time, label).
+/// What the timeline marks besides recordings: bookmark and incident times.
 pub struct Marks<'a> {
-    pub bookmarks: &'a [(i64, String)],
-    pub incidents: &'a [(i64, String)],
+    pub bookmarks: &'a [i64],
+    pub incidents: &'a [i64],
 }
 
 impl Playback {
@@ -166,13 +166,13 @@ impl Playback {
             let prev = marks
                 .bookmarks
                 .iter()
-                .map(|b| b.0)
+                .copied()
                 .filter(|t| *t < self.clock_ms - 500)
                 .max();
             let next = marks
                 .bookmarks
                 .iter()
-                .map(|b| b.0)
+                .copied()
                 .filter(|t| *t > self.clock_ms + 500)
                 .min();
             if ui
@@ -211,18 +211,11 @@ impl Playback {
             ui.monospace(crate::log::format_time(self.clock_ms));
         });
         let rows = cameras.len().max(1) as f32;
-        let (rect, resp) = ui.allocate_exact_size(
-            egui::vec2(ui.available_width(), rows * 13.0 + 26.0),
-            Sense::click_and_drag(),
-        );
-        resp.widget_info(|| {
-            egui::WidgetInfo::labeled(egui::Role::Slider, true, tr.t("replay-timeline"))
-        });
-        let p = ui.painter_at(rect);
-        p.rect_filled(rect, 2.0, Color32::from_gray(28));
         let (a, b) = self.window();
         let span = (b - a).max(1) as f32;
-        let x_of = |t: i64| rect.left() + (t - a) as f32 / span * rect.width();
+        let strip = crate::replay::TimeStrip::new(ui, tr, rows * 13.0 + 26.0, (a, b));
+        let (rect, p) = (strip.rect, &strip.painter);
+        let x_of = |t: i64| strip.x(t);
         for (k, (id, name)) in cameras.iter().enumerate() {
             let y = rect.top() + 14.0 + k as f32 * 13.0;
             for (s, e) in self.ranges.get(id).map(Vec::as_slice).unwrap_or(&[]) {
@@ -269,23 +262,15 @@ impl Playback {
                 Color32::from_gray(230),
             );
         }
-        for (t, _) in marks.incidents {
-            if (a..=b).contains(t) {
-                let x = x_of(*t);
-                p.line_segment(
-                    [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-                    Stroke::new(2.0, Color32::from_rgb(240, 80, 80)),
-                );
-            }
+        for t in marks.incidents {
+            strip.mark(*t, Stroke::new(2.0, Color32::from_rgb(240, 80, 80)), None);
         }
-        for (t, _) in marks.bookmarks {
-            if (a..=b).contains(t) {
-                let x = x_of(*t);
-                p.line_segment(
-                    [egui::pos2(x, rect.top()), egui::pos2(x, rect.top() + 10.0)],
-                    Stroke::new(3.0, Color32::from_rgb(250, 200, 40)),
-                );
-            }
+        for t in marks.bookmarks {
+            strip.mark(
+                *t,
+                Stroke::new(3.0, Color32::from_rgb(250, 200, 40)),
+                Some(10.0),
+            );
         }
         // Hour ticks.
         let step = if self.window_ms <= 3_600_000 {
@@ -315,16 +300,8 @@ impl Playback {
             );
             t += step;
         }
-        let x = x_of(self.clock_ms);
-        p.line_segment(
-            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-            Stroke::new(2.0, Color32::WHITE),
-        );
-        if let Some(pos) = resp.interact_pointer_pos() {
-            if resp.clicked() || resp.dragged() {
-                let t = a + ((pos.x - rect.left()) / rect.width() * span) as i64;
-                self.seek(t);
-            }
+        if let Some(t) = strip.finish(self.clock_ms) {
+            self.seek(t);
         }
         live
     }

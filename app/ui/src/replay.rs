@@ -36,7 +36,9 @@ pub struct Replay {
     pub clock_ms: i64,
     pub playing: bool,
     pub rate: f64,
-    tr: Tr,
+    /// Taken out while drawing (the sub-views borrow `self` mutably); always `Some` between
+    /// frames. Built once: a Fluent bundle is too costly to build per frame.
+    tr: Option<Tr>,
     last_tick: Option<Instant>,
     tmp: PathBuf,
 }
@@ -151,7 +153,7 @@ impl Replay {
             clock_ms: range.0,
             playing: false,
             rate: 1.0,
-            tr: Tr::new(lang),
+            tr: Some(Tr::new(lang)),
             last_tick: None,
             tmp,
         };
@@ -193,7 +195,7 @@ impl Replay {
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.tick();
-        let tr = Tr::new(self.tr.lang());
+        let tr = self.tr.take().unwrap_or_else(|| Tr::new(Lang::Vi));
         // Keys: space play/pause, arrows frame step.
         if !ui.ctx().egui_wants_keyboard_input() {
             let (space, left, right) = ui.input(|i| {
@@ -223,6 +225,7 @@ impl Replay {
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(Color32::from_gray(12)))
             .show(ui, |ui| self.tiles_ui(ui, &tr));
+        self.tr = Some(tr);
         ui.ctx()
             .request_repaint_after(std::time::Duration::from_millis(if self.playing {
                 16
@@ -341,25 +344,17 @@ impl Replay {
             ui.separator();
             ui.monospace(crate::log::format_time(self.clock_ms));
         });
-        let (rect, resp) = ui.allocate_exact_size(
-            egui::vec2(
-                ui.available_width(),
-                (self.clips.len() as f32 * 14.0 + 24.0).max(40.0),
-            ),
-            Sense::click_and_drag(),
+        let strip = TimeStrip::new(
+            ui,
+            tr,
+            (self.clips.len() as f32 * 14.0 + 24.0).max(40.0),
+            self.range,
         );
-        resp.widget_info(|| {
-            egui::WidgetInfo::labeled(egui::Role::Slider, true, tr.t("replay-timeline"))
-        });
-        let p = ui.painter_at(rect);
-        p.rect_filled(rect, 2.0, Color32::from_gray(30));
-        let (a, b) = self.range;
-        let span = (b - a).max(1) as f32;
-        let x_of = |t: i64| rect.left() + (t - a) as f32 / span * rect.width();
+        let (rect, p) = (strip.rect, &strip.painter);
         for (k, c) in self.clips.iter().enumerate() {
             let y = rect.top() + 8.0 + k as f32 * 14.0;
             let r = Rect::from_min_max(
-                egui::pos2(x_of(c.player.start_ms.max(a)), y),
+                egui::pos2(strip.x(c.player.start_ms.max(self.range.0)), y),
                 egui::pos2(rect.right(), y + 10.0),
             );
             p.rect_filled(r, 2.0, Color32::from_rgb(60, 120, 200));
@@ -372,22 +367,10 @@ impl Replay {
             );
         }
         for (t, _, _) in &self.bookmarks {
-            let x = x_of(*t);
-            p.line_segment(
-                [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-                Stroke::new(2.0, Color32::from_rgb(250, 200, 40)),
-            );
+            strip.mark(*t, Stroke::new(2.0, Color32::from_rgb(250, 200, 40)), None);
         }
-        let x = x_of(self.clock_ms);
-        p.line_segment(
-            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-            Stroke::new(2.0, Color32::WHITE),
-        );
-        if let Some(pos) = resp.interact_pointer_pos() {
-            if resp.clicked() || resp.dragged() {
-                let t = a + ((pos.x - rect.left()) / rect.width() * span) as i64;
-                self.seek(t);
-            }
+        if let Some(t) = strip.finish(self.clock_ms) {
+            self.seek(t);
         }
     }
 
@@ -450,6 +433,64 @@ impl Replay {
                 );
             }
         }
+    }
+}
+
+/// A clickable strip showing a time range, under both the replay and the wall playback: the
+/// lanes are drawn by the caller; the strip draws marks and the playhead and reads the clicks.
+pub struct TimeStrip {
+    pub rect: Rect,
+    pub painter: egui::Painter,
+    range: (i64, i64),
+    resp: egui::Response,
+}
+
+impl TimeStrip {
+    pub fn new(ui: &mut egui::Ui, tr: &Tr, height: f32, range: (i64, i64)) -> Self {
+        let (rect, resp) = ui.allocate_exact_size(
+            egui::vec2(ui.available_width(), height),
+            Sense::click_and_drag(),
+        );
+        resp.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::Slider, true, tr.t("replay-timeline"))
+        });
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 2.0, Color32::from_gray(28));
+        TimeStrip {
+            rect,
+            painter,
+            range,
+            resp,
+        }
+    }
+
+    /// Screen x of time `t`.
+    pub fn x(&self, t: i64) -> f32 {
+        let (a, b) = self.range;
+        self.rect.left() + (t - a) as f32 / (b - a).max(1) as f32 * self.rect.width()
+    }
+
+    /// A vertical line at `t` (full height, or `height` from the top), if `t` is in range.
+    pub fn mark(&self, t: i64, stroke: Stroke, height: Option<f32>) {
+        if !(self.range.0..=self.range.1).contains(&t) {
+            return;
+        }
+        let x = self.x(t);
+        let bottom = height.map_or(self.rect.bottom(), |h| self.rect.top() + h);
+        self.painter.line_segment(
+            [egui::pos2(x, self.rect.top()), egui::pos2(x, bottom)],
+            stroke,
+        );
+    }
+
+    /// Draws the playhead at `clock`; returns the time clicked or dragged to, if any.
+    pub fn finish(self, clock: i64) -> Option<i64> {
+        self.mark(clock, Stroke::new(2.0, Color32::WHITE), None);
+        let pos = self.resp.interact_pointer_pos()?;
+        (self.resp.clicked() || self.resp.dragged()).then(|| {
+            let (a, b) = self.range;
+            a + ((pos.x - self.rect.left()) / self.rect.width() * (b - a).max(1) as f32) as i64
+        })
     }
 }
 
