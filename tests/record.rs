@@ -16,28 +16,47 @@ use parking_lot::Mutex;
 
 use crate::util::{assets, camera, wait_for};
 
-/// Records `n` simulated cameras (main streams) for `secs` into `dir`; returns the camera ids.
-fn record(dir: &Path, n: usize, secs: u64, segment_secs: f64) -> Vec<String> {
+/// `n` simulated cameras `cam-1`… (with sub streams when `sub`) whose main streams are being
+/// recorded into `dir`. Fields drop in order: recorder, cameras, capture, then the server.
+struct Rig {
+    rec: Recorder,
+    handles: Vec<mt_capture::CameraHandle>,
+    cap: Capture,
+    _sim: SimServer,
+}
+
+fn start_recording(dir: &Path, n: usize, segment_secs: f64, sub: bool) -> Rig {
     let sim = SimServer::start(&assets(), 0, n).expect("RTSP server");
     let cap = Capture::new(Timeouts::default()).unwrap();
     let mut cfg = RecConfig::new(dir.to_owned());
     cfg.segment_secs = segment_secs;
     let (mut rec, rep) = Recorder::start(cfg).unwrap();
     assert!(rep.is_empty(), "{rep:?}");
-    let mut ids = Vec::new();
     let mut handles = Vec::new();
     for k in 1..=n {
-        let id = format!("cam-{k}");
-        let h = cap
-            .start_camera(camera(&id, &sim.url(&format!("cam{k}/main")), ""))
-            .unwrap();
-        rec.add(&id, &h.main).unwrap();
-        ids.push(id);
+        let mut c = camera(&format!("cam-{k}"), &sim.url(&format!("cam{k}/main")), "");
+        if sub {
+            c.sub_url = Some(sim.url(&format!("cam{k}/sub")).parse().unwrap());
+        }
+        let h = cap.start_camera(c).unwrap();
+        rec.add(&h.config.id.0, &h.main).unwrap();
         handles.push(h);
     }
+    Rig {
+        rec,
+        handles,
+        cap,
+        _sim: sim,
+    }
+}
+
+/// Records `n` simulated cameras (main streams) for `secs` into `dir`; returns the camera ids.
+fn record(dir: &Path, n: usize, secs: u64, segment_secs: f64) -> Vec<String> {
+    let rig = start_recording(dir, n, segment_secs, false);
     std::thread::sleep(Duration::from_secs(secs));
-    rec.stop();
-    drop(cap);
+    let ids = rig.handles.iter().map(|h| h.config.id.0.clone()).collect();
+    rig.rec.stop();
+    drop(rig.cap);
     ids
 }
 
@@ -619,23 +638,12 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
     let dir = tempfile::tempdir().unwrap();
     let rec_dir = dir.path().join("rec");
     // Two cameras recorded for 5 s (segments of 2 s, all finished when recording stops).
-    let sim = SimServer::start(&assets(), 0, 2).expect("RTSP server");
-    let cap = Capture::new(Timeouts::default()).unwrap();
-    let mut cfg = RecConfig::new(rec_dir.clone());
-    cfg.segment_secs = 2.0;
-    let (mut rec, _) = Recorder::start(cfg).unwrap();
-    let mut handles = Vec::new();
-    for k in 1..=2 {
-        let h = cap
-            .start_camera(camera(
-                &format!("cam-{k}"),
-                &sim.url(&format!("cam{k}/main")),
-                "",
-            ))
-            .unwrap();
-        rec.add(&h.config.id.0, &h.main).unwrap();
-        handles.push(h);
-    }
+    let Rig {
+        rec,
+        handles,
+        cap: _cap,
+        _sim,
+    } = start_recording(&rec_dir, 2, 2.0, false);
     std::thread::sleep(Duration::from_secs(5));
     let index = rec.index();
     rec.stop();
@@ -875,19 +883,12 @@ fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_
 #[test]
 fn p_switches_the_wall_to_playback_where_every_tile_shows_its_recording_at_the_same_time() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = SimServer::start(&assets(), 0, 2).expect("RTSP server");
-    let cap = Capture::new(Timeouts::default()).unwrap();
-    let mut cfg = RecConfig::new(dir.path().join("rec"));
-    cfg.segment_secs = 2.0;
-    let (mut rec, _) = Recorder::start(cfg).unwrap();
-    let mut handles = Vec::new();
-    for k in 1..=2 {
-        let mut c = camera(&format!("cam-{k}"), &sim.url(&format!("cam{k}/main")), "");
-        c.sub_url = Some(sim.url(&format!("cam{k}/sub")).parse().unwrap());
-        let h = cap.start_camera(c).unwrap();
-        rec.add(&h.config.id.0, &h.main).unwrap();
-        handles.push(h);
-    }
+    let Rig {
+        rec,
+        handles,
+        cap: _cap,
+        _sim,
+    } = start_recording(&dir.path().join("rec"), 2, 2.0, true);
     std::thread::sleep(Duration::from_secs(6));
     let segs = rec.index().lock().all().unwrap();
     let t = segs.iter().map(|s| s.start_ms).max().unwrap() + 700;
@@ -966,23 +967,12 @@ fn a_full_disk_raises_the_recording_alarm_and_leaves_the_index_consistent() {
         }
     }
     let _guard = Unmount(rec.clone());
-    let sim = SimServer::start(&assets(), 0, 2).expect("RTSP server");
-    let cap = Capture::new(Timeouts::default()).unwrap();
-    let mut cfg = RecConfig::new(rec.clone());
-    cfg.segment_secs = 1.0;
-    let (mut r, _) = Recorder::start(cfg).unwrap();
-    let mut handles = Vec::new();
-    for k in 1..=2 {
-        let h = cap
-            .start_camera(camera(
-                &format!("cam-{k}"),
-                &sim.url(&format!("cam{k}/main")),
-                "",
-            ))
-            .unwrap();
-        r.add(&h.config.id.0, &h.main).unwrap();
-        handles.push(h);
-    }
+    let Rig {
+        rec: r,
+        handles: _handles,
+        cap,
+        _sim,
+    } = start_recording(&rec, 2, 1.0, false);
     let alarm = wait_for(Duration::from_secs(40), || r.status().alarm);
     let (alarm, _) = alarm.expect("the alarm is raised when the disk fills");
     assert!(alarm.contains("disk is full"), "{alarm}");
