@@ -53,6 +53,14 @@ fn start_recording(dir: &Path, n: usize, segment_secs: f64, sub: bool) -> Rig {
 /// Records `n` simulated cameras (main streams) for `secs` into `dir`; returns the camera ids.
 fn record(dir: &Path, n: usize, secs: u64, segment_secs: f64) -> Vec<String> {
     let rig = start_recording(dir, n, segment_secs, false);
+    // The `secs` count from when every camera sends (connecting is slower on a loaded machine).
+    let sending = wait_for(Duration::from_secs(20), || {
+        rig.handles
+            .iter()
+            .all(|h| h.main.stats().frames_received > 0)
+            .then_some(())
+    });
+    assert!(sending.is_some(), "every simulated camera sends");
     std::thread::sleep(Duration::from_secs(secs));
     let ids = rig.handles.iter().map(|h| h.config.id.0.clone()).collect();
     rig.rec.stop();
