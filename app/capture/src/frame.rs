@@ -26,6 +26,9 @@ pub struct DecodedFrame {
     pub arrival: Instant,
     /// Increments with every frame the stream decodes.
     pub seq: u64,
+    /// Where this picture sits on the timeline (Unix ms): live, its capture time as the
+    /// workstation measures it ([`crate::clock`]); in playback and replay, its recorded time.
+    pub time_ms: i64,
     /// "H.264" / "H.265".
     pub codec: &'static str,
 }
@@ -48,6 +51,7 @@ impl DecodedFrame {
             full_range: false,
             arrival: Instant::now(),
             seq: 0,
+            time_ms: 0,
             codec: "",
         }
     }

@@ -8,12 +8,14 @@
 //! which the renderer uploads it; nothing queues up behind a slow consumer.
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod clock;
 pub mod decode;
 pub mod frame;
+pub mod sdp;
 pub mod shared;
 pub mod sim;
 pub mod stream;
 
 pub use frame::{ColorMatrix, DecodedFrame};
-pub use shared::{RecPacket, RecSink, StreamKind, StreamShared, StreamStats};
+pub use shared::{RecMsg, RecPacket, RecSink, StreamKind, StreamShared, StreamStats};
 pub use stream::{CameraHandle, Capture, Timeouts};

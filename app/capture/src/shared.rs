@@ -29,8 +29,25 @@ pub struct StreamStats {
     pub reconnects: u64,
     pub frames_received: u64,
     pub frames_decoded: u64,
-    /// Frames dropped because the decoder was behind (skipping to the next keyframe).
+    /// Frames not decoded because the decoder was behind (each frame skipped up to the next
+    /// keyframe counts, not each episode).
     pub frames_dropped: u64,
+    /// RTP packets lost on the way (retina's sequence-number gaps).
+    pub packets_lost: u64,
+    /// Frames received after a packet loss up to the next keyframe: decoded with the
+    /// decoder's concealment (the picture may be smeared until the keyframe).
+    pub frames_damaged: u64,
+    /// Times the stream's parameters (SPS/PPS, VPS) changed, e.g. a new resolution.
+    pub parameter_changes: u64,
+    /// Decode errors since the stream started.
+    pub decode_errors: u64,
+    /// When the last picture was decoded.
+    pub last_picture_at: Option<Instant>,
+    /// Arrival-based time minus the camera's own clock (RTCP sender reports), ms: the
+    /// camera's encoder + network delay when its clock is right, its error when it is not.
+    pub camera_clock_offset_ms: Option<i64>,
+    /// Picture times follow the camera's clock (it agrees with the workstation's).
+    pub camera_clock_used: bool,
 }
 
 /// How many arrival→upload latency samples to keep per stream.
@@ -48,23 +65,49 @@ pub struct RecPacket {
     pub codec: crate::decode::Codec,
     /// Presentation time in 1/90,000 s since the RTSP session started (RTP timestamps).
     pub pts_90k: i64,
-    /// Wall-clock time the frame arrived, Unix milliseconds.
-    pub wall_ms: i64,
+    /// The picture's place on the timeline, Unix µs ([`crate::clock::SessionClock`]).
+    pub wall_us: i64,
     /// Increments with each new RTSP session (timestamps restart).
     pub session: u64,
     /// Picture size, when the stream's parameters are known.
     pub width: u32,
     pub height: u32,
+    /// The stream's parameters (SPS/PPS/VPS) changed at this keyframe (e.g. a new resolution).
+    pub new_parameters: bool,
+    /// RTP packets lost just before this frame (the picture may be broken).
+    pub loss: u16,
+    /// The presentation times jumped just before this frame.
+    pub jumped: bool,
+}
+
+/// What the recorder thread is told about a stream.
+#[derive(Clone, Debug)]
+pub enum RecMsg {
+    Packet(RecPacket),
+    /// The RTSP session `session` ended: the run of footage ends here.
+    Ended {
+        session: u64,
+        /// Why, as a gap reason key (`camera-lost`, `stalled`, …) and in words.
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 /// Where a stream's packets go for recording: a bounded channel to the recorder thread.
-pub type RecSink = std::sync::mpsc::SyncSender<RecPacket>;
+pub type RecSink = std::sync::mpsc::SyncSender<RecMsg>;
 
 pub struct StreamShared {
     /// `camera-id/main` or `camera-id/sub`: for logs and thread names.
     pub label: String,
     pub kind: StreamKind,
-    state: Mutex<StreamState>,
+    /// The connection as the receive task knows it: `Live` here means "frames arrive"; what
+    /// [`StreamShared::state`] reports also depends on pictures being decoded.
+    conn: Mutex<StreamState>,
+    /// Why pictures of this session cannot be decoded (format, persistent errors), if so.
+    undecodable: Mutex<Option<String>>,
+    /// A picture decoded within this long means live (depends on whether every frame is
+    /// decoded or only a keyframe now and then).
+    live_window_ms: AtomicU64,
     latest: Mutex<Option<Arc<DecodedFrame>>>,
     stats: Mutex<StreamStats>,
     /// Whether any view shows this stream (decode only what is on screen).
@@ -84,7 +127,9 @@ impl StreamShared {
         Arc::new(StreamShared {
             label,
             kind,
-            state: Mutex::new(StreamState::Idle),
+            conn: Mutex::new(StreamState::Idle),
+            undecodable: Mutex::new(None),
+            live_window_ms: AtomicU64::new(3_000),
             latest: Mutex::new(None),
             stats: Mutex::new(StreamStats::default()),
             wanted: AtomicBool::new(false),
@@ -118,21 +163,77 @@ impl StreamShared {
         self.rec_dropped.load(Ordering::Relaxed)
     }
 
+    /// What the officer is told: lost (with the reason) or idle as the connection is; a
+    /// stream whose pictures cannot be decoded says so; otherwise live only while pictures
+    /// are decoded, connecting until the first one.
     pub fn state(&self) -> StreamState {
-        self.state.lock().clone()
+        let conn = self.conn.lock().clone();
+        match conn {
+            StreamState::Live | StreamState::Connecting => {
+                if let Some(detail) = self.undecodable.lock().clone() {
+                    return StreamState::Undecodable { detail };
+                }
+                let window = self.live_window_ms.load(Ordering::Relaxed);
+                let fresh = self
+                    .stats
+                    .lock()
+                    .last_picture_at
+                    .is_some_and(|t| t.elapsed().as_millis() as u64 <= window);
+                if matches!(conn, StreamState::Live) && fresh {
+                    StreamState::Live
+                } else {
+                    StreamState::Connecting
+                }
+            }
+            other => other,
+        }
+    }
+    /// The connection state as the receive task set it (frames arriving or not).
+    pub fn connection(&self) -> StreamState {
+        self.conn.lock().clone()
     }
     pub(crate) fn set_state(&self, s: StreamState) {
-        let mut st = self.state.lock();
+        let mut st = self.conn.lock();
         if *st != s {
+            if !matches!(s, StreamState::Live) {
+                // A new connection attempt or a loss: the decoder's verdict was for the old
+                // session.
+                *self.undecodable.lock() = None;
+            }
             *st = s;
             drop(st);
             self.wake();
         }
     }
+    pub(crate) fn set_undecodable(&self, why: Option<String>) {
+        let mut u = self.undecodable.lock();
+        if *u != why {
+            *u = why;
+            drop(u);
+            self.wake();
+        }
+    }
+    pub(crate) fn set_live_window_ms(&self, ms: u64) {
+        self.live_window_ms.store(ms, Ordering::Relaxed);
+    }
 
     /// The most recent decoded picture, if any.
     pub fn latest(&self) -> Option<Arc<DecodedFrame>> {
         self.latest.lock().clone()
+    }
+    /// The most recent picture if it was decoded within `max_age` (a picture decoded only to
+    /// check the stream, seconds ago, is not what a tile should switch to).
+    pub fn latest_fresh(&self, max_age: std::time::Duration) -> Option<Arc<DecodedFrame>> {
+        let fresh = self
+            .stats
+            .lock()
+            .last_picture_at
+            .is_some_and(|t| t.elapsed() <= max_age);
+        if fresh {
+            self.latest()
+        } else {
+            None
+        }
     }
     /// Makes `f` the stream's latest picture (decoders, and replay of recorded clips).
     pub fn publish(&self, f: Arc<DecodedFrame>) {

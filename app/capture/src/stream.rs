@@ -194,6 +194,18 @@ impl Worker {
                     } else {
                         tracing::warn!(?reason, "stream lost: {detail}");
                     }
+                    if let Some(sink) = self.shared.recorder() {
+                        let why = if reason == LossReason::Stalled {
+                            "stalled"
+                        } else {
+                            "camera-lost"
+                        };
+                        let _ = sink.try_send(crate::shared::RecMsg::Ended {
+                            session: self.session_no,
+                            reason: why,
+                            detail: format!("{}: {detail}", reason.key()),
+                        });
+                    }
                     self.shared.set_state(StreamState::Lost { reason, detail });
                     self.shared.with_stats(|s| {
                         s.reconnects += 1;
@@ -255,6 +267,7 @@ impl Worker {
             Ok(Err(e)) => return self.lost(&e),
             Ok(Ok(s)) => s,
         };
+        let sdp_text = String::from_utf8_lossy(session.sdp()).into_owned();
         let Some(idx) = session.streams().iter().position(|s| s.media() == "video") else {
             return End::Lost(LossReason::UnsupportedCodec, "no video stream".into());
         };
@@ -289,24 +302,51 @@ impl Worker {
             Err(e) => return self.lost(&e),
         };
 
+        // Parameter sets that only the SDP carries, in a form retina's strict parser
+        // rejected (e.g. a trailing `;` in a=fmtp): read them leniently ourselves, and put
+        // them before keyframes that come without them.
+        let sdp_params = if demuxed.streams()[idx].parameters().is_none() {
+            let p = crate::sdp::parameter_sets(demuxed_sdp_video_fmtp(&sdp_text, idx), codec);
+            if !p.is_empty() {
+                tracing::info!(
+                    "using the parameter sets of the SDP's a=fmtp line ({} bytes), which retina ignored",
+                    p.len()
+                );
+            }
+            p
+        } else {
+            Vec::new()
+        };
+
         // Receive loop.
         self.session_no += 1;
         let mut dims = (0u32, 0u32);
-        let mut need_keyframe = true;
+        let mut clock = crate::clock::SessionClock::new();
+        // Why frames are not going to the decoder until the next keyframe, if they are not.
+        let mut skipping: Option<Skip> = Some(Skip::Start);
         let mut fresh = true;
         let mut window_start = Instant::now();
         let (mut window_frames, mut window_bytes) = (0u32, 0u64);
         let mut unwanted_since: Option<Instant> = None;
+        // The watchdog counts video frames only: RTCP sender reports (and audio) go on while a
+        // camera's video has stopped.
+        let mut last_video = Instant::now();
+        let mut last_key: Option<Instant> = None;
+        let mut key_interval = Duration::from_secs(2);
+        let mut last_probe: Option<Instant> = None;
+        // Frames since a packet loss, up to the next keyframe.
+        let mut damaged = false;
         loop {
+            let deadline = tokio::time::Instant::from_std(last_video + self.t.no_frame);
             let next = tokio::select! {
-                n = tokio::time::timeout(self.t.no_frame, demuxed.next()) => n,
+                n = tokio::time::timeout_at(deadline, demuxed.next()) => n,
                 _ = self.shutdown.changed() => return End::Shutdown,
             };
             let item = match next {
                 Err(_) => {
                     return End::Lost(
                         LossReason::Stalled,
-                        format!("no frame for {} s", self.t.no_frame.as_secs_f32()),
+                        format!("no video frame for {} s", self.t.no_frame.as_secs_f32()),
                     )
                 }
                 Ok(None) => {
@@ -315,43 +355,93 @@ impl Worker {
                 Ok(Some(Err(e))) => return self.lost(&e),
                 Ok(Some(Ok(item))) => item,
             };
-            let CodecItem::VideoFrame(vf) = item else {
-                continue;
+            let vf = match item {
+                CodecItem::VideoFrame(vf) => vf,
+                CodecItem::Rtcp(rtcp) if rtcp.stream_id() == idx => {
+                    // A sender report pairs an RTP timestamp with the camera's clock.
+                    if let Some(ts) = rtcp.rtp_timestamp() {
+                        for pkt in rtcp.pkts() {
+                            if let Ok(Some(sr)) = pkt.as_sender_report() {
+                                let cam_us = crate::clock::ntp_to_unix_us(sr.ntp_timestamp().0);
+                                clock.sender_report(ts.elapsed(), cam_us);
+                                if let Some(off) = clock.camera_clock_offset_us() {
+                                    self.shared.with_stats(|s| {
+                                        s.camera_clock_offset_ms = Some(off.div_euclid(1000));
+                                        s.camera_clock_used = clock.uses_camera_clock();
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                _ => continue,
             };
+            if vf.stream_id() != idx {
+                continue;
+            }
             let arrival = Instant::now();
+            last_video = arrival;
             if !*got_frames {
                 *got_frames = true;
-                if !matches!(self.shared.state(), StreamState::Connecting) {
-                    tracing::info!("stream live again");
-                }
+                // Frames arrive; the stream is "live" only once a picture decodes.
                 self.shared.set_state(StreamState::Live);
             }
             let rap = vf.is_random_access_point();
-            let pts_90k = vf.timestamp().elapsed();
-            let data = vf.into_data();
-            if let Some(sink) = self.shared.recorder() {
-                if rap {
-                    if let Some(retina::codec::ParametersRef::Video(v)) =
-                        demuxed.streams()[idx].parameters()
-                    {
-                        dims = v.pixel_dimensions();
+            let loss = vf.loss();
+            let new_parameters = vf.has_new_parameters();
+            if new_parameters || (rap && dims == (0, 0)) {
+                if let Some(retina::codec::ParametersRef::Video(v)) =
+                    demuxed.streams()[idx].parameters()
+                {
+                    if new_parameters && dims != (0, 0) && dims != v.pixel_dimensions() {
+                        tracing::info!(
+                            "new parameters: {}×{} → {}×{}",
+                            dims.0,
+                            dims.1,
+                            v.pixel_dimensions().0,
+                            v.pixel_dimensions().1
+                        );
                     }
+                    dims = v.pixel_dimensions();
                 }
-                let wall_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
+            }
+            if rap {
+                if let Some(k) = last_key {
+                    key_interval = arrival.duration_since(k);
+                }
+                last_key = Some(arrival);
+            }
+            let pts_90k = vf.timestamp().elapsed();
+            let stamp = clock.observe(pts_90k, crate::clock::now_us());
+            let time_ms = stamp.wall_us.div_euclid(1000);
+            let mut data = vf.into_data();
+            if rap && !sdp_params.is_empty() && !crate::sdp::has_parameter_sets(&data, codec) {
+                let mut d = sdp_params.clone();
+                d.extend_from_slice(&data);
+                data = d;
+            }
+            if loss > 0 || new_parameters {
+                self.shared.with_stats(|s| {
+                    s.packets_lost += loss as u64;
+                    s.parameter_changes += new_parameters as u64;
+                });
+            }
+            if let Some(sink) = self.shared.recorder() {
                 let pkt = crate::shared::RecPacket {
                     data: data.clone(),
                     keyframe: rap,
                     codec,
                     pts_90k,
-                    wall_ms,
+                    wall_us: stamp.wall_us,
                     session: self.session_no,
                     width: dims.0,
                     height: dims.1,
+                    new_parameters,
+                    loss,
+                    jumped: stamp.jumped,
                 };
-                if sink.try_send(pkt).is_err() {
+                if sink.try_send(crate::shared::RecMsg::Packet(pkt)).is_err() {
                     self.shared
                         .rec_dropped
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -383,35 +473,92 @@ impl Worker {
                     return End::Idle;
                 }
             }
-            // Decode only what a view shows; restart at a keyframe when it shows again.
-            if !wanted {
-                need_keyframe = true;
-                continue;
+            // A lost packet breaks this picture and every one that refers to it up to the next
+            // keyframe. libavcodec conceals the damage (the picture goes on moving, smeared
+            // where data is missing) and the next keyframe makes it whole again; skipping to
+            // the keyframe instead froze the wall for most of every GOP at 2 % loss. The
+            // damaged frames are counted, and the recorder marks them on the timeline.
+            if loss > 0 {
+                damaged = !rap;
+            } else if rap {
+                damaged = false;
             }
-            if need_keyframe && !rap {
+            if damaged {
+                self.shared.with_stats(|s| s.frames_damaged += 1);
+            }
+            if !wanted {
+                // Not on screen: only a keyframe now and then, so the stream's state still
+                // says whether its pictures decode.
+                self.shared.set_live_window_ms(
+                    (PROBE_EVERY + 2 * key_interval + Duration::from_secs(1)).as_millis() as u64,
+                );
+                skipping = Some(Skip::Start);
+                let due = last_probe.is_none_or(|t| t.elapsed() >= PROBE_EVERY);
+                if !(rap && due) {
+                    continue;
+                }
+                last_probe = Some(arrival);
+                fresh = true;
+            } else {
+                self.shared.set_live_window_ms(3_000);
+            }
+            if skipping.is_some() && !rap {
+                if skipping == Some(Skip::Overload) {
+                    self.shared.with_stats(|s| s.frames_dropped += 1);
+                }
                 continue;
             }
             match self.decoder.try_send(EncodedFrame {
                 data,
                 codec,
                 arrival,
-                fresh,
+                time_ms,
+                // A probe of a stream nobody watches: the decoder must give its picture out
+                // now, not hold it for the reordering of pictures that will not follow.
+                drain: !wanted,
+                fresh: fresh || new_parameters || matches!(skipping, Some(Skip::Start)),
+                pixels: dims.0.saturating_mul(dims.1),
             }) {
                 Ok(()) => {
-                    need_keyframe = false;
+                    skipping = None;
                     fresh = false;
                 }
                 Err(TrySendError::Full(_)) => {
                     // The decoder is behind: skip to the next keyframe instead of queueing.
-                    need_keyframe = true;
+                    skipping = Some(Skip::Overload);
                     self.shared.with_stats(|s| s.frames_dropped += 1);
                 }
                 Err(TrySendError::Disconnected(_)) => {
                     return End::Lost(LossReason::Decode, "decoder thread ended".into());
                 }
             }
+            if !wanted {
+                // The probe picture was sent; wait for the next one.
+                skipping = Some(Skip::Start);
+            }
         }
     }
+}
+
+/// How often a stream no view shows has a keyframe decoded (its state stays true, and the
+/// map's hover has a recent picture).
+const PROBE_EVERY: Duration = Duration::from_secs(4);
+
+/// Why frames are skipped until the next keyframe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Skip {
+    /// A new session, a stream just shown again, or a probe: nothing to refer to yet.
+    Start,
+    /// The decoder was behind.
+    Overload,
+}
+
+/// The a=fmtp line of the `idx`-th media section of an SDP, if any.
+fn demuxed_sdp_video_fmtp(sdp: &str, idx: usize) -> &str {
+    sdp.split("\nm=")
+        .nth(idx + 1)
+        .and_then(|m| m.lines().find_map(|l| l.trim().strip_prefix("a=fmtp:")))
+        .unwrap_or("")
 }
 
 /// Maps an RTSP failure to what the officer is told. retina's error type is opaque apart from

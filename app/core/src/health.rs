@@ -46,10 +46,13 @@ impl LossReason {
 pub enum StreamState {
     /// Not wanted by any view: not connected.
     Idle,
-    /// First connection attempt under way.
+    /// Connected, or connecting, but no picture decoded yet (or not lately).
     Connecting,
-    /// Frames are arriving.
+    /// Pictures are being decoded: one was decoded in the last seconds.
     Live,
+    /// Frames arrive but cannot be shown: the decoder does not handle their format (e.g.
+    /// 10-bit HEVC) or fails on every frame; the detail says which.
+    Undecodable { detail: String },
     /// Lost, with the reason and a short (credential-free) detail; a reconnect is scheduled.
     Lost { reason: LossReason, detail: String },
 }
@@ -64,6 +67,7 @@ impl StreamState {
             StreamState::Connecting => "state-connecting",
             StreamState::Live => "state-live",
             StreamState::Lost { .. } => "state-lost",
+            StreamState::Undecodable { .. } => "state-undecodable",
         }
     }
 }
