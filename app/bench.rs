@@ -107,7 +107,7 @@ fn baseline(clip: &std::path::Path) -> anyhow::Result<Baseline> {
         let t0 = thread_cpu_secs();
         let mut n = 0;
         for au in &aus {
-            dec.decode(au, Instant::now(), |_| n += 1)?;
+            dec.decode(au, 0, Instant::now(), |_| n += 1)?;
         }
         inproc.push((thread_cpu_secs() - t0) * 1000.0 / n.max(1) as f64);
     }
@@ -398,6 +398,7 @@ pub fn log(incidents: usize, notes: usize, dir: std::path::PathBuf) -> anyhow::R
         post_ms: 30_000,
         note: format!("Đánh dấu {k}: người đi xe máy khả nghi"),
         snapshot_png: Some(vec![(k % 251) as u8; 60_000]),
+        source: "live".into(),
     };
     // Back to back on the database (worst case: no idle moment for checkpoints).
     let mut burst = Vec::new();
@@ -801,6 +802,11 @@ fn synth_recording(
             bytes: bytes as i64,
             file: done.strip_prefix(dir)?.display().to_string(),
             sha256: mt_record::recorder::sha256_file(&done)?,
+            run_start_ms: start_ms,
+            codec: "H.264".into(),
+            width: 640,
+            height: 360,
+            ..Default::default()
         })?;
         Ok(())
     };
@@ -811,10 +817,13 @@ fn synth_recording(
             keyframe: *key,
             codec: mt_capture::decode::Codec::H264,
             pts_90k: i as i64 * 6000,
-            wall_ms: start_ms + i as i64 * 1000 / 15,
+            wall_us: (start_ms + i as i64 * 1000 / 15) * 1000,
             session: 1,
             width: 640,
             height: 360,
+            new_parameters: false,
+            loss: 0,
+            jumped: false,
         };
         if *key && w.as_ref().is_some_and(|w| w.elapsed_s() >= 60.0) {
             finish(w.take().expect("checked"))?;
@@ -822,8 +831,12 @@ fn synth_recording(
         match w.as_mut() {
             Some(w) => w.push(p)?,
             None => {
-                let path = cam_dir.join(format!("{}.mp4.partial", p.wall_ms));
-                w = Some(mt_record::mp4::SegmentWriter::create(&path, p)?);
+                let path = cam_dir.join(format!("{}.mp4.partial", p.wall_us / 1000));
+                w = Some(mt_record::mp4::SegmentWriter::create(
+                    &path,
+                    p,
+                    Some(start_ms),
+                )?);
             }
         }
     }
@@ -882,7 +895,7 @@ pub fn evidence(minutes: u64, seeks: usize) -> anyhow::Result<()> {
             &std::sync::atomic::AtomicBool::new(false),
         )?;
         export_s.push(t.elapsed().as_secs_f64());
-        let rep = mt_record::verify::verify(&out, &[]);
+        let rep = mt_record::verify::verify_trusting(&out, &[*key.verifying_key().as_bytes()]);
         if !rep.ok() {
             bail!("export did not verify: {:?}", rep.problems);
         }

@@ -4,7 +4,7 @@
 //! renamed only when complete: a cancelled or failed export leaves nothing under the final
 //! name.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,7 +16,12 @@ use sha2::{Digest, Sha256};
 use crate::index::Index;
 use crate::{now_ms, sync_dir, RecError, Result};
 
-pub const SCHEMA: &str = "matthan-evidence/1";
+/// The manifest's schema. Version 2 lists each camera's footage as runs (one clip per run of
+/// continuous recording, with its start and end) and the gaps between them with their reason,
+/// and carries the head of the log's audit chain at export time. Version 1 archives (one clip
+/// per camera, start time only) are still read.
+pub const SCHEMA: &str = "matthan-evidence/2";
+pub const SCHEMA_V1: &str = "matthan-evidence/1";
 pub const MANIFEST: &str = "manifest.json";
 pub const SIGNATURE: &str = "manifest.sig";
 
@@ -33,6 +38,8 @@ pub struct ExportRequest {
     pub attachments: Vec<(String, Vec<u8>)>,
     pub operator: String,
     pub workstation: String,
+    /// The newest row of the log's audit chain when the export was made (see [`AuditHead`]).
+    pub audit_head: Option<AuditHead>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,13 +49,57 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// One clip: one run of continuous recording of one camera (a camera that dropped out inside
+/// the range has several). Times are the workstation's timeline (Unix ms, UTC).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClipInfo {
     pub camera: String,
     pub file: String,
     pub frames: i64,
-    /// Wall-clock time of the clip's first frame (Unix ms): replay aligns cameras with it.
+    /// Time of the clip's first picture (in presentation order): replay places it there.
     pub start_ms: i64,
+    /// End of the clip's last picture (its time plus its duration). 0 in version-1 archives.
+    #[serde(default)]
+    pub end_ms: i64,
+    /// "H.264" / "H.265" (empty in version-1 archives).
+    #[serde(default)]
+    pub codec: String,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+}
+
+/// Time inside the exported range for which a camera has no footage, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GapInfo {
+    pub camera: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Machine-readable reason (see `mt_record::index::GapReason::key`), e.g. "camera-lost".
+    pub reason: String,
+    /// What the recorder knew, in words (e.g. the stream's error), may be empty.
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// Footage that is in a clip but damaged: RTP packets were lost just before `from_ms`, and
+/// the pictures up to the next keyframe (`to_ms`) refer to what is missing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DamageInfo {
+    pub camera: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub packets_lost: i64,
+}
+
+/// The head of the incident log's audit chain (its newest row) at export time. A later
+/// rewrite of the log's history changes the hash of that row, which any archive exported
+/// before still carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditHead {
+    pub id: i64,
+    pub row_sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,7 +112,16 @@ pub struct Manifest {
     pub incident_id: Option<i64>,
     pub from_ms: i64,
     pub to_ms: i64,
+    /// Every run of every camera, in camera then time order.
     pub clips: Vec<ClipInfo>,
+    /// Every gap inside [from_ms, to_ms], in camera then time order.
+    #[serde(default)]
+    pub gaps: Vec<GapInfo>,
+    /// Damaged stretches (packet loss) inside the clips, in camera then time order.
+    #[serde(default)]
+    pub damaged: Vec<DamageInfo>,
+    #[serde(default)]
+    pub audit_head: Option<AuditHead>,
     /// Hex of the Ed25519 public key that signed `manifest.sig`.
     pub public_key: String,
     pub files: Vec<FileEntry>,
@@ -71,8 +131,64 @@ fn hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// A file being written that hashes every byte on the way (the archive's SHA-256 without
+/// reading it again).
+struct HashingFile {
+    file: std::fs::File,
+    hash: Sha256,
+    written: u64,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Copies `from` into `to`, hashing it on the way; returns (bytes, SHA-256 hex). Never holds
+/// more than a buffer of it in memory.
+fn copy_hashed(
+    from: &Path,
+    to: &mut impl Write,
+    cancel: &dyn Fn() -> bool,
+) -> Result<(u64, String)> {
+    let mut f = std::fs::File::open(from).map_err(|e| RecError::io(from, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        if cancel() {
+            return Err(RecError::Cancelled);
+        }
+        let k = f.read(&mut buf).map_err(|e| RecError::io(from, e))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        to.write_all(&buf[..k]).map_err(|e| RecError::io(from, e))?;
+        n += k as u64;
+    }
+    Ok((n, hex::encode(h.finalize())))
+}
+
+/// What an export wrote: the signed manifest and the archive's own SHA-256 (for the audit
+/// row that names it).
+#[derive(Clone, Debug)]
+pub struct Exported {
+    pub manifest: Manifest,
+    pub archive_sha256: String,
+    pub archive_bytes: u64,
+}
+
 /// Writes the archive at `dest`. `progress` gets 0.0–1.0; `cancel` stops it (nothing is left
-/// behind). Footage of an incident export is locked against retention first.
+/// behind). Footage of an incident export is locked against retention first. The segment
+/// each camera is writing now is exported too, up to its last complete fragment.
 pub fn export(
     index: &Mutex<Index>,
     rec_dir: &Path,
@@ -81,7 +197,7 @@ pub fn export(
     dest: &Path,
     progress: &dyn Fn(f32),
     cancel: &AtomicBool,
-) -> Result<Manifest> {
+) -> Result<Exported> {
     let work = dest.with_extension("partial.d");
     let partial = dest.with_extension("partial");
     let r = export_inner(
@@ -105,82 +221,183 @@ fn export_inner(
     partial: &Path,
     progress: &dyn Fn(f32),
     cancel: &AtomicBool,
-) -> Result<Manifest> {
+) -> Result<Exported> {
     if req.to_ms <= req.from_ms {
         return Err(RecError::Invalid("the export range is empty".into()));
     }
     std::fs::create_dir_all(work).map_err(|e| RecError::io(work, e))?;
     let cancelled = || cancel.load(Ordering::Relaxed);
     progress(0.0);
-    // 1. Clips (90 % of the work).
-    let mut clips = Vec::new();
+    // 1. Clips (half of the work): one per run of continuous footage, cut without
+    //    re-encoding; the time between runs is a gap with its reason.
+    let mut clips: Vec<(ClipInfo, PathBuf)> = Vec::new();
+    let mut gaps: Vec<GapInfo> = Vec::new();
+    let mut damaged: Vec<DamageInfo> = Vec::new();
     let n = req.cameras.len().max(1) as f32;
     for (k, cam) in req.cameras.iter().enumerate() {
         if cancelled() {
             return Err(RecError::Cancelled);
         }
-        let segs = {
+        let tl = {
             let idx = index.lock();
             if let Some(inc) = req.incident_id {
                 idx.lock(inc, cam, req.from_ms, req.to_ms)?;
             }
-            idx.segments(cam, req.from_ms, req.to_ms)?
+            let open = crate::recorder::open_segment(rec_dir, cam)
+                .filter(|(_, start)| *start <= req.to_ms);
+            let mut tl = idx.timeline(cam, req.from_ms, req.to_ms, open.as_ref().map(|o| o.1))?;
+            // The segment being written now is exported too, up to its last complete
+            // fragment: as the run it continues, or as a run of its own.
+            if let Some((path, start)) = open {
+                let seg = crate::index::Segment {
+                    camera_id: cam.clone(),
+                    start_ms: start,
+                    end_ms: crate::now_ms(),
+                    file: path
+                        .strip_prefix(rec_dir)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string(),
+                    run_start_ms: start,
+                    ..Default::default()
+                };
+                match tl.runs.last_mut() {
+                    Some(r)
+                        if r.end_reason.is_none()
+                            && (start - r.end_ms).abs() <= crate::index::CONTIGUOUS_MS =>
+                    {
+                        r.end_ms = seg.end_ms;
+                        r.segments.push(seg);
+                    }
+                    _ => tl.runs.push(crate::index::Run {
+                        camera_id: cam.clone(),
+                        start_ms: start,
+                        end_ms: seg.end_ms,
+                        segments: vec![seg],
+                        end_reason: None,
+                    }),
+                }
+            }
+            tl
         };
-        if segs.is_empty() {
+        for g in &tl.gaps {
+            gaps.push(GapInfo {
+                camera: cam.clone(),
+                from_ms: g.from_ms,
+                to_ms: g.to_ms,
+                reason: g.reason.key().to_owned(),
+                detail: g.detail.clone(),
+            });
+        }
+        for d in &tl.damaged {
+            damaged.push(DamageInfo {
+                camera: cam.clone(),
+                from_ms: d.from_ms,
+                to_ms: d.to_ms,
+                packets_lost: d.packets_lost,
+            });
+        }
+        if tl.runs.is_empty() {
             tracing::warn!("export: no recording of {cam} in the range");
             continue;
         }
-        let inputs: Vec<(PathBuf, i64)> = segs
-            .iter()
-            .map(|s| (rec_dir.join(&s.file), s.start_ms))
-            .collect();
-        let name = format!("clips/{}.mp4", crate::recorder_safe(cam));
-        let out = work.join(format!("{k}.mp4"));
-        let (frames, start_ms) =
-            crate::mp4::cut_clip(&inputs, req.from_ms, req.to_ms, &out, &cancelled)?;
-        clips.push((
-            ClipInfo {
-                camera: cam.clone(),
-                file: name,
-                frames,
-                start_ms,
-            },
-            out,
-        ));
-        progress(0.9 * (k + 1) as f32 / n);
+        let runs = tl.runs.len();
+        for (r, run) in tl.runs.iter().enumerate() {
+            let inputs: Vec<(PathBuf, i64)> = run
+                .segments
+                .iter()
+                .map(|s| (rec_dir.join(&s.file), s.start_ms))
+                .collect();
+            let name = if runs == 1 {
+                format!("clips/{}.mp4", crate::recorder_safe(cam))
+            } else {
+                format!("clips/{}-{}.mp4", crate::recorder_safe(cam), r + 1)
+            };
+            let out = work.join(format!("{k}-{r}.mp4"));
+            let cut = match crate::mp4::cut_clip(&inputs, req.from_ms, req.to_ms, &out, &cancelled)
+            {
+                Ok(c) => c,
+                // A run that only touches the range with pictures outside it.
+                Err(RecError::Invalid(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            clips.push((
+                ClipInfo {
+                    camera: cam.clone(),
+                    file: name,
+                    frames: cut.frames,
+                    start_ms: cut.start_ms,
+                    end_ms: cut.end_ms,
+                    codec: cut.codec,
+                    width: cut.width,
+                    height: cut.height,
+                },
+                out,
+            ));
+        }
+        progress(0.5 * (k + 1) as f32 / n);
     }
     if cancelled() {
         return Err(RecError::Cancelled);
     }
-    // 2. The archive: clips, incident, attachments, then the signed manifest.
+    // 2. The archive, streamed: each clip copied from its file (never held in memory) and
+    //    hashed on the way, then the incident, attachments and the signed manifest. ZIP64
+    //    where a file or the archive passes 4 GiB.
     let file = std::fs::File::create(partial).map_err(|e| RecError::io(partial, e))?;
-    let mut zip = zip::ZipWriter::new(file);
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(false);
+    let mut zip = zip::ZipWriter::new_stream(HashingFile {
+        file,
+        hash: Sha256::new(),
+        written: 0,
+    })
+    .set_auto_large_file();
     let zerr = |e: zip::result::ZipError| RecError::Io {
         path: partial.display().to_string(),
         message: e.to_string(),
     };
+    let opts_for = |bytes: u64| {
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(bytes >= 0xFFFF_0000)
+    };
     let mut files = Vec::new();
-    let mut add =
-        |zip: &mut zip::ZipWriter<std::fs::File>, name: &str, bytes: &[u8]| -> Result<()> {
-            zip.start_file(name, opts).map_err(zerr)?;
-            zip.write_all(bytes).map_err(|e| RecError::io(partial, e))?;
-            files.push(FileEntry {
-                name: name.to_owned(),
-                bytes: bytes.len() as u64,
-                sha256: hash(bytes),
-            });
-            Ok(())
-        };
+    let clip_bytes: u64 = clips
+        .iter()
+        .map(|(_, p)| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum::<u64>()
+        .max(1);
+    let mut copied = 0u64;
     for (info, path) in &clips {
         if cancelled() {
             return Err(RecError::Cancelled);
         }
-        let bytes = std::fs::read(path).map_err(|e| RecError::io(path, e))?;
-        add(&mut zip, &info.file, &bytes)?;
+        let size = std::fs::metadata(path)
+            .map_err(|e| RecError::io(path, e))?
+            .len();
+        zip.start_file(info.file.as_str(), opts_for(size))
+            .map_err(zerr)?;
+        let (bytes, sha256) = copy_hashed(path, &mut zip, &cancelled)?;
+        copied += bytes;
+        files.push(FileEntry {
+            name: info.file.clone(),
+            bytes,
+            sha256,
+        });
+        progress(0.5 + 0.45 * copied as f32 / clip_bytes as f32);
     }
+    let mut add = |zip: &mut zip::ZipWriter<zip::write::StreamWriter<HashingFile>>,
+                   name: &str,
+                   bytes: &[u8]|
+     -> Result<()> {
+        zip.start_file(name, opts_for(bytes.len() as u64))
+            .map_err(zerr)?;
+        zip.write_all(bytes).map_err(|e| RecError::io(partial, e))?;
+        files.push(FileEntry {
+            name: name.to_owned(),
+            bytes: bytes.len() as u64,
+            sha256: hash(bytes),
+        });
+        Ok(())
+    };
     if let Some(inc) = &req.incident {
         let bytes = serde_json::to_vec_pretty(inc).map_err(|e| RecError::Invalid(e.to_string()))?;
         add(&mut zip, "incident.json", &bytes)?;
@@ -198,21 +415,27 @@ fn export_inner(
         from_ms: req.from_ms,
         to_ms: req.to_ms,
         clips: clips.iter().map(|(c, _)| c.clone()).collect(),
+        gaps,
+        damaged,
+        audit_head: req.audit_head.clone(),
         public_key: hex::encode(key.verifying_key().as_bytes()),
         files,
     };
     let mbytes =
         serde_json::to_vec_pretty(&manifest).map_err(|e| RecError::Invalid(e.to_string()))?;
     let sig = key.sign(&mbytes);
-    zip.start_file(MANIFEST, opts).map_err(zerr)?;
+    zip.start_file(MANIFEST, opts_for(mbytes.len() as u64))
+        .map_err(zerr)?;
     zip.write_all(&mbytes)
         .map_err(|e| RecError::io(partial, e))?;
-    zip.start_file(SIGNATURE, opts).map_err(zerr)?;
+    zip.start_file(SIGNATURE, opts_for(128)).map_err(zerr)?;
     zip.write_all(hex::encode(sig.to_bytes()).as_bytes())
         .map_err(|e| RecError::io(partial, e))?;
-    let file = zip.finish().map_err(zerr)?;
-    file.sync_all().map_err(|e| RecError::io(partial, e))?;
-    drop(file);
+    let out = zip.finish().map_err(zerr)?.into_inner();
+    let archive_sha256 = hex::encode(out.hash.finalize());
+    let archive_bytes = out.written;
+    out.file.sync_all().map_err(|e| RecError::io(partial, e))?;
+    drop(out.file);
     if cancelled() {
         return Err(RecError::Cancelled);
     }
@@ -221,5 +444,9 @@ fn export_inner(
         let _ = sync_dir(d);
     }
     progress(1.0);
-    Ok(manifest)
+    Ok(Exported {
+        manifest,
+        archive_sha256,
+        archive_bytes,
+    })
 }

@@ -68,7 +68,11 @@ pub fn request(
         })).collect::<Vec<_>>(),
         "bookmarks": bookmarks,
     });
+    let audit_head = db
+        .audit_head()?
+        .map(|(id, row_sha256)| crate::export::AuditHead { id, row_sha256 });
     Ok(ExportRequest {
+        audit_head,
         cameras,
         from_ms: from,
         to_ms: to,

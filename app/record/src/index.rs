@@ -19,6 +19,15 @@ CREATE TABLE IF NOT EXISTS segment (
     sha256     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS segment_camera_time ON segment (camera_id, start_ms);
+-- Footage recorded as received but damaged by lost RTP packets: from the first frame after
+-- the loss up to the next keyframe (the pictures are smeared there, not missing).
+CREATE TABLE IF NOT EXISTS damage (
+    camera_id     TEXT NOT NULL,
+    from_ms       INTEGER NOT NULL,
+    to_ms         INTEGER NOT NULL,
+    packets_lost  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS damage_camera_time ON damage (camera_id, from_ms);
 -- Footage an incident needs: never deleted by retention.
 CREATE TABLE IF NOT EXISTS lock (
     incident_id INTEGER NOT NULL,
@@ -29,7 +38,9 @@ CREATE TABLE IF NOT EXISTS lock (
 );
 ";
 
-#[derive(Clone, Debug, PartialEq)]
+/// One recorded file. Times are the workstation's timeline (Unix ms): `start_ms` is the
+/// first picture's time, `end_ms` the end of the last picture (its time plus its duration).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Segment {
     pub id: i64,
     pub camera_id: String,
@@ -39,7 +50,117 @@ pub struct Segment {
     pub bytes: i64,
     pub file: String,
     pub sha256: String,
+    /// Start of the run (continuous footage with one set of codec parameters) this segment
+    /// belongs to; equal to `start_ms` for a run's first segment.
+    pub run_start_ms: i64,
+    /// Set on a run's last segment: why the run ended ([`GapReason`] key); None while the run
+    /// goes on, or when the recorder never got to say (killed: "app not running").
+    pub end_reason: Option<String>,
+    pub end_detail: String,
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
 }
+
+/// Why footage stops (the reason a run ended). Keys are stable: they are in archives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GapReason {
+    /// The camera (its main stream) was lost: unreachable, refused, closed, …
+    CameraLost,
+    /// The camera stopped sending video (watchdog).
+    Stalled,
+    /// RTP packets were lost: the frames up to the next keyframe were not recorded.
+    PacketLoss,
+    /// The recorder could not keep up and had to drop frames.
+    RecorderOverload,
+    /// The disk is full.
+    DiskFull,
+    /// Any other error writing the recording.
+    WriteError,
+    /// The workstation was not recording (stopped, or killed before it could say).
+    AppNotRunning,
+    /// The camera's timestamps jumped: a new run starts (usually no time is missing).
+    TimestampJump,
+    /// New codec parameters (e.g. a new resolution): a new run starts, no time is missing.
+    NewParameters,
+    /// Nothing recorded here (before the first recording, or deleted by retention).
+    NotRecorded,
+}
+
+impl GapReason {
+    pub const ALL: [GapReason; 10] = [
+        GapReason::CameraLost,
+        GapReason::Stalled,
+        GapReason::PacketLoss,
+        GapReason::RecorderOverload,
+        GapReason::DiskFull,
+        GapReason::WriteError,
+        GapReason::AppNotRunning,
+        GapReason::TimestampJump,
+        GapReason::NewParameters,
+        GapReason::NotRecorded,
+    ];
+    pub fn key(self) -> &'static str {
+        match self {
+            GapReason::CameraLost => "camera-lost",
+            GapReason::Stalled => "stalled",
+            GapReason::PacketLoss => "packet-loss",
+            GapReason::RecorderOverload => "recorder-overload",
+            GapReason::DiskFull => "disk-full",
+            GapReason::WriteError => "write-error",
+            GapReason::AppNotRunning => "app-not-running",
+            GapReason::TimestampJump => "timestamp-jump",
+            GapReason::NewParameters => "new-parameters",
+            GapReason::NotRecorded => "not-recorded",
+        }
+    }
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.key() == key)
+    }
+}
+
+/// Continuous footage of one camera: consecutive segments of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub camera_id: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub segments: Vec<Segment>,
+    /// Why it ended (None: it goes on, or the recorder was killed).
+    pub end_reason: Option<String>,
+}
+
+/// Time without footage, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gap {
+    pub camera_id: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub reason: GapReason,
+    pub detail: String,
+}
+
+/// Footage that is there but damaged: RTP packets were lost before `from_ms`; the pictures
+/// up to the next keyframe (`to_ms`) refer to what is missing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Damage {
+    pub camera_id: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub packets_lost: i64,
+}
+
+/// Runs, gaps and damaged stretches of a camera over a period.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeline {
+    pub runs: Vec<Run>,
+    pub gaps: Vec<Gap>,
+    pub damaged: Vec<Damage>,
+}
+
+/// Two runs closer than this are continuous (a new run for new parameters or a timestamp
+/// jump starts one frame after the last; clock corrections move starts by milliseconds).
+pub const CONTIGUOUS_MS: i64 = 250;
 
 pub struct Index {
     conn: Connection,
@@ -69,6 +190,25 @@ impl Index {
             conn.execute_batch("ALTER TABLE segment ADD COLUMN activity BLOB")
                 .map_err(err)?;
         }
+        // Added with runs and gaps: which run a segment belongs to, why a run ended, the
+        // codec parameters (NULL in older rows: each old segment is a run of its own).
+        let has_runs: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('segment') WHERE name = 'run_start_ms'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(err)?;
+        if !has_runs {
+            conn.execute_batch(
+                "BEGIN;
+                 ALTER TABLE segment ADD COLUMN run_start_ms INTEGER;  -- start of its run (Unix ms)
+                 ALTER TABLE segment ADD COLUMN end_reason TEXT;       -- on a run's last segment
+                 ALTER TABLE segment ADD COLUMN end_detail TEXT;
+                 ALTER TABLE segment ADD COLUMN codec TEXT;
+                 ALTER TABLE segment ADD COLUMN width INTEGER;
+                 ALTER TABLE segment ADD COLUMN height INTEGER;
+                 COMMIT;",
+            )
+            .map_err(err)?;
+        }
         Ok(Index {
             conn,
             path: path.to_owned(),
@@ -93,8 +233,9 @@ impl Index {
     pub fn insert(&self, s: &Segment) -> Result<i64> {
         self.conn
             .execute(
-                "INSERT INTO segment (camera_id, start_ms, end_ms, frames, bytes, file, sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO segment (camera_id, start_ms, end_ms, frames, bytes, file, sha256,
+                                      run_start_ms, end_reason, end_detail, codec, width, height)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     s.camera_id,
                     s.start_ms,
@@ -102,26 +243,51 @@ impl Index {
                     s.frames,
                     s.bytes,
                     s.file,
-                    s.sha256
+                    s.sha256,
+                    s.run_start_ms,
+                    s.end_reason,
+                    s.end_detail,
+                    s.codec,
+                    s.width,
+                    s.height
                 ],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Says why the run whose last segment is `id` ended (for a run ended after its last
+    /// segment was indexed: the camera lost while the recorder waited for a keyframe).
+    pub fn set_end_reason(&self, id: i64, reason: GapReason, detail: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE segment SET end_reason = ?1, end_detail = ?2 WHERE id = ?3",
+                params![reason.key(), detail, id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     fn query(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Segment>> {
         let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = st
             .query_map(p, |r| {
+                let start_ms: i64 = r.get(2)?;
                 Ok(Segment {
                     id: r.get(0)?,
                     camera_id: r.get(1)?,
-                    start_ms: r.get(2)?,
+                    start_ms,
                     end_ms: r.get(3)?,
                     frames: r.get(4)?,
                     bytes: r.get(5)?,
                     file: r.get(6)?,
                     sha256: r.get(7)?,
+                    run_start_ms: r.get::<_, Option<i64>>(8)?.unwrap_or(start_ms),
+                    end_reason: r.get(9)?,
+                    end_detail: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                    codec: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                    width: r.get::<_, Option<u32>>(12)?.unwrap_or(0),
+                    height: r.get::<_, Option<u32>>(13)?.unwrap_or(0),
                 })
             })
             .map_err(|e| self.err(e))?
@@ -133,7 +299,7 @@ impl Index {
     /// Segments of `camera` overlapping [from, to], oldest first.
     pub fn segments(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Segment>> {
         self.query(
-            "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256 FROM segment
+            "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height FROM segment
              WHERE camera_id = ?1 AND end_ms >= ?2 AND start_ms <= ?3 ORDER BY start_ms",
             params![camera, from_ms, to_ms],
         )
@@ -141,7 +307,7 @@ impl Index {
 
     pub fn all(&self) -> Result<Vec<Segment>> {
         self.query(
-            "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256 FROM segment ORDER BY start_ms",
+            "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height FROM segment ORDER BY start_ms",
             [],
         )
     }
@@ -149,7 +315,7 @@ impl Index {
     pub fn by_file(&self, file: &str) -> Result<Option<Segment>> {
         Ok(self
             .query(
-                "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256 FROM segment WHERE file = ?1",
+                "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height FROM segment WHERE file = ?1",
                 params![file],
             )?
             .into_iter()
@@ -197,7 +363,7 @@ impl Index {
     /// The oldest segment retention may delete (not locked), if any.
     pub fn oldest_unlocked(&self) -> Result<Option<Segment>> {
         let rows = self.query(
-            "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256 FROM segment s
+            "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height FROM segment s
              WHERE NOT EXISTS (SELECT 1 FROM lock l WHERE l.camera_id = s.camera_id
                                AND l.to_ms >= s.start_ms AND l.from_ms <= s.end_ms)
              ORDER BY start_ms LIMIT 1",
@@ -251,5 +417,140 @@ impl Index {
             .into_iter()
             .map(|s| (s.start_ms, s.end_ms))
             .collect())
+    }
+
+    /// Records damaged footage (see [`Damage`]).
+    pub fn add_damage(&self, d: &Damage) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO damage (camera_id, from_ms, to_ms, packets_lost) VALUES (?1, ?2, ?3, ?4)",
+                params![d.camera_id, d.from_ms, d.to_ms, d.packets_lost],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Damaged stretches of `camera` overlapping [from, to].
+    pub fn damage(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Damage>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT camera_id, from_ms, to_ms, packets_lost FROM damage
+                 WHERE camera_id = ?1 AND to_ms >= ?2 AND from_ms <= ?3 ORDER BY from_ms",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![camera, from_ms, to_ms], |r| {
+                Ok(Damage {
+                    camera_id: r.get(0)?,
+                    from_ms: r.get(1)?,
+                    to_ms: r.get(2)?,
+                    packets_lost: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// The newest indexed segment of `camera`, if any.
+    pub fn last_segment(&self, camera: &str) -> Result<Option<Segment>> {
+        Ok(self
+            .query(
+                "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height FROM segment
+                 WHERE camera_id = ?1 ORDER BY start_ms DESC LIMIT 1",
+                params![camera],
+            )?
+            .into_iter()
+            .next())
+    }
+
+    /// The runs of `camera` overlapping [from, to] and the gaps inside [from, to]: the time
+    /// between two runs with the reason the first ended, and before the first run / after the
+    /// last one. `open_from_ms`: the camera is being recorded now, into an unfinished segment
+    /// (not indexed yet) that starts here; footage goes on from there to now.
+    pub fn timeline(
+        &self,
+        camera: &str,
+        from_ms: i64,
+        to_ms: i64,
+        open_from_ms: Option<i64>,
+    ) -> Result<Timeline> {
+        let segs = self.segments(camera, from_ms, to_ms)?;
+        let mut runs: Vec<Run> = Vec::new();
+        for s in segs {
+            match runs.last_mut() {
+                Some(r)
+                    if r.segments.last().is_some_and(|l| {
+                        l.run_start_ms == s.run_start_ms && l.end_reason.is_none()
+                    }) =>
+                {
+                    r.end_ms = r.end_ms.max(s.end_ms);
+                    r.end_reason = s.end_reason.clone();
+                    r.segments.push(s);
+                }
+                _ => runs.push(Run {
+                    camera_id: s.camera_id.clone(),
+                    start_ms: s.start_ms,
+                    end_ms: s.end_ms,
+                    end_reason: s.end_reason.clone(),
+                    segments: vec![s],
+                }),
+            }
+        }
+        let mut gaps = Vec::new();
+        let mut push_gap = |a: i64, b: i64, reason: GapReason, detail: String| {
+            let (a, b) = (a.max(from_ms), b.min(to_ms));
+            if b - a > CONTIGUOUS_MS {
+                gaps.push(Gap {
+                    camera_id: camera.to_owned(),
+                    from_ms: a,
+                    to_ms: b,
+                    reason,
+                    detail,
+                });
+            }
+        };
+        let reason_of = |r: &Run| -> (GapReason, String) {
+            let detail = r
+                .segments
+                .last()
+                .map(|s| s.end_detail.clone())
+                .unwrap_or_default();
+            match r.end_reason.as_deref().and_then(GapReason::parse) {
+                Some(g) => (g, detail),
+                None => (GapReason::AppNotRunning, detail),
+            }
+        };
+        match runs.first() {
+            Some(first) => push_gap(
+                from_ms,
+                first.start_ms,
+                GapReason::NotRecorded,
+                String::new(),
+            ),
+            None => push_gap(
+                from_ms,
+                open_from_ms.unwrap_or(to_ms),
+                GapReason::NotRecorded,
+                String::new(),
+            ),
+        }
+        for w in runs.windows(2) {
+            let (g, d) = reason_of(&w[0]);
+            push_gap(w[0].end_ms, w[1].start_ms, g, d);
+        }
+        if let Some(last) = runs.last() {
+            let until = open_from_ms.unwrap_or(to_ms.min(crate::now_ms()));
+            let (g, d) = reason_of(last);
+            push_gap(last.end_ms, until, g, d);
+        }
+        let damaged = self.damage(camera, from_ms, to_ms)?;
+        Ok(Timeline {
+            runs,
+            gaps,
+            damaged,
+        })
     }
 }

@@ -11,12 +11,10 @@ use mt_capture::RecPacket;
 use crate::{RecError, Result};
 
 const TB_90K: ff::Rational = ff::Rational(1, 90_000);
-/// Decode-order timestamps are made up (RTP carries presentation times only): they run at the
-/// frame interval, starting this many frames before the first picture, which covers the
-/// B-frame reordering cameras use (≤ 4 frames).
-const REORDER_FRAMES: i64 = 4;
-/// Packets held at the start of a segment to learn the frame interval.
-const LEARN: usize = 8;
+/// Packets held before the first is written: decode times are derived from the presentation
+/// times of the packets around each one (see [`SegmentWriter`]), and cameras reorder at most
+/// a few frames (B-frames, B-pyramids).
+const LOOKAHEAD: usize = 8;
 
 fn mp4_err(path: &Path, e: impl std::fmt::Display) -> RecError {
     let m = e.to_string();
@@ -75,29 +73,53 @@ fn annexb_nals(b: &[u8]) -> Vec<&[u8]> {
 
 /// One segment being written: fragmented MP4 (a fragment per keyframe), so everything up to
 /// the last complete fragment is readable even if the process is killed.
+///
+/// RTSP carries presentation times only. Decode times are derived from them, VFR-safe: the
+/// i-th packet in decode order gets the i-th smallest presentation time, shifted back by the
+/// reorder delay D learnt from the first packets (`dts_i = sorted_pts_i − D`, so
+/// `dts_i ≤ pts_i` and decode times rise). Nothing is made up from an assumed frame rate.
 pub struct SegmentWriter {
     octx: Option<ff::format::context::Output>,
     pub path: PathBuf,
     codec: Codec,
     tb: ff::Rational,
+    /// Packets not written yet, in decode order.
     pending: VecDeque<RecPacket>,
+    /// Presentation times of every packet pushed whose sorted slot is not used yet.
+    sorted: std::collections::BinaryHeap<std::cmp::Reverse<i64>>,
+    /// The smallest presentation time of the segment (its first picture).
     first_pts: i64,
-    frame_dur: i64,
+    /// Reorder delay, 90 kHz (None until learnt).
+    reorder: Option<i64>,
     last_dts: i64,
-    last_pts: i64,
+    last_dur: i64,
+    /// The largest presentation time written, and its duration.
+    max_pts: i64,
+    max_pts_dur: i64,
+    /// Smallest `wall_us − (pts − first_pts)` seen: the timeline time of `first_pts`.
+    start_us: i64,
     pub frames: i64,
     pub bytes_in: u64,
     /// Bytes received in each second of the segment: compressed video grows with motion,
     /// so this is the timeline's activity trace (no decoding needed).
     pub activity: Vec<u32>,
+    /// Timeline time of the first picture (Unix ms).
     pub start_ms: i64,
+    /// End of the last picture: its time plus its duration (Unix ms).
     pub end_ms: i64,
     pub session: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Start of the run this segment belongs to (Unix ms).
+    pub run_start_ms: i64,
+    /// Presentation times had to be nudged (a camera whose reordering grew mid-segment).
+    pub nudged: u64,
 }
 
 impl SegmentWriter {
-    /// Starts a segment at `first` (a keyframe).
-    pub fn create(path: &Path, first: RecPacket) -> Result<Self> {
+    /// Starts a segment at `first` (a keyframe). `run_start_ms`: the run it continues, or
+    /// None to start a run here.
+    pub fn create(path: &Path, first: RecPacket, run_start_ms: Option<i64>) -> Result<Self> {
         mt_capture::decode::init_ffmpeg();
         let mut octx = ff::format::output_as(path, "mp4").map_err(|e| mp4_err(path, e))?;
         {
@@ -128,8 +150,15 @@ impl SegmentWriter {
                 }
             }
         }
+        let start_ms = first.wall_us.div_euclid(1000);
+        let run_start_ms = run_start_ms.unwrap_or(start_ms);
         let mut meta = ff::Dictionary::new();
-        meta.set("comment", &format!("matthan_start_ms={}", first.wall_ms));
+        // The first packet's time (exact once the segment is finished and indexed; a file
+        // recovered after a kill starts from this).
+        meta.set(
+            "comment",
+            &format!("matthan_start_ms={start_ms} run_start_ms={run_start_ms}"),
+        );
         octx.set_metadata(meta);
         let mut opts = ff::Dictionary::new();
         opts.set("movflags", "frag_keyframe+empty_moov+default_base_moof");
@@ -142,16 +171,24 @@ impl SegmentWriter {
             codec: first.codec,
             tb,
             pending: VecDeque::new(),
+            sorted: Default::default(),
             first_pts: first.pts_90k,
-            frame_dur: 0,
+            reorder: None,
             last_dts: i64::MIN,
-            last_pts: 0,
+            last_dur: 3_600,
+            max_pts: i64::MIN,
+            max_pts_dur: 3_600,
+            start_us: i64::MAX,
             frames: 0,
             bytes_in: 0,
             activity: Vec::new(),
-            start_ms: first.wall_ms,
-            end_ms: first.wall_ms,
+            start_ms,
+            end_ms: start_ms,
             session: first.session,
+            width: first.width,
+            height: first.height,
+            run_start_ms,
+            nudged: 0,
         };
         w.push(first)?;
         Ok(w)
@@ -161,58 +198,83 @@ impl SegmentWriter {
         self.codec
     }
 
-    /// Seconds of video since the segment's first frame.
+    /// Seconds of video since the segment's first picture.
     pub fn elapsed_s(&self) -> f64 {
-        (self.last_pts - self.first_pts) as f64 / 90_000.0
+        let last = self
+            .pending
+            .iter()
+            .map(|p| p.pts_90k)
+            .max()
+            .unwrap_or(self.first_pts)
+            .max(self.max_pts);
+        (last - self.first_pts) as f64 / 90_000.0
     }
 
     pub fn push(&mut self, p: RecPacket) -> Result<()> {
-        self.end_ms = self.end_ms.max(p.wall_ms);
-        self.last_pts = self.last_pts.max(p.pts_90k);
+        self.first_pts = self.first_pts.min(p.pts_90k);
+        self.sorted.push(std::cmp::Reverse(p.pts_90k));
         self.pending.push_back(p);
-        if self.frame_dur == 0 {
-            if self.pending.len() < LEARN {
-                return Ok(());
-            }
-            self.learn_frame_duration();
+        if self.pending.len() <= LOOKAHEAD {
+            return Ok(());
         }
-        while let Some(p) = self.pending.pop_front() {
-            self.write_one(p)?;
+        if self.reorder.is_none() {
+            self.learn_reorder();
+        }
+        while self.pending.len() > LOOKAHEAD {
+            self.write_one()?;
         }
         Ok(())
     }
 
-    /// The frame interval: the smallest positive gap between presentation times seen.
-    fn learn_frame_duration(&mut self) {
-        let mut pts: Vec<i64> = self.pending.iter().map(|p| p.pts_90k).collect();
-        pts.sort_unstable();
-        self.frame_dur = pts
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .filter(|d| *d > 0)
-            .min()
-            .unwrap_or(6000)
-            .clamp(900, 90_000);
+    /// D = the largest `sorted_pts_i − pts_i` over the packets held.
+    fn learn_reorder(&mut self) {
+        let mut sorted: Vec<i64> = self.sorted.iter().map(|r| r.0).collect();
+        sorted.sort_unstable();
+        let d = self
+            .pending
+            .iter()
+            .zip(&sorted)
+            .map(|(p, s)| s - p.pts_90k)
+            .max()
+            .unwrap_or(0)
+            .max(0);
+        self.reorder = Some(d);
     }
 
-    fn write_one(&mut self, p: RecPacket) -> Result<()> {
-        let offset = REORDER_FRAMES * self.frame_dur;
-        let mut pts = p.pts_90k - self.first_pts + offset;
-        let mut dts = if self.last_dts == i64::MIN {
-            0
-        } else {
-            self.last_dts + self.frame_dur
+    fn write_one(&mut self) -> Result<()> {
+        let Some(p) = self.pending.pop_front() else {
+            return Ok(());
         };
-        // Variable frame rate or a gap: keep dts ≤ pts and increasing.
-        if dts > pts {
-            dts = (self.last_dts + 1).max(pts.min(dts));
-            pts = pts.max(dts);
+        let slot = self.sorted.pop().map(|r| r.0).unwrap_or(p.pts_90k);
+        let next_slot = self.sorted.peek().map(|r| r.0);
+        let d = self.reorder.unwrap_or(0);
+        let mut pts = p.pts_90k - self.first_pts + d;
+        let mut dts = slot - self.first_pts;
+        if dts <= self.last_dts {
+            dts = self.last_dts + 1;
         }
+        if dts > pts {
+            // The camera reorders more than it did when the segment began: keep the file
+            // valid (dts ≤ pts) and count it.
+            pts = dts;
+            self.nudged += 1;
+        }
+        let dur = match next_slot {
+            Some(n) if n > slot => n - slot,
+            _ => self.last_dur,
+        };
+        self.last_dur = dur;
         self.last_dts = dts;
+        if p.pts_90k >= self.max_pts {
+            self.max_pts = p.pts_90k;
+            self.max_pts_dur = dur;
+        }
+        let off_us = (p.pts_90k - self.first_pts) * 100 / 9;
+        self.start_us = self.start_us.min(p.wall_us - off_us);
         let mut pkt = ff::Packet::copy(&p.data);
         pkt.set_pts(Some(pts));
         pkt.set_dts(Some(dts));
-        pkt.set_duration(self.frame_dur);
+        pkt.set_duration(dur);
         pkt.set_stream(0);
         if p.keyframe {
             pkt.set_flags(ff::packet::Flags::KEY);
@@ -223,7 +285,11 @@ impl SegmentWriter {
             .map_err(|e| mp4_err(&self.path, e))?;
         self.frames += 1;
         self.bytes_in += p.data.len() as u64;
-        let sec = ((p.wall_ms - self.start_ms).max(0) / 1000) as usize;
+        self.start_ms = self.start_us.div_euclid(1000);
+        self.end_ms = (self.start_us
+            + (self.max_pts + self.max_pts_dur - self.first_pts) * 100 / 9)
+            .div_euclid(1000);
+        let sec = ((p.wall_us.div_euclid(1000) - self.start_ms).max(0) / 1000) as usize;
         if sec < 24 * 3600 {
             if self.activity.len() <= sec {
                 self.activity.resize(sec + 1, 0);
@@ -235,11 +301,11 @@ impl SegmentWriter {
 
     /// Writes what is buffered and the trailer, and closes the file.
     pub fn finish(mut self) -> Result<Self> {
-        if self.frame_dur == 0 {
-            self.learn_frame_duration();
+        if self.reorder.is_none() {
+            self.learn_reorder();
         }
-        while let Some(p) = self.pending.pop_front() {
-            self.write_one(p)?;
+        while !self.pending.is_empty() {
+            self.write_one()?;
         }
         if let Some(mut octx) = self.octx.take() {
             octx.write_trailer().map_err(|e| mp4_err(&self.path, e))?;
@@ -256,25 +322,41 @@ pub struct Probe {
     pub duration_s: f64,
     /// `matthan_start_ms` from the file's comment, when it is one of ours.
     pub start_ms: Option<i64>,
+    /// `run_start_ms` from the file's comment (files of this version on).
+    pub run_start_ms: Option<i64>,
     pub codec: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Reads every packet of `path` (no decoding).
 pub fn probe(path: &Path) -> Result<Probe> {
     mt_capture::decode::init_ffmpeg();
     let mut ictx = ff::format::input(path).map_err(|e| mp4_err(path, e))?;
-    let start_ms = ictx
-        .metadata()
-        .get("comment")
-        .and_then(|c| c.strip_prefix("matthan_start_ms="))
-        .and_then(|v| v.parse().ok());
+    let comment = ictx.metadata().get("comment").unwrap_or("").to_owned();
+    let field = |k: &str| -> Option<i64> {
+        comment
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix(k)?.strip_prefix('=')?.parse().ok())
+    };
+    let start_ms = field("matthan_start_ms");
+    let run_start_ms = field("run_start_ms");
     let st = ictx
         .streams()
         .best(ff::media::Type::Video)
         .ok_or_else(|| mp4_err(path, "no video stream"))?;
     let idx = st.index();
     let tb = st.time_base();
-    let codec = format!("{:?}", st.parameters().id());
+    let codec = match st.parameters().id() {
+        ff::codec::Id::H264 => "H.264".to_owned(),
+        ff::codec::Id::HEVC => "H.265".to_owned(),
+        other => format!("{other:?}"),
+    };
+    // SAFETY: two plain fields of the stream's parameters.
+    let (width, height) = unsafe {
+        let p = st.parameters().as_ptr();
+        ((*p).width.max(0) as u32, (*p).height.max(0) as u32)
+    };
     let (mut frames, mut keys) = (0i64, 0i64);
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for (s, pkt) in ictx.packets() {
@@ -300,29 +382,55 @@ pub fn probe(path: &Path) -> Result<Probe> {
         keyframes: keys,
         duration_s,
         start_ms,
+        run_start_ms,
         codec,
+        width,
+        height,
     })
 }
 
-/// Cuts [from_ms, to_ms] of a camera out of its segments into one MP4 at `out` (remux: the
-/// packets are copied). Starts at the last keyframe at or before `from_ms`, so the clip's
-/// first frame decodes. Returns the number of frames written and the wall-clock time (Unix
-/// ms) of the first one.
+/// What [`cut_clip`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cut {
+    pub frames: i64,
+    /// Timeline time of the clip's first picture (presentation order), Unix ms.
+    pub start_ms: i64,
+    /// End of its last picture (time + duration), Unix ms.
+    pub end_ms: i64,
+    pub width: u32,
+    pub height: u32,
+    /// "H.264" / "H.265".
+    pub codec: String,
+}
+
+/// Cuts [from_ms, to_ms] out of the segments of ONE run of a camera (same codec parameters,
+/// continuous footage: `(file, timeline start of its first picture)`, in order) into one MP4
+/// at `out` (remux: the packets are copied). Starts at the last keyframe at or before
+/// `from_ms`, so the clip's first frame decodes, and ends at the keyframe after `to_ms`.
+/// Each segment's pictures are placed at their own timeline time relative to the clip's
+/// first picture, so the clock corrections between segments are kept.
 pub fn cut_clip(
     segments: &[(PathBuf, i64)],
     from_ms: i64,
     to_ms: i64,
     out: &Path,
     cancel: &dyn Fn() -> bool,
-) -> Result<(i64, i64)> {
+) -> Result<Cut> {
     mt_capture::decode::init_ffmpeg();
-    let mut first_wall: Option<i64> = None;
+    let mut cut = Cut {
+        frames: 0,
+        start_ms: i64::MAX,
+        end_ms: i64::MIN,
+        width: 0,
+        height: 0,
+        codec: String::new(),
+    };
     let mut octx: Option<ff::format::context::Output> = None;
     let mut out_tb = TB_90K;
-    let mut frames = 0i64;
-    // Output timestamps continue across segments: each segment's are shifted by where the
-    // previous one ended (in output time base).
-    let mut next_base: i64 = 0;
+    // Output time 0 = the timeline time `origin_ms` minus the reorder delay of the first
+    // packet written (so no decode time is negative).
+    let mut origin: Option<(i64, i64)> = None; // (origin_ms, delay in out_tb)
+    let mut last_dts = i64::MIN;
     let mut started = false;
     let mut done = false;
     for (seg, seg_start_ms) in segments {
@@ -348,7 +456,14 @@ pub fn cut_clip(
                 // SAFETY: the stream's codecpar; a tag from another container must be cleared.
                 unsafe {
                     (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0;
+                    let p = ist.parameters().as_ptr();
+                    cut.width = (*p).width.max(0) as u32;
+                    cut.height = (*p).height.max(0) as u32;
                 }
+                cut.codec = match ist.parameters().id() {
+                    ff::codec::Id::HEVC => "H.265".into(),
+                    _ => "H.264".into(),
+                };
                 ost.set_time_base(in_tb);
             }
             let mut opts = ff::Dictionary::new();
@@ -358,31 +473,29 @@ pub fn cut_clip(
             octx = Some(o);
         }
         let o = octx.as_mut().expect("opened above");
-        // Wall time of a packet: the segment's start plus its presentation time past the
-        // segment's first presentation time.
-        let mut first_pts: Option<i64> = None;
-        let mut seg_base: Option<i64> = None;
-        let mut seg_end = next_base;
+        let to_out = |v: i64| v.rescale(in_tb, out_tb);
+        // Reading the packets of one segment (about a minute) into memory; a clip of hours
+        // is written segment by segment.
         let packets: Vec<ff::Packet> = ictx
             .packets()
             .filter(|(s, _)| s.index() == idx)
             .map(|(_, p)| p)
             .collect();
         let min_pts = packets.iter().filter_map(|p| p.pts()).min().unwrap_or(0);
-        let to_ms_in = |pts: i64| -> i64 {
-            let d = pts - min_pts;
-            seg_start_ms + d * 1000 * in_tb.numerator() as i64 / in_tb.denominator() as i64
+        let ms_of = |pts: i64| -> i64 {
+            seg_start_ms
+                + (pts - min_pts) * 1000 * in_tb.numerator() as i64 / in_tb.denominator() as i64
         };
         // The last keyframe at or before from_ms (if this segment holds from_ms).
         let start_key = packets
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.is_key() && p.pts().is_some_and(|t| to_ms_in(t) <= from_ms))
+            .filter(|(_, p)| p.is_key() && p.pts().is_some_and(|t| ms_of(t) <= from_ms))
             .map(|(i, _)| i)
             .next_back();
         for (i, mut pkt) in packets.into_iter().enumerate() {
             let Some(pts) = pkt.pts() else { continue };
-            let wall = to_ms_in(pts);
+            let wall = ms_of(pts);
             if !started {
                 let begin = match start_key {
                     Some(k) => i >= k,
@@ -402,31 +515,51 @@ pub fn cut_clip(
                 }
                 continue;
             }
-            first_pts.get_or_insert(pts);
-            first_wall.get_or_insert(wall);
             let dts = pkt.dts().unwrap_or(pts);
-            let base = *seg_base.get_or_insert(dts);
-            pkt.set_pts(Some(pts - base));
-            pkt.set_dts(Some(dts - base));
+            let (origin_ms, delay) =
+                *origin.get_or_insert_with(|| (wall, to_out(pts - dts).max(0)));
+            let seg_off = ((seg_start_ms - origin_ms) * out_tb.denominator() as i64)
+                / (1000 * out_tb.numerator() as i64);
+            let mut out_pts = seg_off + to_out(pts - min_pts) + delay;
+            let mut out_dts = seg_off + to_out(dts - min_pts) + delay;
+            if out_dts <= last_dts {
+                out_dts = last_dts + 1;
+            }
+            out_pts = out_pts.max(out_dts);
+            last_dts = out_dts;
+            let dur = pkt.duration().max(0);
+            pkt.set_pts(Some(out_pts));
+            pkt.set_dts(Some(out_dts));
+            pkt.set_duration(to_out(dur));
             pkt.set_stream(0);
             pkt.set_position(-1);
-            pkt.rescale_ts(in_tb, out_tb);
-            let shift = next_base;
-            pkt.set_pts(pkt.pts().map(|p| p + shift));
-            pkt.set_dts(pkt.dts().map(|d| d + shift));
-            seg_end = seg_end.max(pkt.dts().unwrap_or(0) + pkt.duration().max(1));
             pkt.write_interleaved(o).map_err(|e| mp4_err(out, e))?;
-            frames += 1;
+            cut.frames += 1;
+            cut.start_ms = cut.start_ms.min(wall);
+            let dur_ms = dur * 1000 * in_tb.numerator() as i64 / in_tb.denominator() as i64;
+            cut.end_ms = cut.end_ms.max(wall + dur_ms);
         }
-        next_base = seg_end;
     }
     match octx {
-        Some(mut o) => {
+        Some(mut o) if cut.frames > 0 => {
             o.write_trailer().map_err(|e| mp4_err(out, e))?;
-            Ok((frames, first_wall.unwrap_or(from_ms)))
+            Ok(cut)
         }
-        None => Err(RecError::Invalid(format!(
+        _ => Err(RecError::Invalid(format!(
             "no recording between {from_ms} and {to_ms}"
         ))),
+    }
+}
+
+trait Rescale {
+    fn rescale(self, from: ff::Rational, to: ff::Rational) -> i64;
+}
+
+impl Rescale for i64 {
+    fn rescale(self, from: ff::Rational, to: ff::Rational) -> i64 {
+        // value × from / to, in i128 so hours at 90 kHz cannot overflow.
+        let num = self as i128 * from.numerator() as i128 * to.denominator() as i128;
+        let den = from.denominator() as i128 * to.numerator() as i128;
+        (num / den.max(1)) as i64
     }
 }

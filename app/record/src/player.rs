@@ -40,8 +40,6 @@ pub struct ClipPlayer {
     /// presentation order, so each picture's time is the smallest one waiting: more reliable
     /// than the decoder's own frame timestamps with made-up decode times.
     fed: std::collections::BinaryHeap<std::cmp::Reverse<i64>>,
-    /// Queue times are wall-clock times (false only while `open` learns the first time).
-    anchored: bool,
     /// Frames decoded since opening (for the benchmark).
     pub decoded: u64,
 }
@@ -56,7 +54,7 @@ fn err(path: &Path, e: impl std::fmt::Display) -> RecError {
 impl ClipPlayer {
     pub fn open(path: &Path, start_wall_ms: i64, label: &str) -> Result<Self> {
         mt_capture::decode::init_ffmpeg();
-        let ictx = ff::format::input(path).map_err(|e| err(path, e))?;
+        let mut ictx = ff::format::input(path).map_err(|e| err(path, e))?;
         let st = ictx
             .streams()
             .best(ff::media::Type::Video)
@@ -70,6 +68,17 @@ impl ClipPlayer {
             other => return Err(err(path, format!("codec {other:?} is not H.264/H.265"))),
         };
         let dec = Decoder::from_parameters(codec, params).map_err(|e| err(path, e))?;
+        // The first presented picture's time anchors the clip on the timeline: the smallest
+        // presentation time among the first packets (B-frames come after the picture they
+        // precede). Read without decoding, then start again from the top.
+        let first_pts = ictx
+            .packets()
+            .filter(|(s, _)| s.index() == idx)
+            .take(16)
+            .filter_map(|(_, p)| p.pts())
+            .min()
+            .unwrap_or(0);
+        let ictx = ff::format::input(path).map_err(|e| err(path, e))?;
         let mut p = ClipPlayer {
             path: path.to_owned(),
             shared: StreamShared::new(label.to_owned(), StreamKind::Main),
@@ -78,30 +87,17 @@ impl ClipPlayer {
             tb,
             dec,
             start_wall_ms,
-            first_pts: 0,
+            first_pts,
             queue: VecDeque::new(),
             shown: None,
             eof: false,
             held: None,
             fed: Default::default(),
-            anchored: false,
             decoded: 0,
         };
-        // The first presented frame's time anchors wall-clock time. A fresh decoder may put
-        // out the first pictures before it has learnt the stream's reordering, so take the
-        // smallest time of the first few.
         while p.queue.len() < LOOKAHEAD && !p.eof {
             p.decode_some()?;
         }
-        p.first_pts = p.queue.iter().map(|q| q.0).min().unwrap_or(0);
-        // Re-express queued times as wall-clock times now that the anchor is known.
-        let first = p.first_pts;
-        let (num, den) = (tb.numerator() as i64, tb.denominator() as i64);
-        for q in p.queue.iter_mut() {
-            q.0 = start_wall_ms + (q.0 - first) * 1000 * num / den;
-        }
-        p.queue.make_contiguous().sort_by_key(|q| q.0);
-        p.anchored = true;
         Ok(p)
     }
 
@@ -110,12 +106,6 @@ impl ClipPlayer {
     fn enqueue(&mut self, t: i64, f: Arc<DecodedFrame>) {
         let pos = self.queue.partition_point(|q| q.0 <= t);
         self.queue.insert(pos, (t, f));
-    }
-
-    fn wall(&self, pts: i64) -> i64 {
-        self.start_wall_ms
-            + (pts - self.first_pts) * 1000 * self.tb.numerator() as i64
-                / self.tb.denominator() as i64
     }
 
     /// Times of the pictures decoded ahead (diagnostics).
@@ -133,46 +123,72 @@ impl ClipPlayer {
         self.shown
     }
 
+    /// Time of the next picture after the one shown (decoded ahead), if there is one.
+    pub fn next_ms(&self) -> Option<i64> {
+        self.queue.front().map(|q| q.0)
+    }
+
+    /// Feeds one packet (None: the end of the file) and queues what comes out, each picture
+    /// stamped with its timeline time. The decoder puts pictures out in presentation order,
+    /// so a picture's time is the smallest presentation time of the packets inside it:
+    /// more reliable than its own timestamps after a seek.
+    fn feed(&mut self, pkt: Option<&ff::Packet>) -> usize {
+        if let Some(p) = pkt.and_then(|p| p.pts()) {
+            self.fed.push(std::cmp::Reverse(p));
+        }
+        let (start, first, num, den) = (
+            self.start_wall_ms,
+            self.first_pts,
+            self.tb.numerator() as i64,
+            self.tb.denominator() as i64,
+        );
+        let fed = &mut self.fed;
+        let mut time_of = |_: Option<i64>| -> i64 {
+            let pts = fed.pop().map(|r| r.0).unwrap_or(first);
+            start + (pts - first) * 1000 * num / den
+        };
+        let mut got = Vec::new();
+        let mut emit = |f: Arc<DecodedFrame>| got.push(f);
+        let _ = match pkt {
+            Some(p) => self.dec.decode_packet(p, &mut time_of, &mut emit),
+            None => self.dec.finish(&mut time_of, &mut emit),
+        };
+        let n = got.len();
+        self.decoded += n as u64;
+        for f in got {
+            self.enqueue(f.time_ms, f);
+        }
+        n
+    }
+
     /// Reads packets until at least one more picture is decoded (or the file ends).
     fn decode_some(&mut self) -> Result<()> {
-        let anchored = self.anchored;
-        let before = self.queue.len();
-        let mut got = Vec::new();
-        while got.is_empty() && !self.eof {
+        loop {
+            if self.eof {
+                return Ok(());
+            }
             let mut next = self.held.take();
-            let limit = if next.is_some() { 0 } else { usize::MAX };
-            for (s, pkt) in self.ictx.packets().take(limit) {
-                if s.index() == self.idx {
-                    next = Some(pkt);
-                    break;
+            if next.is_none() {
+                for (s, pkt) in self.ictx.packets() {
+                    if s.index() == self.idx {
+                        next = Some(pkt);
+                        break;
+                    }
                 }
             }
             match next {
                 Some(pkt) => {
-                    if let Some(p) = pkt.pts() {
-                        self.fed.push(std::cmp::Reverse(p));
+                    if self.feed(Some(&pkt)) > 0 {
+                        return Ok(());
                     }
-                    let fed = &mut self.fed;
-                    let _ = self.dec.decode_packet(&pkt, |_, f| {
-                        got.push((fed.pop().map(|r| r.0).unwrap_or(0), f))
-                    });
                 }
                 None => {
                     self.eof = true;
-                    let fed = &mut self.fed;
-                    let _ = self
-                        .dec
-                        .finish(|_, f| got.push((fed.pop().map(|r| r.0).unwrap_or(0), f)));
+                    self.feed(None);
+                    return Ok(());
                 }
             }
         }
-        self.decoded += got.len() as u64;
-        for (pts, f) in got {
-            let t = if anchored { self.wall(pts) } else { pts };
-            self.enqueue(t, f);
-        }
-        let _ = before;
-        Ok(())
     }
 
     /// Goes to the keyframe at or before `t` and decodes up to the next keyframe after it.
@@ -215,25 +231,11 @@ impl ClipPlayer {
         if let Some(a) = after.take() {
             gop.push(a);
         }
-        let mut got = Vec::new();
-        let fed = &mut self.fed;
         for pkt in &gop {
-            if let Some(p) = pkt.pts() {
-                fed.push(std::cmp::Reverse(p));
-            }
-            let _ = self.dec.decode_packet(pkt, |_, f| {
-                got.push((fed.pop().map(|r| r.0).unwrap_or(0), f))
-            });
+            self.feed(Some(pkt));
         }
         if self.eof {
-            let _ = self
-                .dec
-                .finish(|_, f| got.push((fed.pop().map(|r| r.0).unwrap_or(0), f)));
-        }
-        self.decoded += got.len() as u64;
-        for (pts, f) in got {
-            let w = self.wall(pts);
-            self.enqueue(w, f);
+            self.feed(None);
         }
         Ok(())
     }
@@ -274,12 +276,7 @@ impl ClipPlayer {
                 self.shown = Some(ft);
                 self.shared.publish(f);
             }
-            // Before the clip's first frame: show that frame rather than nothing.
-            None if self.shown.is_none() => {
-                if let Some((_, f)) = self.queue.front() {
-                    self.shared.publish(f.clone());
-                }
-            }
+            // Before the clip's first picture there is nothing to show: the caller says so.
             None => {}
         }
         Ok(self.shown)
@@ -289,7 +286,11 @@ impl ClipPlayer {
 /// Something that shows the picture at a wall-clock time: an exported clip, or a camera's
 /// recording.
 pub trait TimedSource: Send + 'static {
+    /// Shows the last picture at or before `t`; its time, or None where there is no footage
+    /// at `t` (a gap: nothing is shown, rather than a stale picture).
     fn show_at(&mut self, t: i64) -> Result<Option<i64>>;
+    /// The time of the picture after the one shown, if known (frame step).
+    fn next_ms(&self) -> Option<i64>;
     fn stream(&self) -> Arc<StreamShared>;
     fn first_ms(&self) -> i64;
 }
@@ -297,6 +298,9 @@ pub trait TimedSource: Send + 'static {
 impl TimedSource for ClipPlayer {
     fn show_at(&mut self, t: i64) -> Result<Option<i64>> {
         self.show(t)
+    }
+    fn next_ms(&self) -> Option<i64> {
+        ClipPlayer::next_ms(self)
     }
     fn stream(&self) -> Arc<StreamShared> {
         self.shared.clone()
@@ -310,11 +314,17 @@ impl TimedSource for RecordingPlayer {
     fn show_at(&mut self, t: i64) -> Result<Option<i64>> {
         self.show(t)
     }
+    fn next_ms(&self) -> Option<i64> {
+        RecordingPlayer::next_ms(self)
+    }
     fn stream(&self) -> Arc<StreamShared> {
         self.shared.clone()
     }
     fn first_ms(&self) -> i64 {
-        0
+        match &self.pieces {
+            Pieces::Clips(c) => c.first().map_or(0, |p| p.start_ms),
+            Pieces::Recording { .. } => 0,
+        }
     }
 }
 
@@ -324,6 +334,10 @@ pub struct PlayerThread {
     pub shared: Arc<StreamShared>,
     pub target: Arc<AtomicI64>,
     pub shown: Arc<AtomicI64>,
+    /// Time of the next picture after the one shown (i64::MIN: unknown).
+    pub next: Arc<AtomicI64>,
+    /// The target time the last `shown`/`next` answer is for.
+    pub answered: Arc<AtomicI64>,
     pub start_ms: i64,
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
@@ -333,10 +347,18 @@ impl PlayerThread {
     pub fn spawn(mut p: impl TimedSource, label: &str) -> std::io::Result<Self> {
         let target = Arc::new(AtomicI64::new(p.first_ms()));
         let shown = Arc::new(AtomicI64::new(i64::MIN));
+        let next = Arc::new(AtomicI64::new(i64::MIN));
+        let answered = Arc::new(AtomicI64::new(i64::MIN));
         let stop = Arc::new(AtomicBool::new(false));
         let shared = p.stream();
         let start_ms = p.first_ms();
-        let (t, s, st) = (target.clone(), shown.clone(), stop.clone());
+        let (t, s, n, a, st) = (
+            target.clone(),
+            shown.clone(),
+            next.clone(),
+            answered.clone(),
+            stop.clone(),
+        );
         let handle = std::thread::Builder::new()
             .name(format!("replay {label}"))
             .spawn(move || {
@@ -347,8 +369,13 @@ impl PlayerThread {
                         match p.show_at(want) {
                             Ok(Some(at)) => s.store(at, Ordering::Relaxed),
                             Ok(None) => s.store(i64::MIN, Ordering::Relaxed),
-                            Err(e) => tracing::warn!("{e}"),
+                            Err(e) => {
+                                s.store(i64::MIN, Ordering::Relaxed);
+                                tracing::warn!("{e}")
+                            }
                         }
+                        n.store(p.next_ms().unwrap_or(i64::MIN), Ordering::Relaxed);
+                        a.store(want, Ordering::Release);
                         last = want;
                     } else {
                         std::thread::sleep(Duration::from_millis(4));
@@ -359,6 +386,8 @@ impl PlayerThread {
             shared,
             target,
             shown,
+            next,
+            answered,
             start_ms,
             stop,
             handle: Some(handle),
@@ -369,9 +398,24 @@ impl PlayerThread {
         self.target.store(t, Ordering::Relaxed);
     }
 
+    /// Time of the picture shown (None: no footage at the target time).
     pub fn shown_ms(&self) -> Option<i64> {
         let v = self.shown.load(Ordering::Relaxed);
         (v != i64::MIN).then_some(v)
+    }
+
+    /// Time of the next picture after the one shown, once the player has caught up.
+    pub fn next_ms(&self) -> Option<i64> {
+        if !self.settled() {
+            return None;
+        }
+        let v = self.next.load(Ordering::Relaxed);
+        (v != i64::MIN).then_some(v)
+    }
+
+    /// The player has answered for the current target time.
+    pub fn settled(&self) -> bool {
+        self.answered.load(Ordering::Acquire) == self.target.load(Ordering::Relaxed)
     }
 }
 
@@ -384,25 +428,67 @@ impl Drop for PlayerThread {
     }
 }
 
-/// Plays one camera's recording: the segment holding the asked time is opened (and the
-/// next one when time runs past it), so time moves across segment files seamlessly.
+/// A piece of footage: one file, its first picture's time and the end of its last.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Piece {
+    pub path: PathBuf,
+    pub start_ms: i64,
+    /// Exclusive; i64::MAX for a segment still being written.
+    pub end_ms: i64,
+    /// The next piece continues this one (a segment rotation inside a run): a hole of a few
+    /// milliseconds between them (clock correction) still shows this one's last picture.
+    pub continued: bool,
+}
+
+enum Pieces {
+    /// A camera's recordings, from the index (and its unfinished segment).
+    Recording {
+        rec_dir: PathBuf,
+        index: Arc<parking_lot::Mutex<crate::Index>>,
+    },
+    /// The clips of an evidence archive (one per run).
+    Clips(Vec<Piece>),
+}
+
+/// Plays one camera's footage made of pieces (recorded segments, or an archive's clips):
+/// the piece holding the asked time is opened (and the next one when time runs past it), so
+/// time moves across files seamlessly; between runs (a gap) nothing is shown.
 pub struct RecordingPlayer {
     pub camera: String,
-    rec_dir: PathBuf,
-    index: Arc<parking_lot::Mutex<crate::Index>>,
+    pieces: Pieces,
     pub shared: Arc<StreamShared>,
-    current: Option<(i64, i64, ClipPlayer)>,
+    current: Option<(Piece, ClipPlayer)>,
 }
+
+/// A hole this short between two segments of one run is a clock correction, not a gap.
+const ROTATION_HOLE_MS: i64 = 100;
 
 impl RecordingPlayer {
     pub fn new(camera: &str, rec_dir: &Path, index: Arc<parking_lot::Mutex<crate::Index>>) -> Self {
         RecordingPlayer {
             camera: camera.to_owned(),
-            rec_dir: rec_dir.to_owned(),
-            index,
+            pieces: Pieces::Recording {
+                rec_dir: rec_dir.to_owned(),
+                index,
+            },
             shared: StreamShared::new(format!("{camera}/playback"), StreamKind::Main),
             current: None,
         }
+    }
+
+    /// A player of an archive's clips of one camera (sorted by time).
+    pub fn from_clips(camera: &str, mut clips: Vec<Piece>) -> Self {
+        clips.sort_by_key(|c| c.start_ms);
+        RecordingPlayer {
+            camera: camera.to_owned(),
+            pieces: Pieces::Clips(clips),
+            shared: StreamShared::new(format!("{camera}/replay"), StreamKind::Main),
+            current: None,
+        }
+    }
+
+    fn covers(p: &Piece, t: i64) -> bool {
+        t >= p.start_ms && (t < p.end_ms || (p.continued && t < p.end_ms + ROTATION_HOLE_MS))
     }
 
     /// Shows the recorded picture at `t` (the last frame at or before it); None where there
@@ -412,54 +498,94 @@ impl RecordingPlayer {
         let inside = self
             .current
             .as_ref()
-            .is_some_and(|(s, e, _)| t >= *s && t <= *e + 1_000);
+            .is_some_and(|(p, _)| Self::covers(p, t));
         if !inside {
-            self.current = self.open_at(t)?;
+            self.current = None;
+            if let Some(piece) = self.piece_at(t)? {
+                let mut p = ClipPlayer::open(&piece.path, piece.start_ms, &self.camera)?;
+                // Publish into this player's stream so tiles keep their texture across files.
+                p.shared = self.shared.clone();
+                self.current = Some((piece, p));
+            }
         }
-        let Some((_, _, p)) = self.current.as_mut() else {
+        let Some((_, p)) = self.current.as_mut() else {
             return Ok(None);
         };
         match p.show(t) {
             Ok(r) => Ok(r),
             // The unfinished file was renamed when its segment ended: find it in the index.
             Err(_) => {
-                self.current = self.open_at(t)?;
-                match self.current.as_mut() {
-                    Some((_, _, p)) => p.show(t),
+                self.current = None;
+                match self.piece_at(t)? {
+                    Some(piece) => {
+                        let mut p = ClipPlayer::open(&piece.path, piece.start_ms, &self.camera)?;
+                        p.shared = self.shared.clone();
+                        let r = p.show(t);
+                        self.current = Some((piece, p));
+                        r
+                    }
                     None => Ok(None),
                 }
             }
         }
     }
 
-    fn open_at(&self, t: i64) -> Result<Option<(i64, i64, ClipPlayer)>> {
-        // The segment starting last at or before t (a frame's gap between segments still
-        // shows the previous segment's last frame).
-        let segs = self.index.lock().segments(&self.camera, t - 1_000, t)?;
-        let (path, start, end) = match segs.into_iter().filter(|s| s.start_ms <= t).next_back() {
-            Some(seg) => (self.rec_dir.join(&seg.file), seg.start_ms, seg.end_ms),
-            None => match self.partial_at(t) {
-                Some((path, start)) => (path, start, i64::MAX - 1_000),
-                None => return Ok(None),
-            },
-        };
-        let mut p = ClipPlayer::open(&path, start, &self.camera)?;
-        // Publish into this player's stream so tiles keep their texture across segments.
-        p.shared = self.shared.clone();
-        Ok(Some((start, end, p)))
+    /// The next picture's time: in the open piece, else the start of the next piece.
+    pub fn next_ms(&self) -> Option<i64> {
+        if let Some(n) = self.current.as_ref().and_then(|(_, p)| p.next_ms()) {
+            return Some(n);
+        }
+        let after = self
+            .current
+            .as_ref()
+            .map(|(p, c)| c.shown_ms().unwrap_or(p.start_ms))?;
+        match &self.pieces {
+            Pieces::Clips(c) => c.iter().map(|p| p.start_ms).find(|s| *s > after),
+            Pieces::Recording { index, .. } => index
+                .lock()
+                .segments(&self.camera, after + 1, i64::MAX)
+                .ok()?
+                .into_iter()
+                .map(|s| s.start_ms)
+                .find(|s| *s > after),
+        }
+    }
+
+    fn piece_at(&self, t: i64) -> Result<Option<Piece>> {
+        match &self.pieces {
+            Pieces::Clips(c) => Ok(c.iter().rev().find(|p| Self::covers(p, t)).cloned()),
+            Pieces::Recording { rec_dir, index } => {
+                let segs = index
+                    .lock()
+                    .segments(&self.camera, t - ROTATION_HOLE_MS, t)?;
+                let found = segs
+                    .into_iter()
+                    .filter(|s| s.start_ms <= t)
+                    .map(|s| Piece {
+                        path: rec_dir.join(&s.file),
+                        start_ms: s.start_ms,
+                        end_ms: s.end_ms,
+                        continued: s.end_reason.is_none(),
+                    })
+                    .rfind(|p| Self::covers(p, t));
+                if found.is_some() {
+                    return Ok(found);
+                }
+                Ok(self.partial_at(t).map(|(path, start)| Piece {
+                    path,
+                    start_ms: start,
+                    end_ms: i64::MAX,
+                    continued: false,
+                }))
+            }
+        }
     }
 
     /// The unfinished segment file starting last at or before `t`.
     pub fn partial_at(&self, t: i64) -> Option<(PathBuf, i64)> {
-        let dir = self.rec_dir.join(crate::recorder_safe(&self.camera));
-        std::fs::read_dir(dir)
-            .ok()?
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let start: i64 = name.strip_suffix(".mp4.partial")?.parse().ok()?;
-                (start <= t).then_some((e.path(), start))
-            })
-            .max_by_key(|(_, s)| *s)
+        let Pieces::Recording { rec_dir, .. } = &self.pieces else {
+            return None;
+        };
+        crate::recorder::open_segment(rec_dir, &self.camera).filter(|(_, s)| *s <= t)
     }
 }

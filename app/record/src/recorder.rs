@@ -7,11 +7,11 @@ use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mt_capture::{RecPacket, StreamShared};
+use mt_capture::{RecMsg, StreamShared};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
-use crate::index::{Index, Segment};
+use crate::index::{GapReason, Index, Segment};
 use crate::mp4::{probe, SegmentWriter};
 use crate::{now_ms, sync_dir, RecError, Result};
 
@@ -66,6 +66,36 @@ pub struct RecStatus {
     pub alarm: Option<String>,
     pub segments: u64,
     pub deleted_by_retention: u64,
+    /// Per camera: whether it is being recorded now, and if not, why.
+    pub cameras: std::collections::BTreeMap<String, CameraRec>,
+}
+
+/// Whether one camera is being recorded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CameraRec {
+    /// A segment is open and receiving frames.
+    pub recording: bool,
+    /// Why it is not (or why its last run ended), and since when (Unix ms).
+    pub problem: Option<(GapReason, String, i64)>,
+    /// Frames the recorder did not get (its queue was full), since start.
+    pub frames_dropped: u64,
+    /// RTP packets lost before frames that were recorded (marked damaged), since start.
+    pub packets_lost: u64,
+}
+
+impl RecStatus {
+    /// Cameras that are not being recorded now, with the reason.
+    pub fn not_recording(&self) -> Vec<(&str, GapReason, &str)> {
+        self.cameras
+            .iter()
+            .filter(|(_, c)| !c.recording)
+            .filter_map(|(id, c)| {
+                c.problem
+                    .as_ref()
+                    .map(|(r, d, _)| (id.as_str(), *r, d.as_str()))
+            })
+            .collect()
+    }
 }
 
 pub struct Recorder {
@@ -74,6 +104,29 @@ pub struct Recorder {
     status: Arc<Mutex<RecStatus>>,
     streams: Vec<Arc<StreamShared>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The exact start of the segments this process is writing now, by file: a file's name holds
+/// its first packet's time as it was known when the file was made, which the first pictures
+/// can still move back (B-frames, the camera's clock). A process-wide map because players
+/// and exports find unfinished segments by their files.
+static OPEN_STARTS: std::sync::LazyLock<Mutex<std::collections::HashMap<PathBuf, i64>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The segment `camera` is writing now (`<start ms>.mp4.partial`), with its start, if any.
+pub fn open_segment(rec_dir: &Path, camera: &str) -> Option<(PathBuf, i64)> {
+    let dir = rec_dir.join(crate::recorder_safe(camera));
+    let (path, named) = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let start: i64 = name.strip_suffix(".mp4.partial")?.parse().ok()?;
+            Some((e.path(), start))
+        })
+        .max_by_key(|(_, s)| *s)?;
+    let exact = OPEN_STARTS.lock().get(&path).copied();
+    Some((path, exact.unwrap_or(named)))
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
@@ -131,7 +184,7 @@ impl Recorder {
 
     /// Records `stream` as camera `camera_id` from now on.
     pub fn add(&mut self, camera_id: &str, stream: &Arc<StreamShared>) -> Result<()> {
-        let (tx, rx) = sync_channel::<RecPacket>(256);
+        let (tx, rx) = sync_channel::<RecMsg>(256);
         let cam_dir = self.cfg.dir.join(crate::recorder_safe(camera_id));
         std::fs::create_dir_all(&cam_dir).map_err(|e| RecError::io(&cam_dir, e))?;
         let w = CameraRecorder {
@@ -141,7 +194,12 @@ impl Recorder {
             cfg: self.cfg.clone(),
             index: self.index.clone(),
             status: self.status.clone(),
+            stream: stream.clone(),
         };
+        self.status
+            .lock()
+            .cameras
+            .insert(camera_id.to_owned(), CameraRec::default());
         let h = std::thread::Builder::new()
             .name(format!("record {camera_id}"))
             .spawn(move || w.run(rx))
@@ -185,37 +243,144 @@ struct CameraRecorder {
     cfg: RecConfig,
     index: Arc<Mutex<Index>>,
     status: Arc<Mutex<RecStatus>>,
+    stream: Arc<StreamShared>,
+}
+
+/// How a segment ends: rotation inside a run, or the end of the run and why.
+enum Close {
+    /// The next segment continues the run.
+    Rotate,
+    EndRun(GapReason, String),
 }
 
 impl CameraRecorder {
-    fn run(self, rx: std::sync::mpsc::Receiver<RecPacket>) {
+    fn run(self, rx: std::sync::mpsc::Receiver<RecMsg>) {
         let mut cur: Option<SegmentWriter> = None;
+        // The run the next segment continues (its start), if the footage is continuous.
+        let mut run: Option<i64> = None;
+        // Frames are not recorded until the next keyframe (after a loss, an overload …).
+        let mut waiting_for_key = true;
         let mut last_packet = Instant::now();
+        let mut dropped_seen = self.stream.recorder_dropped();
+        let mut last_session = 0u64;
+        // Damaged footage being recorded: since when, how many packets were lost.
+        let mut damage: Option<(i64, i64)> = None;
         loop {
             match rx.recv_timeout(Duration::from_millis(500)) {
-                Ok(p) => {
+                Ok(RecMsg::Ended {
+                    session,
+                    reason,
+                    detail,
+                }) => {
+                    if session < last_session {
+                        continue;
+                    }
+                    if let Some((from_us, lost)) = damage.take() {
+                        self.mark_damage(from_us, crate::now_ms() * 1000, lost);
+                    }
+                    let r = GapReason::parse(reason).unwrap_or(GapReason::CameraLost);
+                    self.end_run(&mut cur, &mut run, r, &detail);
+                    waiting_for_key = true;
+                }
+                Ok(RecMsg::Packet(p)) => {
                     last_packet = Instant::now();
+                    // Frames the capture could not hand over: the footage has a hole here.
+                    let dropped = self.stream.recorder_dropped();
+                    if dropped != dropped_seen {
+                        let n = dropped - dropped_seen;
+                        dropped_seen = dropped;
+                        self.with_cam(|c| c.frames_dropped += n);
+                        self.end_run(
+                            &mut cur,
+                            &mut run,
+                            GapReason::RecorderOverload,
+                            &format!("{n} frames the recorder could not take"),
+                        );
+                        waiting_for_key = true;
+                    }
+                    if p.session != last_session && last_session != 0 {
+                        // A new RTSP session without an end message (it could not be queued).
+                        self.end_run(&mut cur, &mut run, GapReason::CameraLost, "");
+                        waiting_for_key = true;
+                    }
+                    last_session = p.session;
+                    // Packet loss: the frames are kept (evidence is never thrown away) and the
+                    // stretch up to the next keyframe is marked damaged on the timeline.
+                    if p.keyframe || p.loss > 0 {
+                        if let Some((from_us, lost)) = damage.take() {
+                            self.mark_damage(from_us, p.wall_us, lost);
+                        }
+                    }
+                    if p.loss > 0 {
+                        self.with_cam(|c| c.packets_lost += p.loss as u64);
+                        if !p.keyframe {
+                            damage = Some((p.wall_us, p.loss as i64));
+                        }
+                    }
+                    if p.jumped {
+                        self.end_run(&mut cur, &mut run, GapReason::TimestampJump, "");
+                        waiting_for_key = true;
+                    }
+                    if p.keyframe && p.new_parameters && cur.is_some() {
+                        let detail = format!("{}×{}", p.width, p.height);
+                        self.end_run(&mut cur, &mut run, GapReason::NewParameters, &detail);
+                    }
+                    if waiting_for_key && !p.keyframe {
+                        continue;
+                    }
+                    waiting_for_key = false;
                     let rotate = cur.as_ref().is_some_and(|w| {
-                        p.session != w.session
-                            || p.codec != w.codec()
+                        p.codec != w.codec()
                             || (p.keyframe && w.elapsed_s() >= self.cfg.segment_secs)
                     });
                     if rotate {
-                        self.finish(cur.take());
+                        let codec_changed = cur.as_ref().is_some_and(|w| p.codec != w.codec());
+                        if codec_changed {
+                            self.end_run(&mut cur, &mut run, GapReason::NewParameters, "codec");
+                        } else {
+                            run = self.finish(cur.take(), Close::Rotate);
+                        }
                     }
                     match cur.as_mut() {
                         Some(w) => {
-                            if let Err(e) = w.push(p) {
+                            let before = w.start_ms;
+                            let r = w.push(p);
+                            if w.start_ms != before {
+                                OPEN_STARTS.lock().insert(w.path.clone(), w.start_ms);
+                            }
+                            if let Err(e) = r {
                                 self.alarm(&e);
+                                let reason = match e {
+                                    RecError::DiskFull { .. } => GapReason::DiskFull,
+                                    _ => GapReason::WriteError,
+                                };
                                 // Close what we have; the next keyframe starts a new file.
-                                self.finish(cur.take());
+                                self.end_run(&mut cur, &mut run, reason, &e.to_string());
+                                waiting_for_key = true;
                             }
                         }
                         None if p.keyframe => {
-                            let path = self.cam_dir.join(format!("{}.mp4.partial", p.wall_ms));
-                            match SegmentWriter::create(&path, p) {
-                                Ok(w) => cur = Some(w),
-                                Err(e) => self.alarm(&e),
+                            let path = self
+                                .cam_dir
+                                .join(format!("{}.mp4.partial", p.wall_us.div_euclid(1000)));
+                            match SegmentWriter::create(&path, p, run) {
+                                Ok(w) => {
+                                    cur = Some(w);
+                                    self.with_cam(|c| {
+                                        c.recording = true;
+                                        c.problem = None;
+                                    });
+                                }
+                                Err(e) => {
+                                    self.alarm(&e);
+                                    let reason = match e {
+                                        RecError::DiskFull { .. } => GapReason::DiskFull,
+                                        _ => GapReason::WriteError,
+                                    };
+                                    let _ = std::fs::remove_file(&path);
+                                    self.note_problem(reason, &e.to_string());
+                                    waiting_for_key = true;
+                                }
                             }
                         }
                         None => {}
@@ -224,15 +389,78 @@ impl CameraRecorder {
                 Err(RecvTimeoutError::Timeout) => {
                     // The camera went quiet: close the segment rather than leave it open.
                     if cur.is_some() && last_packet.elapsed() > Duration::from_secs(3) {
-                        self.finish(cur.take());
+                        self.end_run(&mut cur, &mut run, GapReason::Stalled, "no frame for 3 s");
+                        waiting_for_key = true;
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.finish(cur.take());
+                    self.end_run(
+                        &mut cur,
+                        &mut run,
+                        GapReason::AppNotRunning,
+                        "recording stopped",
+                    );
                     return;
                 }
             }
         }
+    }
+
+    fn mark_damage(&self, from_us: i64, to_us: i64, lost: i64) {
+        let d = crate::index::Damage {
+            camera_id: self.camera.clone(),
+            from_ms: from_us.div_euclid(1000),
+            to_ms: to_us.div_euclid(1000).max(from_us.div_euclid(1000)),
+            packets_lost: lost,
+        };
+        if let Err(e) = self.index.lock().add_damage(&d) {
+            self.alarm(&e);
+        }
+    }
+
+    fn with_cam(&self, f: impl FnOnce(&mut CameraRec)) {
+        let mut st = self.status.lock();
+        f(st.cameras.entry(self.camera.clone()).or_default());
+    }
+
+    fn note_problem(&self, reason: GapReason, detail: &str) {
+        let at = now_ms();
+        self.with_cam(|c| {
+            c.recording = false;
+            if c.problem.as_ref().is_none_or(|(r, _, _)| *r != reason) {
+                c.problem = Some((reason, detail.to_owned(), at));
+            }
+        });
+    }
+
+    /// Ends the run: the open segment (if any) is finished with the reason; if the segment
+    /// was already closed, the run's last indexed segment gets the reason.
+    fn end_run(
+        &self,
+        cur: &mut Option<SegmentWriter>,
+        run: &mut Option<i64>,
+        reason: GapReason,
+        detail: &str,
+    ) {
+        if reason != GapReason::NewParameters && reason != GapReason::TimestampJump {
+            self.note_problem(reason, detail);
+        }
+        match cur.take() {
+            Some(w) => {
+                self.finish(Some(w), Close::EndRun(reason, detail.to_owned()));
+            }
+            None => {
+                if run.is_some() {
+                    let idx = self.index.lock();
+                    if let Ok(Some(last)) = idx.last_segment(&self.camera) {
+                        if last.end_reason.is_none() {
+                            let _ = idx.set_end_reason(last.id, reason, detail);
+                        }
+                    }
+                }
+            }
+        }
+        *run = None;
     }
 
     fn alarm(&self, e: &RecError) {
@@ -241,11 +469,16 @@ impl CameraRecorder {
     }
 
     /// Trailer, fsync, rename, fsync the directory, then index: a row always names a whole
-    /// file.
-    fn finish(&self, w: Option<SegmentWriter>) {
-        let Some(w) = w else { return };
+    /// file. Returns the run the next segment continues (None when the run ended).
+    fn finish(&self, w: Option<SegmentWriter>, close: Close) -> Option<i64> {
+        let w = w?;
         let partial = w.path.clone();
-        let r = (|| -> Result<()> {
+        OPEN_STARTS.lock().remove(&partial);
+        let (end_reason, end_detail) = match &close {
+            Close::Rotate => (None, String::new()),
+            Close::EndRun(r, d) => (Some(r.key().to_owned()), d.clone()),
+        };
+        let r = (|| -> Result<i64> {
             let w = w.finish()?;
             let f = std::fs::File::open(&partial).map_err(|e| RecError::io(&partial, e))?;
             f.sync_all().map_err(|e| RecError::io(&partial, e))?;
@@ -260,6 +493,12 @@ impl CameraRecorder {
                 .unwrap_or(&done)
                 .display()
                 .to_string();
+            if w.nudged > 0 {
+                tracing::warn!(
+                    "{rel}: {} presentation times moved to keep decode order (the camera reorders more than at the segment's start)",
+                    w.nudged
+                );
+            }
             let idx = self.index.lock();
             let id = idx.insert(&Segment {
                 id: 0,
@@ -270,12 +509,18 @@ impl CameraRecorder {
                 bytes: bytes as i64,
                 file: rel,
                 sha256: sha,
+                run_start_ms: w.run_start_ms,
+                end_reason,
+                end_detail,
+                codec: w.codec().label().to_owned(),
+                width: w.width,
+                height: w.height,
             })?;
             idx.set_activity(id, &w.activity)?;
-            Ok(())
+            Ok(w.run_start_ms)
         })();
         match r {
-            Ok(()) => {
+            Ok(run_start) => {
                 {
                     let mut st = self.status.lock();
                     st.segments += 1;
@@ -284,8 +529,20 @@ impl CameraRecorder {
                 if let Err(e) = retention(&self.cfg, &self.index, &self.status) {
                     self.alarm(&e);
                 }
+                match close {
+                    Close::Rotate => Some(run_start),
+                    Close::EndRun(..) => None,
+                }
             }
-            Err(e) => self.alarm(&e),
+            Err(e) => {
+                self.alarm(&e);
+                let reason = match e {
+                    RecError::DiskFull { .. } => GapReason::DiskFull,
+                    _ => GapReason::WriteError,
+                };
+                self.note_problem(reason, &e.to_string());
+                None
+            }
         }
     }
 }
@@ -381,6 +638,8 @@ pub fn reconcile(dir: &Path, index: &Index) -> Result<Reconciled> {
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let sha = sha256_file(&path).map_err(|e| RecError::io(&path, e))?;
             // The camera id is the directory's name (ids are kept file-name safe).
+            // A file finished here but not indexed, or recovered after a kill: its run ended
+            // there without a reason (the workstation was not running after it).
             index.insert(&Segment {
                 id: 0,
                 camera_id: camera_dir.clone(),
@@ -390,6 +649,12 @@ pub fn reconcile(dir: &Path, index: &Index) -> Result<Reconciled> {
                 bytes: bytes as i64,
                 file: rel.clone(),
                 sha256: sha,
+                run_start_ms: p.run_start_ms.unwrap_or(start),
+                end_reason: None,
+                end_detail: String::new(),
+                codec: p.codec.clone(),
+                width: p.width,
+                height: p.height,
             })?;
             if !rep
                 .recovered

@@ -14,7 +14,11 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("operator", "SELECT id, name, role, pin_argon2, created_ms FROM operator WHERE id = ?1", "SELECT id FROM operator"),
     (
         "bookmark",
-        "SELECT id, camera_id, operator_id, frame_time_ms, pre_ms, post_ms, note, snapshot_png, created_ms FROM bookmark WHERE id = ?1",
+        // The source (migration 5) is folded into the note's hashed text only when there is
+        // one, so bookmarks written before it keep their hashes.
+        "SELECT id, camera_id, operator_id, frame_time_ms, pre_ms, post_ms,
+                note || ifnull((SELECT ' [' || source || ']' FROM bookmark_source WHERE bookmark_id = ?1), ''),
+                snapshot_png, created_ms FROM bookmark WHERE id = ?1",
         "SELECT id FROM bookmark",
     ),
     (

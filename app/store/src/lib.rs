@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_search.sql"),
     include_str!("../migrations/0003_search_prefix.sql"),
     include_str!("../migrations/0004_camera_sites.sql"),
+    include_str!("../migrations/0005_bookmark_source.sql"),
 ];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -99,6 +100,9 @@ pub struct NewBookmark {
     pub post_ms: i64,
     pub note: String,
     pub snapshot_png: Option<Vec<u8>>,
+    /// What the time and still are of: "live", "playback" (recorded picture on the wall) or
+    /// "replay" (an evidence archive's picture).
+    pub source: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -540,6 +544,39 @@ impl Db {
         tx.commit().map_err(|e| classify(&p, e))
     }
 
+    /// The newest row of the audit chain: (id, row SHA-256), or None for an empty log. An
+    /// evidence archive carries it, so a later rewrite of the log's history is detectable
+    /// against every archive exported before.
+    pub fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        self.conn
+            .query_row(
+                "SELECT id, row_sha256 FROM audit_log ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records that `operator` exported an evidence archive: which incident (if any), the
+    /// archive's file name and its SHA-256 (in the row's subject, so the chain covers them).
+    pub fn audit_evidence_export(
+        &mut self,
+        operator: &str,
+        incident: Option<i64>,
+        archive_name: &str,
+        archive_sha256: &str,
+    ) -> Result<()> {
+        let inc = incident
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "-".into());
+        self.audit(
+            operator,
+            "export_evidence",
+            &format!("incident={inc};sha256={archive_sha256};file={archive_name}"),
+        )
+    }
+
     // ---- bookmarks -------------------------------------------------------------------
 
     /// Inserts a bookmark durably (the commit is on disk when this returns).
@@ -554,6 +591,13 @@ impl Db {
         )
         .map_err(|e| classify(&p, e))?;
         let id = tx.last_insert_rowid();
+        if b.source != "live" && !b.source.is_empty() {
+            tx.execute(
+                "INSERT INTO bookmark_source (bookmark_id, source) VALUES (?1, ?2)",
+                params![id, b.source],
+            )
+            .map_err(|e| classify(&p, e))?;
+        }
         index(&tx, "bookmark", id, None, b.frame_time_ms, &b.note).map_err(|e| classify(&p, e))?;
         let subject = format!("bookmark:{id}");
         let content = audit::content_hash(&tx, &subject).map_err(|e| classify(&p, e))?;

@@ -12,6 +12,9 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 /// instead of piling up work.
 pub const QUEUE: usize = 64;
 
+/// A handle to the store thread; clones send to the same thread (e.g. an export worker
+/// that writes its audit row).
+#[derive(Clone)]
 pub struct StoreThread {
     tx: SyncSender<Job>,
 }
