@@ -1,11 +1,12 @@
-//! Command-line recording, evidence export and verification (`matthan record | export |
-//! verify`), and building an export request from an incident in the log.
+//! Command-line recording, evidence export, verification and the trust store (`matthan
+//! record | export | verify | keys`), and building an export request from an incident in
+//! the log.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use mt_record::export::ExportRequest;
 
 /// The recording directory: beside the log, `recordings/`.
@@ -26,18 +27,51 @@ pub fn workstation_name() -> String {
         .unwrap_or_else(|| "workstation".into())
 }
 
-/// `matthan verify`: prints what was checked; exit code 1 on any problem.
-pub fn verify_cmd(archive: &Path, trust: &[String]) -> anyhow::Result<bool> {
-    let trusted: Vec<[u8; 32]> = trust
-        .iter()
-        .map(|t| {
-            hex::decode(t.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-                .with_context(|| format!("--trust {t}: expected a 64-hex-digit public key"))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let rep = mt_record::verify::verify(archive, &trusted);
+/// The trust store (public keys of the district's workstations), beside the log.
+pub fn trust_path(db: &Path) -> PathBuf {
+    db.with_file_name(mt_record::keys::TRUST_FILE)
+}
+
+/// The workstation's trust store: `trust_file` (default: beside the log) and the public key
+/// of `workstation.key` beside the log, if there is one (none is created).
+pub fn trust_store(
+    db: &Path,
+    trust_file: Option<&Path>,
+) -> anyhow::Result<mt_record::keys::TrustStore> {
+    let own = mt_record::keys::load(&key_path(db))?.map(|k| k.verifying_key());
+    let file = trust_file.map_or_else(|| trust_path(db), Path::to_owned);
+    Ok(mt_record::keys::TrustStore::load(&file, own)?)
+}
+
+fn signer_words(rep: &mt_record::verify::Report) -> String {
+    use mt_record::keys::KeyTrust;
+    match &rep.signer {
+        Some(KeyTrust::Own) => "this workstation's own key".into(),
+        Some(KeyTrust::Trusted { name }) => format!("trusted key of {name}"),
+        Some(KeyTrust::Unknown) => {
+            "UNTRUSTED key (not this workstation's, not in the trust store)".into()
+        }
+        None => "-".into(),
+    }
+}
+
+/// `matthan verify`: prints what was checked; returns the exit code: 0 verified (or untrusted
+/// with `accept_untrusted`), 2 valid signature by an untrusted key, 1 any other problem.
+pub fn verify_cmd(
+    db: &Path,
+    archive: &Path,
+    trust_file: Option<&Path>,
+    trust: &[String],
+    accept_untrusted: bool,
+) -> anyhow::Result<i32> {
+    use mt_record::verify::Status;
+    let mut store = trust_store(db, trust_file)?;
+    for t in trust {
+        let k = mt_record::keys::parse_public_key(t)
+            .map_err(|e| anyhow::anyhow!("--trust {t}: {e}"))?;
+        store.trust_for_run(k);
+    }
+    let rep = mt_record::verify::verify(archive, &store, &|_| {});
     println!("{}", archive.display());
     if let Some(m) = &rep.manifest {
         println!(
@@ -51,8 +85,26 @@ pub fn verify_cmd(archive: &Path, trust: &[String]) -> anyhow::Result<bool> {
                 .unwrap_or_else(|| "-".into())
         );
     }
+    if let Some(k) = &rep.public_key {
+        println!("  signing key: {}", hex::encode(k));
+    }
     if let Some(f) = &rep.key_fingerprint {
         println!("  signing key fingerprint: {f}");
+    }
+    if rep.signature_valid {
+        println!("  signer: {}", signer_words(&rep));
+    }
+    if let Some(p) = store.path() {
+        println!(
+            "  trust store: {} ({} key(s){})",
+            p.display(),
+            store.keys().len(),
+            if store.own().is_some() {
+                " and this workstation's own"
+            } else {
+                "; this workstation has no key yet"
+            }
+        );
     }
     for c in &rep.checked {
         println!("  ok: {c}");
@@ -60,15 +112,121 @@ pub fn verify_cmd(archive: &Path, trust: &[String]) -> anyhow::Result<bool> {
     for p in &rep.problems {
         println!("  PROBLEM: {p}");
     }
-    if rep.ok() {
-        println!(
-            "VERIFIED: signature and all {} files are as exported",
-            rep.manifest.as_ref().map_or(0, |m| m.files.len())
-        );
-    } else {
-        println!("NOT VERIFIED: {} problem(s)", rep.problems.len());
+    let files = rep.manifest.as_ref().map_or(0, |m| m.files.len());
+    let fp = rep.key_fingerprint.clone().unwrap_or_default();
+    Ok(match rep.status() {
+        Status::Verified => {
+            println!(
+                "VERIFIED: signature and all {files} files are as exported; signed by {}",
+                signer_words(&rep)
+            );
+            0
+        }
+        Status::Untrusted => {
+            println!("CHỮ KÝ HỢP LỆ, KHOÁ KHÔNG TIN CẬY / valid signature, untrusted key {fp}");
+            println!(
+                "  all {files} files are as signed, but by a key this workstation does not trust: \
+                 anyone can sign an archive. Compare the fingerprint with the exporting \
+                 workstation's (`matthan keys show` there), then `matthan keys trust HEX --name ...`."
+            );
+            if accept_untrusted {
+                println!("  accepted as asked (--accept-untrusted): NOT VERIFIED as coming from a trusted workstation");
+                0
+            } else {
+                2
+            }
+        }
+        Status::Failed => {
+            println!("NOT VERIFIED: {} problem(s)", rep.problems.len().max(1));
+            1
+        }
+    })
+}
+
+/// What `matthan keys` does.
+pub enum KeysAction {
+    Show,
+    List,
+    Trust {
+        hex: String,
+        name: String,
+        by: String,
+    },
+    Remove {
+        fingerprint: String,
+    },
+}
+
+/// `matthan keys`: this workstation's public key, and the trust store beside the log.
+pub fn keys_cmd(db: &Path, trust_file: Option<&Path>, action: KeysAction) -> anyhow::Result<()> {
+    let file = trust_file.map_or_else(|| trust_path(db), Path::to_owned);
+    match action {
+        KeysAction::Show => {
+            let path = key_path(db);
+            let existed = path.exists();
+            let key = mt_record::keys::load_or_create(&path)?;
+            let public = key.verifying_key();
+            if !existed {
+                println!("created a new signing key: {}", path.display());
+            }
+            println!("this workstation's public key (send it to the other stations):");
+            println!("  {}", hex::encode(public.as_bytes()));
+            println!(
+                "  fingerprint: {}",
+                mt_record::keys::fingerprint(public.as_bytes())
+            );
+            println!("  workstation: {}", workstation_name());
+        }
+        KeysAction::List => {
+            let store = trust_store(db, Some(&file))?;
+            match store.own() {
+                Some(k) => println!(
+                    "own  {}  this workstation ({})",
+                    mt_record::keys::fingerprint(&k),
+                    hex::encode(k)
+                ),
+                None => println!("own  -  this workstation has no signing key yet"),
+            }
+            for k in store.keys() {
+                println!(
+                    "     {}  {}  (added by {} at {}; {})",
+                    k.fingerprint(),
+                    k.name,
+                    if k.added_by.is_empty() {
+                        "-"
+                    } else {
+                        k.added_by.as_str()
+                    },
+                    k.added_ms,
+                    k.hex()
+                );
+            }
+            println!("{}: {} trusted key(s)", file.display(), store.keys().len());
+        }
+        KeysAction::Trust { hex: h, name, by } => {
+            let key =
+                mt_record::keys::parse_public_key(&h).map_err(|e| anyhow::anyhow!("{h}: {e}"))?;
+            let mut store = trust_store(db, Some(&file))?;
+            store.trust(key, &name, &by)?;
+            println!(
+                "trusted {} as {:?} in {}",
+                mt_record::keys::fingerprint(&key),
+                name.trim(),
+                file.display()
+            );
+        }
+        KeysAction::Remove { fingerprint } => {
+            let mut store = trust_store(db, Some(&file))?;
+            let gone = store.remove(&fingerprint)?;
+            println!(
+                "removed {} ({}) from {}",
+                gone.fingerprint(),
+                gone.name,
+                file.display()
+            );
+        }
     }
-    Ok(rep.ok())
+    Ok(())
 }
 
 /// `matthan record`: records the camera file's cameras into `dir` until killed (or `secs`).
@@ -117,14 +275,17 @@ pub fn export_cmd(
     operator: &str,
     out: &Path,
 ) -> anyhow::Result<()> {
+    // Every export is accountable: the log gets an audit row naming the archive's SHA-256,
+    // and the archive carries the head of the log's audit chain.
+    let mut db = mt_store::Db::open(db_path)?;
     let mut req = match incident {
-        Some(id) => {
-            let db = mt_store::Db::open(db_path)?;
-            mt_record::incident::request(&db, id, operator, &workstation_name())?
-        }
+        Some(id) => mt_record::incident::request(&db, id, operator, &workstation_name())?,
         None => ExportRequest {
             operator: operator.to_owned(),
             workstation: workstation_name(),
+            audit_head: db
+                .audit_head()?
+                .map(|(id, row_sha256)| mt_record::export::AuditHead { id, row_sha256 }),
             ..Default::default()
         },
     };
@@ -156,11 +317,21 @@ pub fn export_cmd(
         &cancel,
     )?;
     eprintln!();
+    db.audit_evidence_export(
+        operator,
+        req.incident_id,
+        &out.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        &m.archive_sha256,
+    )?;
     println!(
-        "{}: {} files, {} clips, signed by key {}",
+        "{}: {} files, {} clips, {} gaps, archive SHA-256 {}, signed by key {}",
         out.display(),
-        m.files.len(),
-        m.clips.len(),
+        m.manifest.files.len(),
+        m.manifest.clips.len(),
+        m.manifest.gaps.len(),
+        m.archive_sha256,
         mt_record::keys::fingerprint(key.verifying_key().as_bytes())
     );
     Ok(())

@@ -126,12 +126,29 @@ enum Cmd {
         #[arg(long, default_value = "vi")]
         lang: String,
     },
-    /// Verify an evidence archive: the signature and every file's SHA-256. Exit 1 on any problem.
+    /// Verify an evidence archive: the signature, whose key made it, and every file's SHA-256.
+    /// Exit 0 verified (signed by this workstation or a trusted one), 2 valid signature by an
+    /// untrusted key, 1 any other problem.
     Verify {
         archive: PathBuf,
-        /// Accept only these workstation public keys (hex); default: any, fingerprint shown.
+        /// Trusted keys file (default: trusted_keys.toml beside the log).
+        #[arg(long)]
+        trust_file: Option<PathBuf>,
+        /// Also trust this workstation public key (hex), for this run only.
         #[arg(long)]
         trust: Vec<String>,
+        /// Exit 0 for a valid signature by an untrusted key (still reported as untrusted).
+        #[arg(long)]
+        accept_untrusted: bool,
+    },
+    /// This workstation's public key and the trusted keys of the district's workstations
+    /// (trusted_keys.toml beside the log).
+    Keys {
+        /// Trusted keys file (default: trusted_keys.toml beside the log).
+        #[arg(long, global = true)]
+        trust_file: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: KeysCmd,
     },
     /// Evidence benchmark: export of 4 cameras × N minutes against cp + sha256sum, and seeks
     /// in a one-hour recording.
@@ -177,6 +194,28 @@ enum Cmd {
         #[arg(long, default_value_t = 30)]
         secs: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Print this workstation's public key and fingerprint (to send to other stations);
+    /// creates the signing key if there is none yet.
+    Show,
+    /// List the trusted keys.
+    List,
+    /// Trust another workstation's public key.
+    Trust {
+        /// The public key, 64 hex digits.
+        public_key: String,
+        /// Whose workstation, e.g. "Công an phường Xuân Đỉnh – máy trạm 2".
+        #[arg(long)]
+        name: String,
+        /// The operator adding it (default: the login name).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Stop trusting a key (by fingerprint, or the full hex).
+    Remove { fingerprint: String },
 }
 
 #[derive(Subcommand)]
@@ -446,8 +485,31 @@ fn main() -> anyhow::Result<()> {
             } else {
                 mt_ui::Lang::Vi
             };
-            let replay =
-                mt_ui::replay::Replay::open(&archive, lang).map_err(|e| anyhow::anyhow!(e))?;
+            let trust = evidence::trust_store(&default_db(), None)?;
+            let loader = mt_ui::replay::ReplayLoader::start(&archive, trust, None)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let replay = loop {
+                if let Some(r) = loader.poll(lang) {
+                    eprintln!();
+                    break r
+                        .map_err(|e| anyhow::anyhow!(e))?
+                        .context("opening the archive was cancelled")?;
+                }
+                eprint!(
+                    "\rverifying and opening {:>3.0} %",
+                    loader.progress() * 100.0
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            match replay.status() {
+                mt_record::verify::Status::Verified => {}
+                mt_record::verify::Status::Untrusted => tracing::warn!(
+                    "{}: valid signature, untrusted key {}",
+                    archive.display(),
+                    replay.report.key_fingerprint.as_deref().unwrap_or("-")
+                ),
+                mt_record::verify::Status::Failed => {}
+            }
             for p in &replay.report.problems {
                 tracing::error!("{}: {p}", archive.display());
             }
@@ -471,11 +533,42 @@ fn main() -> anyhow::Result<()> {
             )
             .map_err(|e| anyhow::anyhow!("window: {e}"))
         }
-        Some(Cmd::Verify { archive, trust }) => {
-            if !evidence::verify_cmd(&archive, &trust)? {
-                std::process::exit(1);
+        Some(Cmd::Verify {
+            archive,
+            trust_file,
+            trust,
+            accept_untrusted,
+        }) => {
+            let code = evidence::verify_cmd(
+                &default_db(),
+                &archive,
+                trust_file.as_deref(),
+                &trust,
+                accept_untrusted,
+            )?;
+            if code != 0 {
+                std::process::exit(code);
             }
             Ok(())
+        }
+        Some(Cmd::Keys { trust_file, cmd }) => {
+            let action = match cmd {
+                KeysCmd::Show => evidence::KeysAction::Show,
+                KeysCmd::List => evidence::KeysAction::List,
+                KeysCmd::Trust {
+                    public_key,
+                    name,
+                    by,
+                } => evidence::KeysAction::Trust {
+                    hex: public_key,
+                    name,
+                    by: by
+                        .or_else(|| std::env::var("USER").ok())
+                        .unwrap_or_else(|| "cli".into()),
+                },
+                KeysCmd::Remove { fingerprint } => evidence::KeysAction::Remove { fingerprint },
+            };
+            evidence::keys_cmd(&default_db(), trust_file.as_deref(), action)
         }
         Some(Cmd::Bench { counts, secs }) => {
             let counts: Vec<usize> = counts
@@ -509,6 +602,7 @@ fn stress_bookmarks(path: &Path) -> anyhow::Result<()> {
             post_ms: 30_000,
             note: format!("Đánh dấu số {k}: người đi xe máy khả nghi"),
             snapshot_png: Some(vec![k as u8; 2048]),
+            source: "live".into(),
         };
         let id = db.add_bookmark("gs01", &b)?;
         writeln!(out, "ok {id}")?;
