@@ -119,8 +119,13 @@ pub enum Command {
     PlayPause,
     /// File → Open evidence archive: ask for the path.
     OpenArchivePrompt,
+    /// Start opening (verifying, copying the clips out) off the UI thread.
     OpenArchive(String),
+    /// Stop opening the archive being opened.
+    CancelOpenArchive,
     CloseArchive,
+    /// Supervisors: the window of trusted workstation keys.
+    ToggleTrust,
     /// M: wall → map → both → wall.
     CycleView,
 }
@@ -148,8 +153,14 @@ pub struct MatThanApp {
     pub playback: Option<crate::playback::Playback>,
     /// An evidence archive opened with "Open evidence archive" (shown instead of the wall).
     pub replay: Option<crate::replay::Replay>,
+    /// The recorder's state, read once per frame (tiles, health panel, top bar).
+    rec_status: Option<mt_record::recorder::RecStatus>,
     /// The archive path being typed, while the open dialog is up; and the last error.
     pub open_archive: Option<(String, Option<String>)>,
+    /// The archive being opened (verified, clips copied out) on the "open-archive" thread.
+    pub loading: Option<crate::replay::ReplayLoader>,
+    /// The supervisors' window of trusted workstation keys, when open.
+    pub trust: Option<crate::trust::TrustWindow>,
 }
 
 impl MatThanApp {
@@ -194,9 +205,12 @@ impl MatThanApp {
             map: None,
             by_id: Default::default(),
             recorder: None,
+            rec_status: None,
             playback: None,
             replay: None,
             open_archive: None,
+            loading: None,
+            trust: None,
         }
         .index_cameras()
     }
@@ -299,14 +313,28 @@ impl MatThanApp {
             Command::Bookmark => {
                 persist = false;
                 let tile = self.maximised.unwrap_or(self.selected);
-                if let (Some(ci), Some(log)) = (self.tile_camera(tile), self.log.as_mut()) {
+                if let Some(ci) = self.tile_camera(tile) {
                     let cam = &self.cameras[ci];
-                    let frame = cam
-                        .main
-                        .latest()
-                        .filter(|_| self.maximised.is_some())
-                        .or_else(|| cam.health_stream().latest());
-                    log.start_bookmark(&cam.config.id.0, &cam.config.name, frame);
+                    // The picture the tile shows, with its own time: the recorded picture in
+                    // playback (none in a gap), else the live stream the tile draws.
+                    let (frame, source) = match &self.playback {
+                        Some(pb) => (
+                            pb.player(&cam.config.id.0)
+                                .filter(|p| p.shown_ms().is_some())
+                                .and_then(|p| p.shared.latest()),
+                            "playback",
+                        ),
+                        None => {
+                            let big = self.maximised.is_some()
+                                || self.state.layout.big_tile() == Some(tile);
+                            let (shown, _) = self.tile_streams(cam, big);
+                            (shown.latest(), "live")
+                        }
+                    };
+                    let (id, name) = (cam.config.id.0.clone(), cam.config.name.clone());
+                    if let Some(log) = self.log.as_mut() {
+                        log.start_bookmark(&id, &name, frame, source);
+                    }
                 }
             }
             Command::SetView(v) => self.state.view = v,
@@ -321,19 +349,41 @@ impl MatThanApp {
             }
             Command::OpenArchive(path) => {
                 persist = false;
-                match crate::replay::Replay::open(std::path::Path::new(path.trim()), self.tr.lang())
-                {
-                    Ok(r) => {
-                        self.replay = Some(r);
-                        self.open_archive = None;
-                        self.playback = None;
+                let started = crate::trust::workstation_trust(self.log.as_ref())
+                    .map_err(|e| {
+                        self.tr
+                            .t_args("archive-trust-error", &[("error", e.into())])
+                    })
+                    .and_then(|trust| {
+                        crate::replay::ReplayLoader::start(
+                            std::path::Path::new(path.trim()),
+                            trust,
+                            Some(ctx.clone()),
+                        )
+                    });
+                match started {
+                    Ok(l) => {
+                        self.loading = Some(l);
+                        self.open_archive = Some((path, None));
                     }
                     Err(e) => self.open_archive = Some((path, Some(e))),
                 }
             }
+            Command::CancelOpenArchive => {
+                persist = false;
+                // Dropping the loader cancels it; its thread cleans up after itself.
+                self.loading = None;
+            }
             Command::CloseArchive => {
                 persist = false;
                 self.replay = None;
+            }
+            Command::ToggleTrust => {
+                persist = false;
+                self.trust = match (self.trust.take(), self.log.as_ref()) {
+                    (Some(_), _) | (None, None) => None,
+                    (None, Some(l)) => Some(crate::trust::TrustWindow::open(l)),
+                };
             }
             Command::PlayPause => {
                 persist = false;
@@ -387,6 +437,8 @@ impl MatThanApp {
     /// Draws the whole workstation into `ui` and applies what the officer did.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut cmds = Vec::new();
+        // A copy of a few hundred bytes per camera, under a lock the recorder holds briefly.
+        self.rec_status = self.recorder.as_ref().map(|r| r.status());
         if let Some(log) = self.log.as_mut() {
             log.poll(&self.tr);
             if log.operator.is_none() {
@@ -412,6 +464,7 @@ impl MatThanApp {
                 return;
             }
         }
+        self.poll_loading();
         if let Some(r) = self.replay.as_mut() {
             // An opened archive takes the whole window until it is closed.
             let tr = &self.tr;
@@ -438,27 +491,23 @@ impl MatThanApp {
         }
         self.keyboard(ui, &mut cmds);
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
-        if let Some((path, err)) = self.open_archive.as_mut() {
+        self.open_archive_ui(ui, &mut cmds);
+        if self.trust.is_some() && !self.supervisor() {
+            // Signed out, or someone else signed in: the window is for supervisors only.
+            self.trust = None;
+        }
+        if self.trust.is_some() {
+            let op = self
+                .log
+                .as_ref()
+                .and_then(|l| l.operator.as_ref())
+                .map(|o| o.id.clone())
+                .unwrap_or_default();
             let tr = &self.tr;
-            let mut open = true;
-            egui::Window::new(tr.t("archive-open"))
-                .open(&mut open)
-                .collapsible(false)
-                .show(ui.ctx(), |ui| {
-                    let l = ui.label(tr.t("archive-path"));
-                    let r = ui
-                        .add(egui::TextEdit::singleline(path).desired_width(420.0))
-                        .labelled_by(l.id);
-                    let enter = r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
-                    if ui.button(tr.t("archive-open-button")).clicked() || enter {
-                        cmds.push(Command::OpenArchive(path.clone()));
-                    }
-                    if let Some(e) = err {
-                        ui.colored_label(Color32::from_rgb(240, 90, 90), e.as_str());
-                    }
-                });
-            if !open {
-                self.open_archive = None;
+            if let Some(w) = self.trust.as_mut() {
+                if !w.ui(ui.ctx(), tr, &op) {
+                    self.trust = None;
+                }
             }
         }
         if let Some(log) = self.log.as_mut() {
@@ -709,6 +758,89 @@ impl MatThanApp {
         });
     }
 
+    /// The archive being opened: shown when ready, its error kept in the open dialog.
+    fn poll_loading(&mut self) {
+        let Some(res) = self.loading.as_ref().and_then(|l| l.poll(self.tr.lang())) else {
+            return;
+        };
+        self.loading = None;
+        match res {
+            Ok(Some(r)) => {
+                self.replay = Some(r);
+                self.open_archive = None;
+                self.playback = None;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if let Some((_, err)) = self.open_archive.as_mut() {
+                    *err = Some(e);
+                }
+            }
+        }
+    }
+
+    /// The open dialog: the path, then (while the archive is opened off the UI thread) its
+    /// name, a progress bar and cancel.
+    fn open_archive_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        let Some((path, err)) = self.open_archive.as_mut() else {
+            return;
+        };
+        let tr = &self.tr;
+        let mut open = true;
+        let loading = self.loading.as_ref();
+        egui::Window::new(tr.t("archive-open"))
+            .open(&mut open)
+            .collapsible(false)
+            .show(ui.ctx(), |ui| {
+                if let Some(l) = loading {
+                    let name = l
+                        .archive
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| l.archive.display().to_string());
+                    ui.label(tr.t_args("archive-opening", &[("file", name.into())]));
+                    let p = l.progress();
+                    ui.add(
+                        egui::ProgressBar::new(p)
+                            .desired_width(420.0)
+                            .text(tr.t_args(
+                                "archive-opening-progress",
+                                &[("pct", format!("{:.0}", p * 100.0).into())],
+                            )),
+                    );
+                    if ui.button(tr.t("archive-opening-cancel")).clicked() {
+                        cmds.push(Command::CancelOpenArchive);
+                    }
+                    return;
+                }
+                let l = ui.label(tr.t("archive-path"));
+                let r = ui
+                    .add(egui::TextEdit::singleline(path).desired_width(420.0))
+                    .labelled_by(l.id);
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                if ui.button(tr.t("archive-open-button")).clicked() || enter {
+                    cmds.push(Command::OpenArchive(path.clone()));
+                }
+                if let Some(e) = err {
+                    ui.colored_label(Color32::from_rgb(240, 90, 90), e.as_str());
+                }
+            });
+        if !open {
+            self.open_archive = None;
+            if self.loading.is_some() {
+                cmds.push(Command::CancelOpenArchive);
+            }
+        }
+    }
+
+    /// Whether the signed-in operator is a supervisor (who may manage trusted keys).
+    fn supervisor(&self) -> bool {
+        self.log
+            .as_ref()
+            .and_then(|l| l.operator.as_ref())
+            .is_some_and(|o| o.role == mt_store::Role::Supervisor)
+    }
+
     fn top_bar_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         let tr = &self.tr;
         // Wrapped: on a narrow window the bar grows a line rather than hiding buttons.
@@ -778,6 +910,14 @@ impl MatThanApp {
             if ui.button(tr.t("archive-open")).clicked() {
                 cmds.push(Command::OpenArchivePrompt);
             }
+            if self.supervisor()
+                && ui
+                    .selectable_label(self.trust.is_some(), tr.t("trust-button"))
+                    .on_hover_text(tr.t("trust-button-hint"))
+                    .clicked()
+            {
+                cmds.push(Command::ToggleTrust);
+            }
             if self.recorder.is_some()
                 && ui
                     .selectable_label(self.playback.is_some(), tr.t("playback-toggle"))
@@ -796,7 +936,25 @@ impl MatThanApp {
                 "summary",
                 &[("live", live.into()), ("total", self.cameras.len().into())],
             ));
-            if let Some(alarm) = self.recorder.as_ref().and_then(|r| r.status().alarm) {
+            let not_recording: Vec<String> = self
+                .cameras
+                .iter()
+                .filter_map(|c| {
+                    self.rec_problem(&c.config.id.0)
+                        .map(|(r, _)| format!("{} — {r}", c.config.name))
+                })
+                .collect();
+            if !not_recording.is_empty() {
+                ui.colored_label(
+                    Color32::from_rgb(240, 80, 80),
+                    tr.t_args(
+                        "rec-cameras-alarm",
+                        &[("count", not_recording.len().into())],
+                    ),
+                )
+                .on_hover_text(not_recording.join("\n"));
+            }
+            if let Some(alarm) = self.rec_status.as_ref().and_then(|r| r.alarm.clone()) {
                 ui.colored_label(
                     Color32::from_rgb(240, 80, 80),
                     tr.t_args("rec-alarm", &[("error", alarm.into())]),
@@ -916,7 +1074,7 @@ impl MatThanApp {
         egui::ScrollArea::both().show(ui, |ui| {
             egui::Grid::new("health-grid")
                 .striped(true)
-                .num_columns(9)
+                .num_columns(11)
                 .show(ui, |ui| {
                     for h in [
                         "col-camera",
@@ -928,6 +1086,8 @@ impl MatThanApp {
                         "col-age",
                         "col-reconnects",
                         "col-dropped",
+                        "col-lost-packets",
+                        "col-recording",
                     ] {
                         ui.strong(tr.t(h));
                     }
@@ -943,6 +1103,7 @@ impl MatThanApp {
                             StreamState::Lost { reason, detail } => {
                                 ui.label(tr.t(reason.key())).on_hover_text(detail)
                             }
+                            StreamState::Undecodable { detail } => ui.label(detail),
                             _ => ui.label(""),
                         };
                         ui.label(format!("{:.1}", stats.fps));
@@ -959,6 +1120,35 @@ impl MatThanApp {
                         });
                         ui.label(stats.reconnects.to_string());
                         ui.label(stats.frames_dropped.to_string());
+                        let main = cam.main.stats();
+                        ui.label(
+                            (stats.packets_lost
+                                + if cam.sub.is_some() {
+                                    main.packets_lost
+                                } else {
+                                    0
+                                })
+                            .to_string(),
+                        )
+                        .on_hover_text(
+                            tr.t_args("hover-loss", &[("damaged", stats.frames_damaged.into())]),
+                        );
+                        match (&self.rec_status, self.rec_problem(&cam.config.id.0)) {
+                            (None, _) => ui.label(""),
+                            (Some(_), Some((reason, detail))) => ui
+                                .colored_label(
+                                    Color32::from_rgb(240, 80, 80),
+                                    tr.t_args("rec-not-recording", &[("reason", reason.into())]),
+                                )
+                                .on_hover_text(detail),
+                            (Some(st), None) => {
+                                let on = st
+                                    .cameras
+                                    .get(&cam.config.id.0)
+                                    .is_some_and(|c| c.recording);
+                                ui.label(tr.t(if on { "rec-on" } else { "rec-waiting" }))
+                            }
+                        };
                         ui.end_row();
                     }
                 });
@@ -975,7 +1165,13 @@ impl MatThanApp {
     ) -> (&'a Arc<StreamShared>, Vec<&'a Arc<StreamShared>>) {
         match (&cam.sub, big) {
             (Some(sub), true) => {
-                if cam.main.latest().is_some() {
+                // The main stream's picture once it decodes continuously (a keyframe decoded
+                // seconds ago only to check the stream is not what the tile should show).
+                if cam
+                    .main
+                    .latest_fresh(Duration::from_millis(1_500))
+                    .is_some()
+                {
                     (&cam.main, vec![&cam.main])
                 } else {
                     (sub, vec![&cam.main, sub])
@@ -1050,12 +1246,23 @@ impl MatThanApp {
                             }
                         }
                         _ => {
+                            // A gap: say so and why, instead of a stale picture.
+                            let text = match pb.gap_at(&cam.config.id.0, pb.clock_ms) {
+                                Some(g) => self.tr.t_args(
+                                    "playback-gap",
+                                    &[(
+                                        "reason",
+                                        self.tr.t(&format!("gap-{}", g.reason.key())).into(),
+                                    )],
+                                ),
+                                None => self.tr.t("playback-no-recording"),
+                            };
                             painter.text(
                                 rect.center(),
                                 Align2::CENTER_CENTER,
-                                self.tr.t("playback-no-recording"),
+                                text,
                                 FontId::proportional(14.0),
-                                Color32::GRAY,
+                                Color32::from_rgb(240, 150, 150),
                             );
                         }
                     }
@@ -1190,7 +1397,7 @@ impl MatThanApp {
                         self.tr
                             .t_args("reconnects", &[("count", reconnects.into())])
                     ),
-                    font,
+                    font.clone(),
                     Color32::from_rgb(255, 210, 210),
                 );
             }
@@ -1199,12 +1406,67 @@ impl MatThanApp {
                     rect.center(),
                     Align2::CENTER_CENTER,
                     self.tr.t("connecting"),
-                    font,
+                    font.clone(),
                     Color32::LIGHT_GRAY,
+                );
+            }
+            StreamState::Undecodable { detail } => {
+                // No frozen picture passed off as live: the tile is dimmed and says why.
+                painter.rect_filled(
+                    rect.shrink(1.0),
+                    0.0,
+                    Color32::from_rgba_unmultiplied(60, 30, 0, 200),
+                );
+                painter.text(
+                    rect.center(),
+                    Align2::CENTER_BOTTOM,
+                    self.tr.t("tile-undecodable"),
+                    FontId::proportional(font.size + 4.0),
+                    Color32::from_rgb(255, 200, 120),
+                );
+                let mut job = egui::text::LayoutJob::simple(
+                    detail,
+                    font.clone(),
+                    Color32::from_rgb(255, 225, 190),
+                    rect.width() - 16.0,
+                );
+                job.halign = egui::Align::Center;
+                let g = painter.layout_job(job);
+                painter.galley(
+                    egui::pos2(rect.center().x, rect.center().y + 2.0),
+                    g,
+                    Color32::WHITE,
                 );
             }
             StreamState::Live | StreamState::Idle => {}
         }
+        // The main stream is what is recorded: say when it is not, whatever the tile shows.
+        if let Some((reason, _)) = self.rec_problem(&cam.config.id.0) {
+            let bar = Rect::from_min_max(
+                egui::pos2(rect.left(), rect.bottom() - font.size - 6.0),
+                rect.max,
+            );
+            painter.rect_filled(bar, 0.0, Color32::from_rgba_unmultiplied(150, 0, 0, 200));
+            painter.text(
+                bar.left_center() + egui::vec2(4.0, 0.0),
+                Align2::LEFT_CENTER,
+                self.tr
+                    .t_args("tile-not-recording", &[("reason", reason.into())]),
+                font,
+                Color32::WHITE,
+            );
+        }
+    }
+
+    /// Why `camera` is not being recorded now (translated reason, detail), if it is not.
+    fn rec_problem(&self, camera: &str) -> Option<(String, String)> {
+        let st = self.rec_status.as_ref()?;
+        let c = st.cameras.get(camera)?;
+        if c.recording {
+            return None;
+        }
+        let (r, d, _) = c.problem.as_ref()?;
+        Some((self.tr.t(&format!("gap-{}", r.key())), d.clone()))
     }
 
     fn tile_tooltip_ui(&self, ui: &mut egui::Ui, s: &Arc<StreamShared>) {
@@ -1237,6 +1499,7 @@ fn state_color(s: &StreamState) -> Color32 {
         StreamState::Connecting => Color32::from_rgb(230, 190, 60),
         StreamState::Lost { .. } => Color32::from_rgb(230, 60, 60),
         StreamState::Idle => Color32::GRAY,
+        StreamState::Undecodable { .. } => Color32::from_rgb(230, 130, 40),
     }
 }
 

@@ -33,6 +33,9 @@ pub enum ExportOutcome {
 
 struct Running {
     incident: i64,
+    /// To write the export's audit row (who, when, which incident, the archive's SHA-256).
+    store: StoreThread,
+    operator: String,
     progress: Arc<AtomicU32>,
     cancel: Arc<AtomicBool>,
     request: Option<Pending<mt_record::export::ExportRequest>>,
@@ -78,6 +81,8 @@ impl EvidenceUi {
                 self.last = None;
                 self.running = Some(Running {
                     incident,
+                    store: store.clone(),
+                    operator: operator.to_owned(),
                     progress: Default::default(),
                     cancel: Default::default(),
                     request: Some(p),
@@ -115,6 +120,8 @@ impl EvidenceUi {
                         let progress = r.progress.clone();
                         let cancel = r.cancel.clone();
                         let repaint = egui_ctx.clone();
+                        let (store, operator, incident) =
+                            (r.store.clone(), r.operator.clone(), r.incident);
                         let dest = c.export_dir.join(format!(
                             "chung-cu-vu-viec-{}-{}.zip",
                             r.incident,
@@ -137,13 +144,46 @@ impl EvidenceUi {
                                         },
                                         &cancel,
                                     ) {
-                                        Ok(_) => {
-                                            // Read back and check before saying it is done.
-                                            let rep = mt_record::verify::verify(
-                                                &dest,
-                                                &[*c.key.verifying_key().as_bytes()],
+                                        Ok(exported) => {
+                                            // Read back and check before saying it is done:
+                                            // signed by this workstation's own key, intact.
+                                            let trust = mt_record::keys::TrustStore::in_memory(
+                                                Some(c.key.verifying_key()),
+                                                &[],
                                             );
-                                            if rep.ok() {
+                                            let rep =
+                                                mt_record::verify::verify(&dest, &trust, &|_| {});
+                                            // Every export is accountable: the audit row
+                                            // (officer, incident, archive SHA-256) is written
+                                            // before the officer is told it is done; an
+                                            // archive the log cannot account for is removed.
+                                            let name = dest
+                                                .file_name()
+                                                .map(|f| f.to_string_lossy().into_owned())
+                                                .unwrap_or_default();
+                                            let sha = exported.archive_sha256.clone();
+                                            let verified = rep.status()
+                                                == mt_record::verify::Status::Verified;
+                                            let audited = if verified {
+                                                store
+                                                    .run(move |db| {
+                                                        db.audit_evidence_export(
+                                                            &operator,
+                                                            Some(incident),
+                                                            &name,
+                                                            &sha,
+                                                        )
+                                                    })
+                                                    .and_then(|p| p.wait())
+                                            } else {
+                                                Ok(())
+                                            };
+                                            if let Err(e) = audited {
+                                                let _ = std::fs::remove_file(&dest);
+                                                ExportOutcome::Failed(format!(
+                                                    "the export could not be entered in the log ({e}); the archive was removed"
+                                                ))
+                                            } else if verified {
                                                 ExportOutcome::Verified {
                                                     files: rep
                                                         .manifest

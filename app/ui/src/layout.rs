@@ -110,6 +110,11 @@ impl WallLayout {
         out
     }
 
+    /// The large tile of a "1 + n" layout (it shows the main stream), if any.
+    pub fn big_tile(self) -> Option<usize> {
+        (self.grid().1 > 1).then_some(0)
+    }
+
     /// Tile grid geometry for arrow-key navigation: (columns, rows) of the cell grid.
     pub fn columns(self) -> usize {
         self.grid().0

@@ -11,6 +11,7 @@ pub mod log;
 pub mod map;
 pub mod playback;
 pub mod replay;
+pub mod trust;
 
 pub use app::{Command, MatThanApp, WallState};
 pub use i18n::{install_fonts, Lang, Tr};

@@ -32,12 +32,15 @@ pub enum Tab {
     Stats,
 }
 
-/// A bookmark being written: the frame time and picture are taken when B is pressed.
+/// A bookmark being written: the picture the tile showed when B was pressed, and that
+/// picture's own time (its capture time live, its recorded time in playback or replay).
 #[derive(Clone)]
 pub struct BookmarkDraft {
     pub camera_id: String,
     pub camera_name: String,
     pub frame_time_ms: i64,
+    /// "live", "playback" or "replay".
+    pub source: &'static str,
     pub frame: Option<Arc<DecodedFrame>>,
     pub note: String,
     pub pre_s: i64,
@@ -464,6 +467,7 @@ impl LogUi {
                         post_ms: d.post_s * 1000,
                         note: d.note,
                         snapshot_png: png,
+                        source: d.source.into(),
                     },
                 )
             }),
@@ -506,16 +510,26 @@ impl LogUi {
         self.type_name(code, lang)
     }
 
+    /// B pressed on a tile showing `frame` of `camera` (`source`: "live", "playback",
+    /// "replay"). The bookmark's time is the picture's own time, not the moment of the key
+    /// press; without a picture, the key press's.
     pub fn start_bookmark(
         &mut self,
         camera_id: &str,
         camera_name: &str,
         frame: Option<Arc<DecodedFrame>>,
+        source: &'static str,
     ) {
+        let frame_time_ms = frame
+            .as_ref()
+            .map(|f| f.time_ms)
+            .filter(|t| *t > 0)
+            .unwrap_or_else(mt_store::now_ms);
         self.bookmark_prompt = Some(BookmarkDraft {
             camera_id: camera_id.into(),
             camera_name: camera_name.into(),
-            frame_time_ms: mt_store::now_ms(),
+            frame_time_ms,
+            source,
             frame,
             note: String::new(),
             pre_s: 30,

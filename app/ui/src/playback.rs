@@ -14,9 +14,6 @@ use parking_lot::Mutex;
 
 use crate::i18n::Tr;
 
-/// One frame at 15 fps: the frame step.
-const STEP_MS: i64 = 67;
-
 pub struct Playback {
     pub clock_ms: i64,
     pub playing: bool,
@@ -28,6 +25,11 @@ pub struct Playback {
     index: Arc<Mutex<Index>>,
     rec_dir: PathBuf,
     ranges: HashMap<String, Vec<(i64, i64)>>,
+    /// Per camera: the gaps in view (time without footage, and why).
+    gaps: HashMap<String, Vec<mt_record::index::Gap>>,
+    /// A backward frame step is under way: once the players answer, the clock goes to the
+    /// newest picture shown.
+    snap_back: bool,
     /// Per camera: (segment start, bytes per second), the activity trace.
     activity: HashMap<String, Vec<(i64, Vec<u32>)>>,
     ranges_at: Option<Instant>,
@@ -51,6 +53,8 @@ impl Playback {
             index,
             rec_dir,
             ranges: HashMap::new(),
+            gaps: HashMap::new(),
+            snap_back: false,
             activity: HashMap::new(),
             ranges_at: None,
         }
@@ -82,14 +86,52 @@ impl Playback {
         }
     }
 
+    /// Frame step: forward to the next picture of whichever tile has the earliest one, back
+    /// to the picture before the newest one on screen, so no camera's picture is skipped at
+    /// any frame rate (a 12 fps and a 30 fps camera side by side).
     pub fn step(&mut self, frames: i64) {
         self.playing = false;
-        self.seek(self.clock_ms + frames * STEP_MS);
+        let players: Vec<&PlayerThread> = self.players.values().collect();
+        if frames > 0 {
+            if let Some(next) = players
+                .iter()
+                .filter_map(|p| p.next_ms())
+                .filter(|t| *t > self.clock_ms)
+                .min()
+            {
+                self.seek(next);
+            }
+        } else if frames < 0 {
+            let newest = players
+                .iter()
+                .filter_map(|p| p.shown_ms())
+                .max()
+                .unwrap_or(self.clock_ms);
+            self.seek(newest - 1);
+            self.snap_back = true;
+        }
+    }
+
+    /// The gap `camera` is in at `t`, if any (for "no recording" and its reason on the tile).
+    pub fn gap_at(&self, camera: &str, t: i64) -> Option<&mt_record::index::Gap> {
+        self.gaps
+            .get(camera)?
+            .iter()
+            .find(|g| g.from_ms <= t && t < g.to_ms)
     }
 
     /// Advances the clock when playing (stops at "now").
     pub fn tick(&mut self) {
         let now = Instant::now();
+        if self.snap_back && self.players.values().all(|p| p.settled()) {
+            self.snap_back = false;
+            if let Some(t) = self.players.values().filter_map(|p| p.shown_ms()).max() {
+                self.clock_ms = t;
+                for p in self.players.values() {
+                    p.set_time(t);
+                }
+            }
+        }
         if self.playing {
             if let Some(last) = self.last_tick {
                 let dt = (now.duration_since(last).as_secs_f64() * 1000.0 * self.rate) as i64;
@@ -115,22 +157,16 @@ impl Playback {
         let idx = self.index.lock();
         let now = mt_record::now_ms();
         for (id, _) in cameras {
-            if let Ok(mut r) = idx.ranges(id, a, b) {
-                // The segment being written counts as recorded up to now.
-                let dir = self.rec_dir.join(mt_record::recorder_safe(id));
-                if let Some(start) = std::fs::read_dir(dir).ok().and_then(|d| {
-                    d.flatten()
-                        .filter_map(|e| {
-                            e.file_name()
-                                .to_string_lossy()
-                                .strip_suffix(".mp4.partial")
-                                .and_then(|s| s.parse::<i64>().ok())
-                        })
-                        .max()
-                }) {
+            // The segment being written counts as recorded up to now.
+            let open = mt_record::recorder::open_segment(&self.rec_dir, id).map(|(_, s)| s);
+            if let Ok(tl) = idx.timeline(id, a, b, open) {
+                let mut r: Vec<(i64, i64)> =
+                    tl.runs.iter().map(|r| (r.start_ms, r.end_ms)).collect();
+                if let Some(start) = open {
                     r.push((start, now));
                 }
                 self.ranges.insert(id.clone(), r);
+                self.gaps.insert(id.clone(), tl.gaps);
             }
             if let Ok(a) = idx.activity(id, a, b) {
                 self.activity.insert(id.clone(), a);
@@ -214,6 +250,7 @@ impl Playback {
         let (a, b) = self.window();
         let span = (b - a).max(1) as f32;
         let strip = crate::replay::TimeStrip::new(ui, tr, rows * 13.0 + 26.0, (a, b));
+        let mut hover_gap: Option<String> = None;
         let (rect, p) = (strip.rect, &strip.painter);
         let x_of = |t: i64| strip.x(t);
         for (k, (id, name)) in cameras.iter().enumerate() {
@@ -224,6 +261,44 @@ impl Playback {
                     egui::pos2(x_of(*e).min(rect.right()).max(x_of(*s) + 1.0), y + 9.0),
                 );
                 p.rect_filled(r, 1.0, Color32::from_rgb(60, 120, 200));
+            }
+            // Gaps: red, with the reason under the pointer.
+            for g in self.gaps.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+                let r = Rect::from_min_max(
+                    egui::pos2(x_of(g.from_ms).max(rect.left()), y + 2.0),
+                    egui::pos2(
+                        x_of(g.to_ms).min(rect.right()).max(x_of(g.from_ms) + 1.0),
+                        y + 7.0,
+                    ),
+                );
+                p.rect_filled(r, 0.0, Color32::from_rgb(200, 50, 50));
+                if strip
+                    .hover_pos()
+                    .is_some_and(|h| r.expand2(egui::vec2(0.0, 3.0)).contains(h))
+                {
+                    hover_gap = Some(
+                        tr.t_args(
+                            "timeline-gap",
+                            &[
+                                ("from", crate::log::format_time(g.from_ms).into()),
+                                ("to", crate::log::format_time(g.to_ms).into()),
+                                (
+                                    "reason",
+                                    format!(
+                                        "{}{}",
+                                        tr.t(&format!("gap-{}", g.reason.key())),
+                                        if g.detail.is_empty() {
+                                            String::new()
+                                        } else {
+                                            format!(" ({})", g.detail)
+                                        }
+                                    )
+                                    .into(),
+                                ),
+                            ],
+                        ),
+                    );
+                }
             }
             // Activity: bytes per second, scaled to the busiest second in view, as a bar
             // graph over the recorded range (more motion, more bytes).
@@ -299,6 +374,9 @@ impl Playback {
                 Color32::GRAY,
             );
             t += step;
+        }
+        if let Some(text) = hover_gap {
+            strip.tooltip(text);
         }
         if let Some(t) = strip.finish(self.clock_ms) {
             self.seek(t);

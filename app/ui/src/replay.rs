@@ -1,28 +1,38 @@
-//! Offline replay of an evidence archive (`matthan replay ARCHIVE`): verified first, then the
-//! cameras played in step on one timeline with the incident's bookmarks, and the incident
-//! beside them. A failed check is a red banner naming each problem; the footage can still be
-//! watched, marked as unverified. The archive is only read: clips are copied out to a
-//! temporary folder that is removed afterwards.
+//! Offline replay of an evidence archive (`matthan replay ARCHIVE`): verified first (against
+//! the workstation's trust store), then the cameras played in step on one timeline with the
+//! incident's bookmarks, and the incident beside them. Green only when the signature is by
+//! this workstation's or a trusted key and every file is intact; amber for a valid signature
+//! by an untrusted key; red for a failed check, naming each problem. The footage can still be
+//! watched, marked as unverified. The archive is only read: clips are copied out (on the
+//! "open-archive" thread, with progress) into a private temporary folder removed afterwards.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use egui::{Align2, Color32, FontId, Rect, Sense, Stroke};
-use mt_record::export::Manifest;
-use mt_record::player::{ClipPlayer, PlayerThread};
-use mt_record::verify::Report;
+use mt_record::export::{ClipInfo, Manifest};
+use mt_record::keys::{KeyTrust, TrustStore};
+use mt_record::player::{Piece, PlayerThread, RecordingPlayer};
+use mt_record::verify::{Report, Status};
 
 use crate::i18n::{Lang, Tr};
 use crate::layout::fit_aspect;
 
 pub const SPEEDS: [f64; 6] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
-/// Frame step (the cameras send 15 fps; a step shows the next picture of each).
-const STEP_MS: i64 = 67;
 
+/// One camera of an archive: its clips (one per run of footage) played as one track, so
+/// time between runs is a gap with nothing shown.
 pub struct ReplayClip {
     pub camera: String,
     pub player: PlayerThread,
+    /// The camera's first clip as the manifest lists it (camera, run start/end, codec).
+    pub info: Option<ClipInfo>,
+    /// Every run of this camera, as the manifest lists them.
+    pub runs: Vec<ClipInfo>,
 }
 
 pub struct Replay {
@@ -33,136 +43,405 @@ pub struct Replay {
     /// (time, camera, note) of each bookmark.
     pub bookmarks: Vec<(i64, String, String)>,
     pub range: (i64, i64),
+    /// Time without footage, per the manifest (camera, from, to, reason).
+    pub gaps: Vec<mt_record::export::GapInfo>,
+    /// Footage damaged by packet loss, per the manifest.
+    pub damaged: Vec<mt_record::export::DamageInfo>,
     pub clock_ms: i64,
     pub playing: bool,
     pub rate: f64,
+    /// A backward frame step waits for the players, then goes to the newest picture shown.
+    snap_back: bool,
     /// Taken out while drawing (the sub-views borrow `self` mutably); always `Some` between
     /// frames. Built once: a Fluent bundle is too costly to build per frame.
     tr: Option<Tr>,
     last_tick: Option<Instant>,
-    tmp: PathBuf,
+    /// The private folder (0700, random name) the clips were copied into; removed on drop.
+    tmp: Option<tempfile::TempDir>,
 }
 
 impl Drop for Replay {
     fn drop(&mut self) {
+        // Players first: they hold the clip files open.
         self.clips.clear();
-        let _ = std::fs::remove_dir_all(&self.tmp);
+        if let Some(t) = self.tmp.take() {
+            let _ = t.close();
+        }
     }
 }
 
-/// An entry's bytes. An altered entry fails its CRC check only after all of it was read:
-/// its bytes are still returned, so the officer can look at it (marked unverified).
+/// A small entry's bytes (incident.json, a manifest). An altered entry fails its CRC check
+/// only after all of it was read: its bytes are still returned, so the officer can look at it
+/// (marked unverified).
 fn read_entry(zip: &mut zip::ZipArchive<std::fs::File>, name: &str) -> Option<Vec<u8>> {
-    let mut f = zip.by_name(name).ok()?;
+    const LIMIT: u64 = 16 << 20;
+    let f = zip.by_name(name).ok()?;
     let mut v = Vec::new();
-    let r = f.read_to_end(&mut v);
+    let r = f.take(LIMIT).read_to_end(&mut v);
     (r.is_ok() || !v.is_empty()).then_some(v)
 }
 
-impl Replay {
-    /// Verifies and opens `archive`. Fails only when there is nothing to show at all.
-    pub fn open(archive: &Path, lang: Lang) -> Result<Self, String> {
-        let report = mt_record::verify::verify(archive, &[]);
-        let file =
-            std::fs::File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
-        let mut zip = zip::ZipArchive::new(file)
-            .map_err(|e| format!("{}: not a readable archive: {e}", archive.display()))?;
-        // The manifest as written, even when its signature fails (the officer may still look).
-        let manifest: Option<Manifest> = report.manifest.clone().or_else(|| {
-            read_entry(&mut zip, mt_record::export::MANIFEST)
-                .and_then(|b| serde_json::from_slice(&b).ok())
-        });
-        let tmp = std::env::temp_dir().join(format!(
-            "matthan-replay-{}-{}",
-            std::process::id(),
-            mt_record::now_ms()
-        ));
-        std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        let mut clips = Vec::new();
-        let entries: Vec<(String, i64)> = match &manifest {
-            Some(m) => m
-                .clips
-                .iter()
-                .map(|c| (c.file.clone(), c.start_ms))
-                .collect(),
-            None => (0..zip.len())
-                .filter_map(|i| {
-                    zip.by_index(i)
-                        .ok()
-                        .and_then(|f| f.name().ok().map(|n| n.into_owned()))
-                })
-                .filter(|n| n.starts_with("clips/") && n.ends_with(".mp4"))
-                .map(|n| (n, 0))
-                .collect(),
-        };
-        for (k, (name, start)) in entries.iter().enumerate() {
-            let Some(bytes) = read_entry(&mut zip, name) else {
-                continue;
-            };
-            let path = tmp.join(format!("{k}.mp4"));
-            if std::fs::write(&path, bytes).is_err() {
-                continue;
+/// Copies entry `name` into a new file `path` (never through an existing file or a planted
+/// link: created with `create_new`, owner-only), streamed. An altered entry's bytes are kept
+/// (its CRC fails only at the end). `Err(None)`: cancelled.
+fn extract_entry(
+    zip: &mut zip::ZipArchive<std::fs::File>,
+    name: &str,
+    path: &Path,
+    progress: &mut dyn FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<(), Option<String>> {
+    let mut f = zip.by_name(name).map_err(|e| Some(e.to_string()))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut out = opts
+        .open(path)
+        .map_err(|e| Some(format!("{}: {e}", path.display())))?;
+    let mut buf = vec![0u8; 1 << 18];
+    let mut wrote = 0u64;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(None);
+        }
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                out.write_all(&buf[..k])
+                    .map_err(|e| Some(format!("{}: {e}", path.display())))?;
+                wrote += k as u64;
+                progress(k as u64);
             }
-            let camera = name
-                .trim_start_matches("clips/")
-                .trim_end_matches(".mp4")
-                .to_owned();
-            match ClipPlayer::open(&path, *start, &camera)
-                .map_err(|e| e.to_string())
-                .and_then(|p| PlayerThread::spawn(p, &camera).map_err(|e| e.to_string()))
-            {
-                Ok(player) => clips.push(ReplayClip { camera, player }),
-                Err(e) => tracing::warn!("{name}: {e}"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if wrote > 0 => {
+                tracing::warn!("{name}: {e} (kept for viewing, marked unverified)");
+                break;
+            }
+            Err(e) => return Err(Some(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// Everything of a replay but its translations, built off the UI thread.
+pub struct Loaded {
+    archive: PathBuf,
+    report: Report,
+    clips: Vec<ReplayClip>,
+    incident: Option<serde_json::Value>,
+    bookmarks: Vec<(i64, String, String)>,
+    range: (i64, i64),
+    gaps: Vec<mt_record::export::GapInfo>,
+    damaged: Vec<mt_record::export::DamageInfo>,
+    tmp: tempfile::TempDir,
+}
+
+/// Verifies `archive` against `trust` and copies its clips out into a private temporary
+/// folder, starting a player for each. `progress` gets 0–1 (verifying is the first half);
+/// `None` when cancelled. Fails only when there is nothing to show at all.
+pub fn load(
+    archive: &Path,
+    trust: &TrustStore,
+    progress: &dyn Fn(f32),
+    cancel: &AtomicBool,
+) -> Result<Option<Loaded>, String> {
+    let Some(report) =
+        mt_record::verify::verify_cancellable(archive, trust, &|p| progress(p * 0.5), cancel)
+    else {
+        return Ok(None);
+    };
+    let file = std::fs::File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| format!("{}: not a readable archive: {e}", archive.display()))?;
+    // The manifest as written, even when its signature fails (the officer may still look).
+    let manifest: Option<Manifest> = report.manifest.clone().or_else(|| {
+        read_entry(&mut zip, mt_record::export::MANIFEST)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    });
+    // Private: random name, owner only (0700), so nobody else can read or plant files.
+    let mut b = tempfile::Builder::new();
+    b.prefix("matthan-replay-");
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let tmp = b
+        .tempdir()
+        .map_err(|e| format!("{}: {e}", std::env::temp_dir().display()))?;
+    let entries: Vec<(String, i64, Option<ClipInfo>)> = match &manifest {
+        Some(m) => m
+            .clips
+            .iter()
+            .map(|c| (c.file.clone(), c.start_ms, Some(c.clone())))
+            .collect(),
+        None => zip
+            .file_names()
+            .filter_map(|n| n.ok().map(|n| n.into_owned()))
+            .filter(|n| n.starts_with("clips/") && n.ends_with(".mp4"))
+            .map(|n| (n, 0, None))
+            .collect(),
+    };
+    let total: u64 = entries
+        .iter()
+        .filter_map(|(n, _, _)| {
+            let i = zip.index_for_name(n)?;
+            zip.by_index_raw(i).ok().map(|e| e.size())
+        })
+        .sum::<u64>()
+        .max(1);
+    let mut copied = 0u64;
+    let mut last = 0u64;
+    let mut clips = Vec::new();
+    let mut extracted: Vec<(String, PathBuf, i64, Option<ClipInfo>)> = Vec::new();
+    for (k, (name, start, info)) in entries.into_iter().enumerate() {
+        let path = tmp.path().join(format!("{k}.mp4"));
+        let mut on_bytes = |n: u64| {
+            copied += n;
+            if copied - last >= 4 << 20 {
+                last = copied;
+                progress(0.5 + 0.5 * (copied as f64 / total as f64).min(1.0) as f32);
+            }
+        };
+        match extract_entry(&mut zip, &name, &path, &mut on_bytes, cancel) {
+            Ok(()) => {}
+            Err(None) => return Ok(None),
+            Err(Some(e)) => {
+                tracing::warn!("{name}: {e}");
+                continue;
             }
         }
-        let incident: Option<serde_json::Value> =
-            read_entry(&mut zip, "incident.json").and_then(|b| serde_json::from_slice(&b).ok());
-        let mut bookmarks: Vec<(i64, String, String)> = incident
-            .as_ref()
-            .and_then(|i| i["bookmarks"].as_array().cloned())
-            .unwrap_or_default()
+        let camera = info.as_ref().map_or_else(
+            || {
+                name.trim_start_matches("clips/")
+                    .trim_end_matches(".mp4")
+                    .to_owned()
+            },
+            |c| c.camera.clone(),
+        );
+        extracted.push((camera, path, start, info));
+    }
+    // One track per camera: its runs in time order, nothing between them.
+    let mut cameras: Vec<String> = Vec::new();
+    for (c, _, _, _) in &extracted {
+        if !cameras.contains(c) {
+            cameras.push(c.clone());
+        }
+    }
+    for camera in cameras {
+        let mine: Vec<&(String, PathBuf, i64, Option<ClipInfo>)> =
+            extracted.iter().filter(|e| e.0 == camera).collect();
+        let pieces: Vec<Piece> = mine
             .iter()
-            .filter_map(|b| {
-                Some((
-                    b["frame_time_ms"].as_i64()?,
-                    b["camera_id"].as_str().unwrap_or("").to_owned(),
-                    b["note"].as_str().unwrap_or("").to_owned(),
-                ))
+            .map(|(_, path, start, info)| Piece {
+                path: path.clone(),
+                start_ms: *start,
+                // Version-1 archives do not say where a clip ends.
+                end_ms: info
+                    .as_ref()
+                    .map(|i| i.end_ms)
+                    .filter(|e| *e > *start)
+                    .unwrap_or(i64::MAX),
+                continued: false,
             })
             .collect();
-        bookmarks.sort_by_key(|b| b.0);
-        let range = match &manifest {
-            Some(m) => (
-                clips
-                    .iter()
-                    .map(|c| c.player.start_ms)
-                    .min()
-                    .unwrap_or(m.from_ms)
-                    .min(m.from_ms),
-                m.to_ms,
-            ),
-            None => (0, 60_000),
-        };
-        let mut r = Replay {
+        let runs: Vec<ClipInfo> = mine.iter().filter_map(|e| e.3.clone()).collect();
+        let player = RecordingPlayer::from_clips(&camera, pieces);
+        match PlayerThread::spawn(player, &camera) {
+            Ok(player) => clips.push(ReplayClip {
+                camera,
+                player,
+                info: runs.first().cloned(),
+                runs,
+            }),
+            Err(e) => tracing::warn!("{camera}: {e}"),
+        }
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    let incident: Option<serde_json::Value> =
+        read_entry(&mut zip, "incident.json").and_then(|b| serde_json::from_slice(&b).ok());
+    let mut bookmarks: Vec<(i64, String, String)> = incident
+        .as_ref()
+        .and_then(|i| i["bookmarks"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|b| {
+            Some((
+                b["frame_time_ms"].as_i64()?,
+                b["camera_id"].as_str().unwrap_or("").to_owned(),
+                b["note"].as_str().unwrap_or("").to_owned(),
+            ))
+        })
+        .collect();
+    bookmarks.sort_by_key(|b| b.0);
+    let range = match &manifest {
+        Some(m) => (
+            clips
+                .iter()
+                .map(|c| c.player.start_ms)
+                .min()
+                .unwrap_or(m.from_ms)
+                .min(m.from_ms),
+            m.to_ms,
+        ),
+        None => (0, 60_000),
+    };
+    progress(1.0);
+    Ok(Some(Loaded {
+        archive: archive.to_owned(),
+        report,
+        clips,
+        incident,
+        bookmarks,
+        range,
+        gaps: manifest
+            .as_ref()
+            .map(|m| m.gaps.clone())
+            .unwrap_or_default(),
+        damaged: manifest
+            .as_ref()
+            .map(|m| m.damaged.clone())
+            .unwrap_or_default(),
+        tmp,
+    }))
+}
+
+/// Opening an archive on a thread ("open-archive"): verifying with progress, copying the
+/// clips out; the UI polls it and can cancel.
+pub struct ReplayLoader {
+    pub archive: PathBuf,
+    progress: Arc<AtomicU32>,
+    cancel: Arc<AtomicBool>,
+    rx: Receiver<Result<Option<Loaded>, String>>,
+}
+
+impl ReplayLoader {
+    /// Starts opening `archive`; `repaint` is asked to redraw as it progresses.
+    pub fn start(
+        archive: &Path,
+        trust: TrustStore,
+        repaint: Option<egui::Context>,
+    ) -> Result<Self, String> {
+        let progress = Arc::new(AtomicU32::new(0));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = sync_channel(1);
+        let (p, c, a) = (progress.clone(), cancel.clone(), archive.to_owned());
+        std::thread::Builder::new()
+            .name("open-archive".into())
+            .spawn(move || {
+                let r = load(
+                    &a,
+                    &trust,
+                    &|f| {
+                        p.store((f * 1000.0) as u32, Ordering::Relaxed);
+                        if let Some(ctx) = &repaint {
+                            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+                        }
+                    },
+                    &c,
+                );
+                // Dropped here (players stopped, folder removed) if nobody waits any more.
+                let _ = tx.send(r);
+                if let Some(ctx) = &repaint {
+                    ctx.request_repaint();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(ReplayLoader {
             archive: archive.to_owned(),
-            report,
-            clips,
-            incident,
-            bookmarks,
-            range,
-            clock_ms: range.0,
-            playing: false,
-            rate: 1.0,
-            tr: Some(Tr::new(lang)),
-            last_tick: None,
-            tmp,
-        };
-        r.seek(range.0);
-        Ok(r)
+            progress,
+            cancel,
+            rx,
+        })
     }
 
+    /// 0–1.
+    pub fn progress(&self) -> f32 {
+        self.progress.load(Ordering::Relaxed) as f32 / 1000.0
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// The replay once it is ready (`Ok(None)`: cancelled), `None` while still working.
+    pub fn poll(&self, lang: Lang) -> Option<Result<Option<Replay>, String>> {
+        match self.rx.try_recv() {
+            Ok(r) => Some(r.map(|l| l.map(|l| Replay::from_loaded(l, lang)))),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                Some(Err(format!("{}: opening stopped", self.archive.display())))
+            }
+        }
+    }
+}
+
+impl Drop for ReplayLoader {
+    fn drop(&mut self) {
+        // Not waited for: the thread sees this, stops and cleans up after itself.
+        self.cancel();
+    }
+}
+
+impl Replay {
+    /// Verifies `archive` against `trust` and opens it, blocking (see [`ReplayLoader`] for
+    /// the UI). Fails only when there is nothing to show at all.
+    pub fn open(archive: &Path, trust: &TrustStore, lang: Lang) -> Result<Self, String> {
+        load(archive, trust, &|_| {}, &AtomicBool::new(false))?
+            .map(|l| Replay::from_loaded(l, lang))
+            .ok_or_else(|| "cancelled".to_owned())
+    }
+
+    fn from_loaded(l: Loaded, lang: Lang) -> Self {
+        let mut r = Replay {
+            archive: l.archive,
+            report: l.report,
+            clips: l.clips,
+            incident: l.incident,
+            bookmarks: l.bookmarks,
+            range: l.range,
+            gaps: l.gaps,
+            damaged: l.damaged,
+            clock_ms: l.range.0,
+            playing: false,
+            rate: 1.0,
+            snap_back: false,
+            tr: Some(Tr::new(lang)),
+            last_tick: None,
+            tmp: Some(l.tmp),
+        };
+        r.seek(r.range.0);
+        r
+    }
+
+    /// Where the clips were copied to (a private folder, removed when the replay closes).
+    pub fn temp_dir(&self) -> Option<&Path> {
+        self.tmp.as_ref().map(|t| t.path())
+    }
+
+    pub fn status(&self) -> Status {
+        self.report.status()
+    }
+
+    /// Verified: a valid signature by this workstation's or a trusted key, every file intact.
     pub fn verified(&self) -> bool {
-        self.report.ok()
+        self.status() == Status::Verified
+    }
+
+    /// The mark every tile carries when the archive is not verified (text, colour): red for a
+    /// failed check, amber for a valid signature by an untrusted key; `None` when verified.
+    pub fn mark(&self, tr: &Tr) -> Option<(String, Color32)> {
+        match self.status() {
+            Status::Verified => None,
+            Status::Untrusted => Some((
+                tr.t("replay-unverified-mark"),
+                Color32::from_rgba_unmultiplied(255, 180, 40, 210),
+            )),
+            Status::Failed => Some((
+                tr.t("replay-unverified-mark"),
+                Color32::from_rgba_unmultiplied(255, 60, 60, 200),
+            )),
+        }
     }
 
     /// Every clip to the picture at `t` (clamped to the archive's range).
@@ -173,13 +452,51 @@ impl Replay {
         }
     }
 
+    /// Frame step: forward to the next picture of whichever camera has the earliest one,
+    /// back to the picture before the newest one on screen; no camera's picture is skipped,
+    /// whatever the frame rates.
     pub fn step(&mut self, frames: i64) {
         self.playing = false;
-        self.seek(self.clock_ms + frames * STEP_MS);
+        if frames > 0 {
+            if let Some(next) = self
+                .clips
+                .iter()
+                .filter_map(|c| c.player.next_ms())
+                .filter(|t| *t > self.clock_ms)
+                .min()
+            {
+                self.seek(next);
+            }
+        } else if frames < 0 {
+            let newest = self
+                .clips
+                .iter()
+                .filter_map(|c| c.player.shown_ms())
+                .max()
+                .unwrap_or(self.clock_ms);
+            self.seek(newest - 1);
+            self.snap_back = true;
+        }
+    }
+
+    /// The gap `camera` is in at `t`, per the manifest.
+    pub fn gap_at(&self, camera: &str, t: i64) -> Option<&mt_record::export::GapInfo> {
+        self.gaps
+            .iter()
+            .find(|g| g.camera == camera && g.from_ms <= t && t < g.to_ms)
     }
 
     fn tick(&mut self) {
         let now = Instant::now();
+        if self.snap_back && self.clips.iter().all(|c| c.player.settled()) {
+            self.snap_back = false;
+            if let Some(t) = self.clips.iter().filter_map(|c| c.player.shown_ms()).max() {
+                self.clock_ms = t;
+                for c in &self.clips {
+                    c.player.set_time(t);
+                }
+            }
+        }
         if self.playing {
             if let Some(last) = self.last_tick {
                 let dt = now.duration_since(last).as_secs_f64() * 1000.0 * self.rate;
@@ -234,54 +551,60 @@ impl Replay {
             }));
     }
 
+    /// Green only for [`Status::Verified`] (and whose key), amber for a valid signature by an
+    /// untrusted key (its fingerprint and what that means), red for a failed check listing
+    /// each problem.
     fn banner_ui(&self, ui: &mut egui::Ui, tr: &Tr) {
-        let (fill, title) = if self.verified() {
-            (
-                Color32::from_rgb(30, 110, 50),
-                tr.t_args(
-                    "replay-verified",
-                    &[
-                        (
-                            "count",
-                            self.report
-                                .manifest
-                                .as_ref()
-                                .map_or(0, |m| m.files.len())
-                                .into(),
+        let files = self.report.manifest.as_ref().map_or(0, |m| m.files.len());
+        let key = self.report.key_fingerprint.clone().unwrap_or_default();
+        let (fill, text, title, lines): (Color32, Color32, String, Vec<String>) =
+            match self.status() {
+                Status::Verified => {
+                    let whose = match &self.report.signer {
+                        Some(KeyTrust::Trusted { name }) => {
+                            tr.t_args("replay-signer-trusted", &[("name", name.clone().into())])
+                        }
+                        _ => tr.t("replay-signer-own"),
+                    };
+                    (
+                        Color32::from_rgb(30, 110, 50),
+                        Color32::WHITE,
+                        tr.t_args(
+                            "replay-verified",
+                            &[("count", files.into()), ("key", key.clone().into())],
                         ),
-                        (
-                            "key",
-                            self.report
-                                .key_fingerprint
-                                .clone()
-                                .unwrap_or_default()
-                                .into(),
-                        ),
+                        vec![whose],
+                    )
+                }
+                Status::Untrusted => (
+                    Color32::from_rgb(235, 165, 35),
+                    Color32::BLACK,
+                    tr.t_args("replay-untrusted", &[("key", key.clone().into())]),
+                    vec![
+                        tr.t_args("replay-untrusted-what", &[("count", files.into())]),
+                        tr.t("replay-untrusted-todo"),
                     ],
                 ),
-            )
-        } else {
-            (
-                Color32::from_rgb(170, 20, 20),
-                tr.t_args(
-                    "replay-unverified",
-                    &[("count", self.report.problems.len().into())],
+                Status::Failed => (
+                    Color32::from_rgb(170, 20, 20),
+                    Color32::WHITE,
+                    tr.t_args(
+                        "replay-unverified",
+                        &[("count", self.report.problems.len().max(1).into())],
+                    ),
+                    self.report.problems.clone(),
                 ),
-            )
-        };
+            };
         egui::Frame::NONE
             .fill(fill)
             .inner_margin(6.0)
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
-                ui.label(egui::RichText::new(title).color(Color32::WHITE).strong());
-                for p in &self.report.problems {
-                    ui.label(egui::RichText::new(p).color(Color32::WHITE));
+                ui.label(egui::RichText::new(title).color(text).strong());
+                for p in &lines {
+                    ui.label(egui::RichText::new(p).color(text));
                 }
-                ui.small(
-                    egui::RichText::new(self.archive.display().to_string())
-                        .color(Color32::from_gray(220)),
-                );
+                ui.small(egui::RichText::new(self.archive.display().to_string()).color(text));
             });
     }
 
@@ -351,20 +674,73 @@ impl Replay {
             self.range,
         );
         let (rect, p) = (strip.rect, &strip.painter);
+        let mut hover: Option<String> = None;
         for (k, c) in self.clips.iter().enumerate() {
             let y = rect.top() + 8.0 + k as f32 * 14.0;
-            let r = Rect::from_min_max(
-                egui::pos2(strip.x(c.player.start_ms.max(self.range.0)), y),
-                egui::pos2(rect.right(), y + 10.0),
-            );
-            p.rect_filled(r, 2.0, Color32::from_rgb(60, 120, 200));
+            let lane = |a: i64, b: i64| {
+                Rect::from_min_max(
+                    egui::pos2(strip.x(a.max(self.range.0)), y),
+                    egui::pos2(strip.x(b.min(self.range.1)).max(strip.x(a) + 1.0), y + 10.0),
+                )
+            };
+            // Runs of footage (blue); a version-1 archive only knows where each clip starts.
+            if c.runs.is_empty() {
+                p.rect_filled(
+                    lane(c.player.start_ms, self.range.1),
+                    2.0,
+                    Color32::from_rgb(60, 120, 200),
+                );
+            }
+            for run in &c.runs {
+                let end = if run.end_ms > run.start_ms {
+                    run.end_ms
+                } else {
+                    self.range.1
+                };
+                p.rect_filled(
+                    lane(run.start_ms, end),
+                    2.0,
+                    Color32::from_rgb(60, 120, 200),
+                );
+            }
+            // Damaged by packet loss (orange), gaps (red), with the reason under the pointer.
+            for d in self.damaged.iter().filter(|d| d.camera == c.camera) {
+                let r = lane(d.from_ms, d.to_ms.max(d.from_ms + 1));
+                p.rect_filled(
+                    r.shrink2(egui::vec2(0.0, 3.0)),
+                    0.0,
+                    Color32::from_rgb(240, 150, 40),
+                );
+            }
+            for g in self.gaps.iter().filter(|g| g.camera == c.camera) {
+                let r = lane(g.from_ms, g.to_ms);
+                p.rect_filled(
+                    r.shrink2(egui::vec2(0.0, 2.0)),
+                    0.0,
+                    Color32::from_rgb(200, 50, 50),
+                );
+                if strip.hover_pos().is_some_and(|h| r.contains(h)) {
+                    let reason = tr.t(&format!("gap-{}", g.reason));
+                    hover = Some(tr.t_args(
+                        "timeline-gap",
+                        &[
+                            ("from", crate::log::format_time(g.from_ms).into()),
+                            ("to", crate::log::format_time(g.to_ms).into()),
+                            ("reason", reason.into()),
+                        ],
+                    ));
+                }
+            }
             p.text(
-                r.left_center() + egui::vec2(4.0, 0.0),
+                egui::pos2(rect.left() + 4.0, y + 5.0),
                 Align2::LEFT_CENTER,
                 &c.camera,
                 FontId::proportional(10.0),
                 Color32::WHITE,
             );
+        }
+        if let Some(h) = hover {
+            strip.tooltip(h);
         }
         for (t, _, _) in &self.bookmarks {
             strip.mark(*t, Stroke::new(2.0, Color32::from_rgb(250, 200, 40)), None);
@@ -390,7 +766,25 @@ impl Replay {
             .shrink(2.0);
             let p = ui.painter_at(r);
             p.rect_filled(r, 0.0, Color32::BLACK);
-            if let Some(frame) = c.player.shared.latest() {
+            let shows = c.player.shown_ms().is_some();
+            if !shows {
+                // No footage at this time: say so (and why), never a stale picture.
+                let text = match self.gap_at(&c.camera, self.clock_ms) {
+                    Some(g) => tr.t_args(
+                        "playback-gap",
+                        &[("reason", tr.t(&format!("gap-{}", g.reason)).into())],
+                    ),
+                    None => tr.t("playback-no-recording"),
+                };
+                p.text(
+                    r.center(),
+                    Align2::CENTER_CENTER,
+                    text,
+                    FontId::proportional(15.0),
+                    Color32::from_rgb(240, 150, 150),
+                );
+            }
+            if let Some(frame) = c.player.shared.latest().filter(|_| shows) {
                 p.add(egui_wgpu::Callback::new_paint_callback(
                     fit_aspect(r, frame.width, frame.height),
                     mt_render::VideoCallback {
@@ -423,13 +817,13 @@ impl Replay {
                 FontId::proportional(13.0),
                 Color32::WHITE,
             );
-            if !self.verified() {
+            if let Some((mark, colour)) = self.mark(tr) {
                 p.text(
                     r.center(),
                     Align2::CENTER_CENTER,
-                    tr.t("replay-unverified-mark"),
+                    mark,
                     FontId::proportional(28.0),
-                    Color32::from_rgba_unmultiplied(255, 60, 60, 200),
+                    colour,
                 );
             }
         }
@@ -481,6 +875,16 @@ impl TimeStrip {
             [egui::pos2(x, self.rect.top()), egui::pos2(x, bottom)],
             stroke,
         );
+    }
+
+    /// Where the pointer is over the strip, if it is.
+    pub fn hover_pos(&self) -> Option<egui::Pos2> {
+        self.resp.hover_pos()
+    }
+
+    /// A tooltip at the pointer (e.g. a gap's reason).
+    pub fn tooltip(&self, text: String) {
+        self.resp.clone().on_hover_text_at_pointer(text);
     }
 
     /// Draws the playhead at `clock`; returns the time clicked or dragged to, if any.
