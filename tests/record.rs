@@ -134,8 +134,16 @@ fn four_cameras_recorded_20_s_export_to_a_verified_archive_whose_clips_play_with
         assert_eq!(act.len(), segs.len());
         for ((start, per_s), s) in act.iter().zip(&segs) {
             assert_eq!(*start, s.start_ms);
-            let secs = ((s.end_ms - s.start_ms) / 1000 + 1) as usize;
-            assert_eq!(per_s.len(), secs, "{}: one value per second", s.file);
+            // One value per second from the first picture to the last ([start, end) ends one
+            // frame after the last picture).
+            let secs = (s.end_ms - s.start_ms + 999) / 1000;
+            assert!(
+                (secs - 1..=secs).contains(&(per_s.len() as i64)),
+                "{}: {} values for {} ms",
+                s.file,
+                per_s.len(),
+                s.end_ms - s.start_ms
+            );
             assert!(per_s.iter().all(|b| *b > 1_000), "{}: {per_s:?}", s.file);
             let total: u64 = per_s.iter().map(|b| *b as u64).sum();
             assert!(
@@ -174,6 +182,7 @@ fn four_cameras_recorded_20_s_export_to_a_verified_archive_whose_clips_play_with
         )],
         operator: "gs01".into(),
         workstation: "may-tram-1".into(),
+        audit_head: None,
     };
     let index = Mutex::new(index);
     let m = export(
@@ -185,7 +194,8 @@ fn four_cameras_recorded_20_s_export_to_a_verified_archive_whose_clips_play_with
         &|p| progress.lock().push(p),
         &AtomicBool::new(false),
     )
-    .unwrap();
+    .unwrap()
+    .manifest;
     let p = progress.lock().clone();
     assert_eq!(p.first(), Some(&0.0));
     assert_eq!(p.last(), Some(&1.0));
@@ -194,7 +204,7 @@ fn four_cameras_recorded_20_s_export_to_a_verified_archive_whose_clips_play_with
         "progress only goes up: {p:?}"
     );
     assert!(!out.with_extension("partial").exists());
-    let rep = mt_record::verify::verify(&out, &[*key.verifying_key().as_bytes()]);
+    let rep = mt_record::verify::verify_trusting(&out, &[*key.verifying_key().as_bytes()]);
     assert!(rep.ok(), "{:?}", rep.problems);
     assert_eq!(m.clips.len(), 4);
     assert_eq!(m.files.len(), 6, "4 clips, incident.json, one still");
@@ -237,6 +247,9 @@ fn four_cameras_recorded_20_s_export_to_a_verified_archive_whose_clips_play_with
     let st = Command::new(env!("CARGO_BIN_EXE_matthan"))
         .arg("verify")
         .arg(&out)
+        .arg("--trust")
+        .arg(hex::encode(key.verifying_key().as_bytes()))
+        .env("MATTHAN_DATA_DIR", dir.path().join("data"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&st.stdout);
@@ -276,8 +289,8 @@ fn rewrite(
 }
 
 fn problems(p: &Path, trusted: &[[u8; 32]]) -> Vec<String> {
-    let r = mt_record::verify::verify(p, trusted);
-    assert!(!r.ok());
+    let r = mt_record::verify::verify_trusting(p, trusted);
+    assert_eq!(r.status(), mt_record::verify::Status::Failed);
     r.problems
 }
 
@@ -311,7 +324,7 @@ fn every_kind_of_tampering_with_an_archive_is_detected_and_named() {
         &AtomicBool::new(false),
     )
     .unwrap();
-    assert!(mt_record::verify::verify(&good, &trusted).ok());
+    assert!(mt_record::verify::verify_trusting(&good, &trusted).ok());
     let bytes = std::fs::read(&good).unwrap();
 
     // One byte flipped inside each file in turn.
@@ -406,8 +419,8 @@ fn every_kind_of_tampering_with_an_archive_is_detected_and_named() {
             .any(|x| x.starts_with("manifest.sig: does not match")),
         "{probs:?}"
     );
-    // Re-signed end to end with another key (manifest's key replaced too): only a trust list
-    // tells; the fingerprint is always shown.
+    // Re-signed end to end with another key (manifest's key replaced too): only the trust
+    // store tells (untrusted, never verified); the fingerprint is always shown.
     let p = dir.path().join("resigned.zip");
     let forged = {
         let m = String::from_utf8(unzip(&good, "manifest.json"))
@@ -431,12 +444,18 @@ fn every_kind_of_tampering_with_an_archive_is_detected_and_named() {
         },
         None,
     );
-    let probs = problems(&p, &trusted);
-    assert!(
-        probs
-            .iter()
-            .any(|x| x.contains("not a trusted workstation key")),
-        "{probs:?}"
+    let r = mt_record::verify::verify_trusting(&p, &trusted);
+    assert_eq!(
+        r.status(),
+        mt_record::verify::Status::Untrusted,
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(
+        r.key_fingerprint,
+        Some(mt_record::keys::fingerprint(
+            other.verifying_key().as_bytes()
+        ))
     );
     // The command line exits 1 and names the problem.
     let p = dir.path().join("removed.zip");
@@ -544,6 +563,7 @@ fn sigkill_during_recording_loses_at_most_2_s_and_the_next_start_reconciles_the_
             bytes: 1,
             file: "k1/mat.mp4".into(),
             sha256: String::new(),
+            ..Default::default()
         })
         .unwrap();
     }
@@ -592,6 +612,7 @@ fn retention_deletes_oldest_first_by_quota_and_age_but_never_footage_an_incident
                 bytes: 1000,
                 file,
                 sha256: String::new(),
+                ..Default::default()
             })
             .unwrap();
         }
@@ -733,7 +754,7 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
             .is_some(),
         "the officer is told it is verified"
     );
-    let rep = mt_record::verify::verify(&path, &[*key.verifying_key().as_bytes()]);
+    let rep = mt_record::verify::verify_trusting(&path, &[*key.verifying_key().as_bytes()]);
     assert!(rep.ok(), "{:?}", rep.problems);
     let m = rep.manifest.unwrap();
     assert_eq!(m.operator, "gs01");
@@ -758,6 +779,12 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
         .type_text(&path.display().to_string());
     h.run_steps(1);
     h.get_by_label("Mở và kiểm tra").click();
+    // Opened off the UI thread ("open-archive"): verified, clips copied out, then shown.
+    let opened = wait_for(Duration::from_secs(30), || {
+        h.run_steps(1);
+        h.state().replay.is_some().then_some(())
+    });
+    assert!(opened.is_some(), "the archive opens");
     h.run_steps(3);
     let r = h.state().replay.as_ref().expect("the archive is open");
     assert!(r.verified(), "{:?}", r.report.problems);
@@ -803,7 +830,8 @@ fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_
     let before = std::fs::read(&out).unwrap();
     let mtime = std::fs::metadata(&out).unwrap().modified().unwrap();
 
-    let mut r = mt_ui::replay::Replay::open(&out, mt_ui::Lang::Vi).unwrap();
+    let trust = mt_record::keys::TrustStore::in_memory(Some(key.verifying_key()), &[]);
+    let mut r = mt_ui::replay::Replay::open(&out, &trust, mt_ui::Lang::Vi).unwrap();
     assert!(r.verified(), "{:?}", r.report.problems);
     assert_eq!(r.clips.len(), 3);
     assert_eq!(r.bookmarks.len(), 1);
@@ -865,7 +893,7 @@ fn replay_decodes_every_clip_keeps_tiles_within_one_frame_after_seeks_and_never_
         |n, v| (n != "incident.json").then_some(v),
         Some(("ghi-chu.txt", b"x")),
     );
-    let r = mt_ui::replay::Replay::open(&bad, mt_ui::Lang::Vi).unwrap();
+    let r = mt_ui::replay::Replay::open(&bad, &trust, mt_ui::Lang::Vi).unwrap();
     assert!(!r.verified());
     assert!(
         r.report
@@ -1015,4 +1043,606 @@ fn a_full_disk_raises_the_recording_alarm_and_leaves_the_index_consistent() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+}
+
+// ---- trust and verification ------------------------------------------------------------
+
+/// An archive with no clips (incident.json and a still), exported and signed with `key` into
+/// `dir/name`: quick, no cameras needed.
+fn small_archive(dir: &Path, name: &str, key: &SigningKey) -> PathBuf {
+    let rec = dir.join("rec-empty");
+    std::fs::create_dir_all(&rec).unwrap();
+    let index = Mutex::new(Index::open(&rec.join("index.db")).unwrap());
+    let out = dir.join(name);
+    let req = ExportRequest {
+        cameras: vec![],
+        from_ms: 1_764_000_000_000,
+        to_ms: 1_764_000_060_000,
+        incident: Some(serde_json::json!({"id": 7, "title": "Trộm xe máy", "bookmarks": []})),
+        attachments: vec![("snapshots/bookmark-1.png".into(), b"still".to_vec())],
+        operator: "gs01".into(),
+        workstation: "may-tram-1".into(),
+        ..Default::default()
+    };
+    export(
+        &index,
+        &rec,
+        &req,
+        key,
+        &out,
+        &|_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    out
+}
+
+/// `src` re-signed end to end with `other` (the manifest's public key replaced too).
+fn resign(src: &Path, dst: &Path, key: &SigningKey, other: &SigningKey) {
+    let forged = String::from_utf8(unzip(src, "manifest.json"))
+        .unwrap()
+        .replace(
+            &hex::encode(key.verifying_key().as_bytes()),
+            &hex::encode(other.verifying_key().as_bytes()),
+        )
+        .into_bytes();
+    rewrite(
+        src,
+        dst,
+        |n, v| {
+            use ed25519_dalek::Signer;
+            Some(match n {
+                "manifest.json" => forged.clone(),
+                "manifest.sig" => hex::encode(other.sign(&forged).to_bytes()).into_bytes(),
+                _ => v,
+            })
+        },
+        None,
+    );
+}
+
+fn matthan(data: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_matthan"))
+        .args(args)
+        .env("MATTHAN_DATA_DIR", data)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+#[test]
+fn a_resigned_archive_is_untrusted_never_green_exits_2_and_verifies_once_its_key_is_trusted() {
+    use mt_record::keys::{KeyTrust, TrustStore};
+    use mt_record::verify::Status;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[11u8; 32]);
+    let other = SigningKey::from_bytes(&[12u8; 32]);
+    let other_hex = hex::encode(other.verifying_key().as_bytes());
+    let other_fp = mt_record::keys::fingerprint(other.verifying_key().as_bytes());
+    let good = small_archive(dir.path(), "good.zip", &key);
+    let forged = dir.path().join("resigned.zip");
+    resign(&good, &forged, &key, &other);
+
+    // The library: own key verified; someone else's valid signature untrusted, not a problem.
+    let own = TrustStore::in_memory(Some(key.verifying_key()), &[]);
+    let progress = Mutex::new(Vec::new());
+    let r = mt_record::verify::verify(&good, &own, &|p| progress.lock().push(p));
+    assert_eq!(r.status(), Status::Verified, "{:?}", r.problems);
+    assert_eq!(r.signer, Some(KeyTrust::Own));
+    let p = progress.lock().clone();
+    assert_eq!((p.first(), p.last()), (Some(&0.0), Some(&1.0)), "{p:?}");
+    let r = mt_record::verify::verify(&forged, &own, &|_| {});
+    assert_eq!(r.status(), Status::Untrusted, "{:?}", r.problems);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(r.signature_valid && !r.ok());
+    assert_eq!(r.signer, Some(KeyTrust::Unknown));
+    assert_eq!(r.key_fingerprint.as_deref(), Some(other_fp.as_str()));
+
+    // The command line, with this workstation's key in a data directory of its own.
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("workstation.key"), [11u8; 32]).unwrap();
+    let g = good.to_str().unwrap();
+    let f = forged.to_str().unwrap();
+    let (code, text) = matthan(&data, &["verify", g]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("this workstation's own key"), "{text}");
+    let (code, text) = matthan(&data, &["verify", f]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("CHỮ KÝ HỢP LỆ, KHOÁ KHÔNG TIN CẬY") && text.contains(&other_fp),
+        "{text}"
+    );
+    assert!(!text.contains("\nVERIFIED"), "{text}");
+    let (code, text) = matthan(&data, &["verify", f, "--accept-untrusted"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("untrusted key"), "{text}");
+    // A station's key, trusted by name.
+    let name = "Công an phường Xuân Đỉnh – máy trạm 2";
+    let (code, text) = matthan(
+        &data,
+        &["keys", "trust", &other_hex, "--name", name, "--by", "gs01"],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = matthan(&data, &["verify", f]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("VERIFIED") && text.contains(name), "{text}");
+    let (code, text) = matthan(&data, &["keys", "list"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(name) && text.contains(&other_fp), "{text}");
+    let (code, text) = matthan(&data, &["keys", "show"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&hex::encode(key.verifying_key().as_bytes())),
+        "{text}"
+    );
+    let store =
+        TrustStore::load(&data.join("trusted_keys.toml"), Some(key.verifying_key())).unwrap();
+    assert_eq!(
+        store.lookup(other.verifying_key().as_bytes()),
+        KeyTrust::Trusted { name: name.into() }
+    );
+    assert_eq!(store.keys()[0].added_by, "gs01");
+    // A bad key is refused with a clear message; removing the key makes it untrusted again.
+    let (code, text) = matthan(&data, &["keys", "trust", "abc123", "--name", "x"]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("hex digits"), "{text}");
+    let (code, text) = matthan(&data, &["keys", "remove", &other_fp]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(matthan(&data, &["verify", f]).0, Some(2));
+    // Failed stays 1, and no key was created by verifying in an empty data directory.
+    let empty = dir.path().join("empty");
+    let (code, text) = matthan(&empty, &["verify", f]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(!empty.join("workstation.key").exists());
+    let cut = dir.path().join("cut.zip");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(
+        matthan(&data, &["verify", cut.to_str().unwrap()]).0,
+        Some(1)
+    );
+}
+
+#[test]
+fn a_second_manifest_entry_in_an_archive_fails_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[13u8; 32]);
+    let good = small_archive(dir.path(), "good.zip", &key);
+    // A forged manifest added under a second `manifest.json` (written under a same-length
+    // name, then renamed in the local and central headers: the zip writer refuses duplicates).
+    let forged = String::from_utf8(unzip(&good, "manifest.json"))
+        .unwrap()
+        .replace("gs01", "xx99")
+        .into_bytes();
+    let tmp = dir.path().join("tmp.zip");
+    rewrite(
+        &good,
+        &tmp,
+        |_, v| Some(v),
+        Some(("manifest.jsoX", forged.as_slice())),
+    );
+    let mut bytes = std::fs::read(&tmp).unwrap();
+    let (from, to) = (b"manifest.jsoX", b"manifest.json");
+    let mut n = 0;
+    for i in 0..bytes.len() - from.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + to.len()].copy_from_slice(to);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 2, "local and central header");
+    let dup = dir.path().join("dup.zip");
+    std::fs::write(&dup, &bytes).unwrap();
+    let trust = mt_record::keys::TrustStore::in_memory(Some(key.verifying_key()), &[]);
+    let r = mt_record::verify::verify(&dup, &trust, &|_| {});
+    assert_eq!(r.status(), mt_record::verify::Status::Failed);
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.starts_with("manifest.json: duplicate entry")),
+        "{:?}",
+        r.problems
+    );
+    let data = dir.path().join("data");
+    let (code, text) = matthan(&data, &["verify", dup.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("PROBLEM: manifest.json: duplicate entry"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_line_in_the_trusted_keys_file_is_named_by_file_line_and_field() {
+    use mt_record::keys::TrustStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trusted_keys.toml");
+    let k2 = hex::encode(
+        SigningKey::from_bytes(&[21u8; 32])
+            .verifying_key()
+            .as_bytes(),
+    );
+    let load_err = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        TrustStore::load(&path, None).unwrap_err().to_string()
+    };
+    let e = load_err(&format!(
+        "[[key]]\npublic_key = \"{k2}\"\nname = \"Máy trạm 2\"\nadded_ms = 1\nadded_by = \"gs01\"\n\n[[key]]\npublic_key = \"abc123\"\nname = \"Máy trạm 3\"\n"
+    ));
+    let file = path.display().to_string();
+    assert!(
+        e.contains(&file) && e.contains("line 8") && e.contains("public_key"),
+        "{e}"
+    );
+    assert!(e.contains("hex digits"), "{e}");
+    let e = load_err(&format!("[[key]]\npublic_key = \"{k2}\"\nname = 5\n"));
+    assert!(
+        e.contains(&file) && e.contains("line 3") && e.contains("`name`"),
+        "{e}"
+    );
+    let e = load_err(&format!(
+        "[[key]]\npublic_key = \"{}\"\nname = \"x\"\n",
+        "zz".repeat(32)
+    ));
+    assert!(e.contains("line 2") && e.contains("public_key"), "{e}");
+    let e = load_err(&format!("[[key]]\npublic_key = \"{k2}\"\n"));
+    assert!(
+        e.contains("line 1") && e.contains("missing field `name`"),
+        "{e}"
+    );
+    // Written atomically and read back the same; a missing file is an empty store.
+    std::fs::remove_file(&path).unwrap();
+    let own = SigningKey::from_bytes(&[20u8; 32]).verifying_key();
+    let mut s = TrustStore::load(&path, Some(own)).unwrap();
+    assert!(s.keys().is_empty());
+    let k2b = mt_record::keys::parse_public_key(&k2).unwrap();
+    s.trust(k2b, "Công an phường Xuân Đỉnh – máy trạm 2", "gs01")
+        .unwrap();
+    assert!(s.trust(*own.as_bytes(), "mine", "gs01").is_err());
+    let back = TrustStore::load(&path, Some(own)).unwrap();
+    assert_eq!(back.keys(), s.keys());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["trusted_keys.toml"], "no temporary file left");
+}
+
+#[test]
+fn supervisor_sees_a_resigned_archive_amber_trusts_its_key_in_the_app_and_it_turns_green() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[14u8; 32]);
+    let other = SigningKey::from_bytes(&[15u8; 32]);
+    let good = small_archive(dir.path(), "good.zip", &key);
+    let forged = dir.path().join("resigned.zip");
+    resign(&good, &forged, &key, &other);
+    // The log beside this workstation's key (no recorder: the key file is read, not made).
+    let db = dir.path().join("log.db");
+    std::fs::write(dir.path().join("workstation.key"), [14u8; 32]).unwrap();
+    mt_store::Db::open(&db)
+        .unwrap()
+        .add_operator(
+            None,
+            "gs01",
+            "Trần Văn Giám",
+            mt_store::Role::Supervisor,
+            "1357",
+        )
+        .unwrap();
+    let log = mt_ui::log::LogUi::new(
+        mt_store::thread::StoreThread::start(&db).unwrap(),
+        dir.path().join("exports"),
+    );
+    let app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        vec![],
+        mt_ui::WallState {
+            show_health: false,
+            ..Default::default()
+        },
+        None,
+        vec![],
+    )
+    .with_log(log);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, "gs01", "1357");
+    let open = |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>, p: &Path| {
+        let ctx = h.ctx.clone();
+        h.state_mut()
+            .apply(&ctx, mt_ui::Command::OpenArchive(p.display().to_string()));
+        let opened = wait_for(Duration::from_secs(30), || {
+            h.run_steps(1);
+            h.state().replay.is_some().then_some(())
+        });
+        assert!(opened.is_some(), "{} opens", p.display());
+        h.run_steps(3);
+    };
+    open(&mut h, &forged);
+    {
+        let r = h.state().replay.as_ref().unwrap();
+        assert_eq!(r.status(), mt_record::verify::Status::Untrusted);
+        assert!(!r.verified());
+        assert!(r.mark(&mt_ui::Tr::new(mt_ui::Lang::Vi)).is_some());
+        let tmp = r.temp_dir().unwrap().to_owned();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&tmp).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "the replay's folder is private");
+        }
+    }
+    assert!(h
+        .query_by_label_contains("Chữ ký hợp lệ, khoá không tin cậy")
+        .is_some());
+    assert!(
+        h.query_by_label_contains("ĐÃ XÁC MINH").is_none(),
+        "never green"
+    );
+    let tmp = h
+        .state()
+        .replay
+        .as_ref()
+        .unwrap()
+        .temp_dir()
+        .unwrap()
+        .to_owned();
+    h.get_by_label("Đóng tệp chứng cứ, về lưới camera").click();
+    h.run_steps(2);
+    assert!(h.state().replay.is_none());
+    assert!(
+        !tmp.exists(),
+        "the replay's folder is removed when it closes"
+    );
+
+    // The supervisor trusts the other station's key in the app.
+    h.get_by_label("Khoá tin cậy").click();
+    h.run_steps(6);
+    let own_hex = hex::encode(key.verifying_key().as_bytes());
+    assert!(
+        h.query_by_label_contains(&mt_record::keys::fingerprint(
+            key.verifying_key().as_bytes()
+        ))
+        .is_some(),
+        "this workstation's fingerprint is shown"
+    );
+    assert!(
+        h.query_all_by_value(&own_hex).next().is_some(),
+        "this workstation's public key is shown, to copy"
+    );
+    let field =
+        |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>, label: &str, text: &str| {
+            h.get_by_role_and_label(egui::Role::TextInput, label)
+                .click();
+            h.run_steps(1);
+            h.get_by_role_and_label(egui::Role::TextInput, label)
+                .type_text(text);
+            h.run_steps(1);
+        };
+    field(&mut h, "Khoá công khai (64 chữ số hex)", "abc123");
+    field(
+        &mut h,
+        "Tên máy trạm",
+        "Công an phường Xuân Đỉnh – máy trạm 2",
+    );
+    h.get_by_label("Thêm vào danh sách tin cậy").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Khoá không hợp lệ").is_some());
+    h.get_by_role_and_label(egui::Role::TextInput, "Khoá công khai (64 chữ số hex)")
+        .click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::TextInput, "Khoá công khai (64 chữ số hex)")
+        .type_text(&hex::encode(other.verifying_key().as_bytes()));
+    h.run_steps(1);
+    h.get_by_label("Thêm vào danh sách tin cậy").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Đã thêm khoá").is_some());
+    let file = std::fs::read_to_string(dir.path().join("trusted_keys.toml")).unwrap();
+    assert!(
+        file.contains("máy trạm 2") && file.contains("gs01"),
+        "{file}"
+    );
+
+    open(&mut h, &forged);
+    let r = h.state().replay.as_ref().unwrap();
+    assert!(r.verified(), "{:?}", r.report.problems);
+    assert!(h.query_by_label_contains("ĐÃ XÁC MINH").is_some());
+    assert!(h
+        .query_by_label_contains("Ký bằng khoá tin cậy: Công an phường Xuân Đỉnh – máy trạm 2")
+        .is_some());
+
+    // Removing asks first; once removed, the archive is amber again.
+    h.get_by_label("Đóng tệp chứng cứ, về lưới camera").click();
+    h.run_steps(4);
+    h.get_by_label("Xoá").click();
+    h.run_steps(2);
+    assert!(
+        std::fs::read_to_string(dir.path().join("trusted_keys.toml"))
+            .unwrap()
+            .contains("máy trạm 2"),
+        "not removed before confirming"
+    );
+    assert!(h
+        .query_by_label_contains("khỏi danh sách tin cậy?")
+        .is_some());
+    h.get_by_label("Xoá thật").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Đã xoá khoá").is_some());
+    let file = std::fs::read_to_string(dir.path().join("trusted_keys.toml")).unwrap();
+    assert!(!file.contains("máy trạm 2"), "{file}");
+    open(&mut h, &forged);
+    assert_eq!(
+        h.state().replay.as_ref().unwrap().status(),
+        mt_record::verify::Status::Untrusted
+    );
+}
+
+#[test]
+fn only_a_supervisor_sees_the_trusted_keys_button() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    {
+        let mut d = mt_store::Db::open(&db).unwrap();
+        d.add_operator(
+            None,
+            "gs01",
+            "Trần Văn Giám",
+            mt_store::Role::Supervisor,
+            "1357",
+        )
+        .unwrap();
+        d.add_operator(
+            Some("gs01"),
+            "cb02",
+            "Lê Thị Hoa",
+            mt_store::Role::Operator,
+            "2468",
+        )
+        .unwrap();
+    }
+    let log = mt_ui::log::LogUi::new(
+        mt_store::thread::StoreThread::start(&db).unwrap(),
+        dir.path().join("exports"),
+    );
+    let app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        vec![],
+        mt_ui::WallState {
+            show_health: false,
+            ..Default::default()
+        },
+        None,
+        vec![],
+    )
+    .with_log(log);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, "cb02", "2468");
+    assert!(h.query_by_label("Mở tệp chứng cứ").is_some(), "signed in");
+    assert!(h.query_by_label("Khoá tin cậy").is_none());
+}
+
+/// A signed schema-2 archive with one real H.264 clip (made by ffmpeg, no cameras needed).
+fn archive_with_a_clip(dir: &Path, key: &SigningKey) -> Option<(PathBuf, i64)> {
+    let clip = dir.join("clip.mp4");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=640x360:rate=15")
+        .args([
+            "-t", "3", "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p",
+        ])
+        .args(["-movflags", "+frag_keyframe+empty_moov", "-y"])
+        .arg(&clip)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return None;
+    }
+    let start = 1_764_000_000_000i64;
+    let clip_bytes = std::fs::read(&clip).unwrap();
+    let incident =
+        serde_json::to_vec_pretty(&serde_json::json!({"id": 3, "title": "Va chạm giao thông"}))
+            .unwrap();
+    let inc_path = dir.join("incident.json");
+    std::fs::write(&inc_path, &incident).unwrap();
+    let entry = |name: &str, p: &Path, len: usize| serde_json::json!({"name": name, "bytes": len, "sha256": mt_record::recorder::sha256_file(p).unwrap()});
+    let manifest = serde_json::to_vec_pretty(&serde_json::json!({
+        "schema": "matthan-evidence/2", "app_version": "test", "created_ms": start + 10_000,
+        "operator": "gs01", "workstation": "may-tram-1", "incident_id": 3,
+        "from_ms": start, "to_ms": start + 3_000,
+        "clips": [{"camera": "cam-1", "file": "clips/cam-1.mp4", "frames": 45,
+                   "start_ms": start, "end_ms": start + 3_000, "codec": "H.264",
+                   "width": 640, "height": 360}],
+        "gaps": [], "audit_head": null,
+        "public_key": hex::encode(key.verifying_key().as_bytes()),
+        "files": [entry("clips/cam-1.mp4", &clip, clip_bytes.len()),
+                  entry("incident.json", &inc_path, incident.len())],
+    }))
+    .unwrap();
+    use ed25519_dalek::Signer;
+    let sig = hex::encode(key.sign(&manifest).to_bytes());
+    let out = dir.join("clip.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&out).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (n, b) in [
+        ("clips/cam-1.mp4", clip_bytes.as_slice()),
+        ("incident.json", incident.as_slice()),
+        ("manifest.json", manifest.as_slice()),
+        ("manifest.sig", sig.as_bytes()),
+    ] {
+        w.start_file(n, opts).unwrap();
+        w.write_all(b).unwrap();
+    }
+    w.finish().unwrap();
+    Some((out, start))
+}
+
+#[test]
+fn an_archive_opens_off_the_ui_thread_into_a_private_folder_removed_on_close_and_can_be_cancelled()
+{
+    use mt_record::keys::TrustStore;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[16u8; 32]);
+    let Some((archive, start)) = archive_with_a_clip(dir.path(), &key) else {
+        eprintln!("skipped: ffmpeg with libx264 is not available");
+        return;
+    };
+    let trust = TrustStore::in_memory(Some(key.verifying_key()), &[]);
+    let loader = mt_ui::replay::ReplayLoader::start(&archive, trust.clone(), None).unwrap();
+    let (r, _) = wait_for(Duration::from_secs(30), || loader.poll(mt_ui::Lang::Vi))
+        .expect("the archive opens");
+    assert_eq!(loader.progress(), 1.0);
+    let r = r.unwrap().expect("not cancelled");
+    assert!(r.verified(), "{:?}", r.report.problems);
+    assert!(r.mark(&mt_ui::Tr::new(mt_ui::Lang::Vi)).is_none());
+    assert_eq!(r.clips.len(), 1);
+    assert_eq!(r.clips[0].camera, "cam-1");
+    assert_eq!(r.clips[0].info.as_ref().unwrap().end_ms, start + 3_000);
+    let tmp = r.temp_dir().unwrap().to_owned();
+    assert!(tmp
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("matthan-replay-"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&tmp).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        for f in std::fs::read_dir(&tmp).unwrap() {
+            let m = f.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(m & 0o777, 0o600, "clips are readable by their owner only");
+        }
+    }
+    assert!(
+        wait_for(Duration::from_secs(10), || r.clips[0]
+            .player
+            .shared
+            .latest()
+            .map(|f| (f.width, f.height)))
+        .is_some_and(|(s, _)| s == (640, 360)),
+        "the copied clip plays"
+    );
+    drop(r);
+    assert!(
+        !tmp.exists(),
+        "the folder is removed when the replay closes"
+    );
+    // Cancelled: nothing comes back.
+    let cancelled = mt_ui::replay::load(&archive, &trust, &|_| {}, &AtomicBool::new(true)).unwrap();
+    assert!(cancelled.is_none());
+    // Opened against a store that does not know the key: amber, tiles marked.
+    let r =
+        mt_ui::replay::Replay::open(&archive, &TrustStore::in_memory(None, &[]), mt_ui::Lang::Vi)
+            .unwrap();
+    assert_eq!(r.status(), mt_record::verify::Status::Untrusted);
+    assert!(r.mark(&mt_ui::Tr::new(mt_ui::Lang::Vi)).is_some());
 }

@@ -305,23 +305,35 @@ fn each_fault_gets_its_own_state_and_the_healthy_feed_keeps_its_rate() {
 }
 
 #[test]
-fn unwanted_stream_is_received_but_not_decoded() {
+fn unwanted_stream_is_received_and_only_a_keyframe_now_and_then_decoded_to_keep_its_state_true() {
     let sim = SimServer::start(&assets(), 0, 1).expect("GStreamer RTSP server");
     let cap = Capture::new(Timeouts::default()).unwrap();
     let cam = cap
         .start_camera(camera("u", &sim.url("cam1/main"), ""))
         .unwrap();
+    // Not on screen: received, and a keyframe decoded every 4 s, so "live" still means a
+    // picture decoded (and the map's hover has a recent one).
     wait_for(Duration::from_secs(10), || {
-        (cam.main.stats().frames_received > 20).then_some(())
+        cam.main.state().is_live().then_some(())
     })
-    .expect("receiving");
-    assert_eq!(
-        cam.main.stats().frames_decoded,
-        0,
-        "decoded a stream no view shows"
+    .expect("live: a probe picture decoded");
+    let before = cam.main.stats();
+    std::thread::sleep(Duration::from_secs(6));
+    let after = cam.main.stats();
+    let received = after.frames_received - before.frames_received;
+    let decoded = after.frames_decoded - before.frames_decoded;
+    assert!(received >= 80, "received {received} frames in 6 s");
+    assert!(
+        (1..=3).contains(&decoded),
+        "{decoded} of {received} frames decoded for a stream no view shows"
     );
+    assert!(cam.main.state().is_live(), "still live between probes");
     cam.main.set_wanted(true);
-    wait_for(Duration::from_secs(5), || cam.main.latest()).expect("decodes once wanted");
+    let seq = cam.main.latest().map(|f| f.seq).unwrap_or(0);
+    wait_for(Duration::from_secs(5), || {
+        cam.main.latest().filter(|f| f.seq > seq + 10).map(|_| ())
+    })
+    .expect("decodes every frame once wanted");
 }
 
 #[test]

@@ -16,6 +16,7 @@ fn bookmark(camera: &str, note: &str) -> NewBookmark {
         post_ms: 30_000,
         note: note.into(),
         snapshot_png: Some(vec![7; 300]),
+        source: "live".into(),
     }
 }
 

@@ -10,4 +10,5 @@ mod record;
 mod render;
 mod rtsp;
 mod store;
+mod timeline;
 mod ui;

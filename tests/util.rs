@@ -28,3 +28,58 @@ pub fn camera(id: &str, url: &str, extra: &str) -> mt_core::CameraConfig {
     assert!(f.errors.is_empty(), "{:?}", f.errors);
     f.cameras.into_iter().next().expect("one camera")
 }
+
+/// What a simulated camera burned into a picture (assets/sim/rtsp_server.py, `qroverlay`):
+/// the mount, the frame number and the capture time on the server's clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    pub mount: String,
+    pub n: u64,
+    /// Capture time, Unix µs.
+    pub t_us: i64,
+}
+
+impl Stamp {
+    pub fn t_ms(&self) -> i64 {
+        self.t_us.div_euclid(1000)
+    }
+}
+
+/// Reads the QR code in the top-left part of a decoded picture's luma (what the tile is given
+/// to draw). None when there is no readable code.
+pub fn read_stamp(f: &mt_capture::DecodedFrame) -> Option<Stamp> {
+    // The code sits in the top-left corner; reading only that region keeps this fast.
+    let (w, h) = (f.width as usize, f.height as usize);
+    let (rw, rh) = ((w * 3 / 5).max(1), (h * 4 / 5).max(1));
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(rw, rh, |x, y| f.y[y * w + x]);
+    for g in img.detect_grids() {
+        if let Ok((_, text)) = g.decode() {
+            if let Some(s) = parse_stamp(&text) {
+                return Some(s);
+            }
+        }
+    }
+    None
+}
+
+pub fn parse_stamp(text: &str) -> Option<Stamp> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(Stamp {
+        mount: v["m"].as_str()?.to_owned(),
+        n: v["n"].as_u64()?,
+        t_us: v["t"].as_i64()?,
+    })
+}
+
+/// Reads the stamp from a PNG still (a bookmark's snapshot, what the officer keeps).
+pub fn read_stamp_png(png: &[u8]) -> Option<Stamp> {
+    let img = image::load_from_memory(png).ok()?.to_luma8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (rw, rh) = ((w * 3 / 5).max(1), (h * 4 / 5).max(1));
+    let mut p = rqrr::PreparedImage::prepare_from_greyscale(rw, rh, |x, y| {
+        img.get_pixel(x as u32, y as u32)[0]
+    });
+    p.detect_grids()
+        .into_iter()
+        .find_map(|g| g.decode().ok().and_then(|(_, t)| parse_stamp(&t)))
+}
