@@ -137,8 +137,39 @@ const SITES: &[(&str, &str, &str, f64, f64, f64)] = &[
     ),
 ];
 
+/// Cameras of the demo that behave like real household ones, beside the looping clips: one
+/// whose picture carries its capture time (a QR code) with B-frames and an audio track, one
+/// on lossy Wi-Fi, one that goes to 12 fps "night mode" every 20 s, and a 10-bit HEVC one the
+/// decoder cannot show.
+const DEMO_MOUNTS: &[(&str, &str)] = &[
+    (
+        "/live/ma-qr",
+        r#"{"source":"live","width":640,"height":360,"fps":25,"bframes":2,"gop":50,"audio":"pcma"}"#,
+    ),
+    (
+        "/live/wifi",
+        r#"{"source":"clip","file":"scene3-main.h264","loss":0.01,"seed":5,"jitter_ms":20}"#,
+    ),
+    (
+        "/live/dem",
+        r#"{"source":"live","width":320,"height":180,"fps":25,"vfr":[[20,25],[20,12]],"bframes":0,"gop":25}"#,
+    ),
+    (
+        "/live/10bit",
+        r#"{"source":"live","codec":"h265","ten_bit":true,"width":320,"height":180,"fps":10,"gop":10}"#,
+    ),
+];
+
 pub fn start_sim(streams: usize) -> anyhow::Result<SimServer> {
-    let sim = SimServer::start(&crate::assets_dir(), 0, streams)
+    let opts = mt_capture::sim::SimOptions {
+        mounts: DEMO_MOUNTS
+            .iter()
+            .map(|(p, j)| Ok((p.to_string(), serde_json::from_str(j)?)))
+            .collect::<anyhow::Result<_>>()?,
+        large: false,
+        send_log: false,
+    };
+    let sim = SimServer::start_with(&crate::assets_dir(), 0, streams, &opts)
         .context("starting the simulated cameras")?;
     tracing::info!(
         "simulated cameras on rtsp://127.0.0.1:{}/cam1..{}",
@@ -175,6 +206,46 @@ pub fn write_demo_cameras(sim: &SimServer, streams: usize) -> anyhow::Result<Pat
         "[[camera]]\nid = \"xd-h265\"\nname = \"Cổng UBND phường (H.265)\"\nward = \"Xuân Đỉnh\"\nlat = 21.0718\nlon = 105.7874\nheading_deg = 120\nmain_url = \"{}\"\n\n",
         sim.url("h265/main")
     );
+    for (id, name, path, lat, lon, heading) in [
+        (
+            "xd-ma-qr",
+            "Cổng trường Xuân Đỉnh (mã thời gian)",
+            "live/ma-qr",
+            21.0706,
+            105.7893,
+            300.0,
+        ),
+        (
+            "xd-wifi",
+            "Ngõ 112 Tân Xuân (Wi-Fi yếu)",
+            "live/wifi",
+            21.0694,
+            105.7868,
+            45.0,
+        ),
+        (
+            "xd-dem",
+            "Sân bóng Xuân Đỉnh (chế độ đêm)",
+            "live/dem",
+            21.0728,
+            105.7835,
+            160.0,
+        ),
+        (
+            "xd-10bit",
+            "Kho hàng Xuân La (H.265 10-bit)",
+            "live/10bit",
+            21.0715,
+            105.7990,
+            210.0,
+        ),
+    ] {
+        s += &format!(
+            "[[camera]]\nid = \"{id}\"\nname = \"{name}\"\nward = \"Xuân Đỉnh\"\nlat = {lat}\nlon = {lon}\nheading_deg = {heading}\nmain_url = \"{}\"\n{}\n",
+            sim.url(path),
+            if id == "xd-wifi" { "transport = \"udp\"\n" } else { "" }
+        );
+    }
     s += &format!(
         "[[camera]]\nid = \"xd-sai-mk\"\nname = \"Nhà bà Hoa (sai mật khẩu)\"\nward = \"Xuân Đỉnh\"\nlat = 21.0702\nlon = 105.7880\nmain_url = \"{}\"\nusername = \"admin\"\npassword = \"sai-mat-khau\"\n\n",
         sim.url("secure/main")

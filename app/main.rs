@@ -12,6 +12,7 @@
 //! else the demo map in assets/map.
 
 mod bench;
+mod bench_live;
 mod demo;
 mod evidence;
 
@@ -153,7 +154,7 @@ enum Cmd {
     /// Evidence benchmark: export of 4 cameras × N minutes against cp + sha256sum, and seeks
     /// in a one-hour recording.
     BenchEvidence {
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 120)]
         minutes: u64,
         #[arg(long, default_value_t = 200)]
         seeks: usize,
@@ -186,6 +187,17 @@ enum Cmd {
         /// Where to build the generated database (it is large: ~1 GB at the defaults).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Live-wall benchmark: glass latency read from the QR code in the picture (16 live
+    /// cameras at 16 and 64 tiles), and a 4K H.265 main stream on 1+7 and 1×1 walls.
+    BenchLive {
+        #[arg(long, default_value = "16,64")]
+        counts: String,
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+        /// Run only one part: `live` or `4k`.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Receive + decode + upload benchmark against the simulated cameras.
     Bench {
@@ -577,6 +589,20 @@ fn main() -> anyhow::Result<()> {
                 .collect::<Result<_, _>>()
                 .context("--counts: expected e.g. 8,16,32")?;
             bench::run(&counts, Duration::from_secs(secs))
+        }
+        Some(Cmd::BenchLive { counts, secs, only }) => {
+            let counts: Vec<usize> = counts
+                .split(',')
+                .map(|c| c.trim().parse())
+                .collect::<Result<_, _>>()
+                .context("--counts: expected e.g. 16,64")?;
+            let (live, uhd) = match only.as_deref() {
+                None => (true, true),
+                Some("live") => (true, false),
+                Some("4k") => (false, true),
+                Some(o) => anyhow::bail!("--only: expected live or 4k, not {o:?}"),
+            };
+            bench_live::run(&counts, Duration::from_secs(secs), live, uhd)
         }
     }
 }

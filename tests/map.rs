@@ -23,10 +23,10 @@ fn shared_map_dir() -> Option<PathBuf> {
     if dir.join("bac_tu_liem_district_osm.geojson").is_file() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: {} does not hold the shared OpenStreetMap extract (set MATTHAN_SHARED_MAP)",
+        crate::util::cannot_run(&format!(
+            "{} does not hold the shared OpenStreetMap extract (set MATTHAN_SHARED_MAP)",
             dir.display()
-        );
+        ));
         None
     }
 }

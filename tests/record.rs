@@ -993,7 +993,7 @@ fn a_full_disk_raises_the_recording_alarm_and_leaves_the_index_consistent() {
             .status()
             .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("SKIPPED: cannot mount a small tmpfs here (not root, or no mount rights)");
+        crate::util::cannot_run("cannot mount a small tmpfs here (not root, or no mount rights)");
         return;
     }
     struct Unmount(PathBuf);

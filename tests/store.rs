@@ -424,8 +424,8 @@ fn newer_schema_garbage_file_and_read_only_file_each_get_a_clear_error() {
     } else if unsafe { libc::geteuid() } == 0 {
         // Root ignores file modes, and this machine does not let root mount a tmpfs: there is
         // no way to make a file read-only for this process here.
-        eprintln!(
-            "SKIPPED the read-only part: running as root without permission to mount a tmpfs"
+        crate::util::cannot_run(
+            "the read-only part: running as root without permission to mount a tmpfs",
         );
         return;
     } else {

@@ -244,7 +244,10 @@ fn a_10_bit_stream_is_reported_as_undecodable_and_never_shown_live() {
     let cam = &r.cams[0];
     cam.main.set_wanted(true);
     let (detail, _) = wait_for(Duration::from_secs(15), || match cam.main.state() {
-        StreamState::Undecodable { detail } => Some(detail),
+        StreamState::Undecodable { reason, detail } => {
+            assert_eq!(reason, mt_core::UndecodableReason::Format);
+            Some(detail)
+        }
         StreamState::Live => panic!("a 10-bit stream was shown live"),
         _ => None,
     })
@@ -838,6 +841,64 @@ fn b_in_playback_bookmarks_the_recorded_picture_on_screen_with_its_time_and_stil
         )
         .unwrap();
     assert_eq!((time, source.as_str()), (draft.frame_time_ms, "playback"));
+    // The same in the workstation's replay of an exported archive: B keeps the archive's
+    // picture on the selected tile, with its time, and says "replay".
+    h.key_press(egui::Key::P);
+    h.run_steps(2);
+    let (index, rec_dir2) = {
+        let rec = h.state().recorder.as_ref().unwrap();
+        (rec.index(), rec.dir().to_owned())
+    };
+    let key = SigningKey::from_bytes(&[8u8; 32]);
+    let out = dir.path().join("bm.zip");
+    export(
+        &index,
+        &rec_dir2,
+        &ExportRequest {
+            cameras: vec!["c1".into()],
+            from_ms: start,
+            to_ms: start + 4_000,
+            operator: "gs01".into(),
+            workstation: "may-tram-1".into(),
+            ..Default::default()
+        },
+        &key,
+        &out,
+        &|_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let trust = mt_record::keys::TrustStore::in_memory(Some(key.verifying_key()), &[]);
+    let mut replay = mt_ui::replay::Replay::open(&out, &trust, mt_ui::Lang::Vi).unwrap();
+    let t2 = start + 1_500;
+    replay.seek(t2);
+    h.state_mut().replay = Some(replay);
+    wait_for(Duration::from_secs(5), || {
+        h.run_steps(1);
+        let r = h.state().replay.as_ref().unwrap();
+        (r.clips[0].player.settled() && r.clips[0].player.shown_ms().is_some()).then_some(())
+    })
+    .expect("the archive's picture at t2 is shown");
+    h.key_press(egui::Key::B);
+    h.run_steps(3);
+    let draft = h
+        .state()
+        .log
+        .as_ref()
+        .unwrap()
+        .bookmark_prompt
+        .clone()
+        .expect("B in replay opens the note prompt");
+    assert_eq!(draft.source, "replay");
+    let f = draft.frame.clone().expect("the archive's picture");
+    let s = read_stamp(&f).expect("readable");
+    assert!(
+        (-2..=45).contains(&(t2 - s.t_ms())),
+        "the picture at the replay time"
+    );
+    assert_eq!(draft.frame_time_ms, f.time_ms);
+    h.key_press(egui::Key::Escape);
+    crate::ui::settle(&mut h);
     let audit = Command::new(env!("CARGO_BIN_EXE_matthan"))
         .args(["audit", "verify", "--db"])
         .arg(&db)
@@ -847,5 +908,98 @@ fn b_in_playback_bookmarks_the_recorded_picture_on_screen_with_its_time_and_stil
         audit.status.success(),
         "{}",
         String::from_utf8_lossy(&audit.stdout)
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let playbacks: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'playback' AND operator_id = 'gs01'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(playbacks >= 1, "entering playback is audited");
+}
+
+/// Parameter sets only in the SDP, in an a=fmtp line with a trailing `;` that retina's strict
+/// parser rejects, never repeated in band: the stream still plays (read leniently).
+#[test]
+fn an_h265_stream_with_parameter_sets_only_in_a_sloppy_sdp_still_plays() {
+    let r = rig(
+        None,
+        60.0,
+        &[(
+            "/live/sprop",
+            json!({"source": "live", "codec": "h265", "sprop_only": true, "width": 320, "height": 180, "fps": 15, "bframes": 0, "gop": 15}),
+        )],
+        "",
+    );
+    let cam = &r.cams[0];
+    cam.main.set_wanted(true);
+    wait_for(Duration::from_secs(15), || {
+        cam.main.state().is_live().then_some(())
+    })
+    .unwrap_or_else(|| panic!("plays: {:?}", cam.main.state()));
+    let f = cam.main.latest().unwrap();
+    assert_eq!((f.width, f.height, f.codec), (320, 180, "H.265"));
+    let pics = collect_pictures(&cam.main, 1.5);
+    assert!(
+        pics.iter().any(|f| read_stamp(f).is_some()),
+        "the picture is whole"
+    );
+}
+
+/// BT.709 full-range (JPEG-range) H.264 with a G.711 A-law audio track beside it: the video
+/// is found among the streams and its colour description reaches the renderer.
+#[test]
+fn bt709_full_range_h264_with_an_audio_track_is_decoded_with_its_colour_description() {
+    let r = rig(
+        None,
+        60.0,
+        &[(
+            "/live/709",
+            live(
+                15,
+                json!({"colorimetry": "bt709", "full_range": true, "audio": "pcma", "bframes": 0}),
+            ),
+        )],
+        "",
+    );
+    let cam = &r.cams[0];
+    cam.main.set_wanted(true);
+    let (f, _) = wait_for(Duration::from_secs(15), || cam.main.latest()).expect("pictures");
+    assert_eq!(f.matrix, mt_capture::ColorMatrix::Bt709);
+    assert!(f.full_range, "full range");
+    // The GPU conversion of this picture uses the full-range BT.709 matrix: its light areas
+    // (the code's white quiet zone) come out white, not clipped grey.
+    let off = mt_render::offscreen::Offscreen::new().expect("wgpu adapter (lavapipe)");
+    let rgba = mt_render::offscreen::render_frame(
+        &off.state.device,
+        &off.state.queue,
+        &f,
+        f.width,
+        f.height,
+    )
+    .unwrap();
+    let px = |x: u32, y: u32| {
+        let i = ((y * f.width + x) * 4) as usize;
+        [rgba[i], rgba[i + 1], rgba[i + 2]]
+    };
+    let (mut bx, mut by, mut yv) = (0u32, 0u32, 0u8);
+    for y in 0..60u32 {
+        for x in 0..60u32 {
+            let v = f.y[(y * f.width + x) as usize];
+            if v > yv {
+                (bx, by, yv) = (x, y, v);
+            }
+        }
+    }
+    assert!(
+        yv >= 250,
+        "full-range luma of the code's white is about 255, not 235: {yv}"
+    );
+    let white = px(bx, by);
+    assert!(
+        white.iter().all(|c| *c >= 245),
+        "white stays white through the shader: {white:?}"
     );
 }

@@ -48,6 +48,9 @@ col-dropped = Dropped
 # recording timeline: runs and gaps, honest live states
 state-undecodable = Cannot decode
 tile-undecodable = CANNOT DECODE
+undecodable-format = pixel format { $detail } cannot be shown (8-bit 4:2:0 only)
+undecodable-failing = data arrives but no picture comes out ({ $detail })
+undecodable-no-decoder = no decoder ({ $detail })
 tile-not-recording = Not recording: { $reason }
 col-lost-packets = Lost packets
 col-recording = Recording

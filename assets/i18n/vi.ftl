@@ -48,6 +48,9 @@ col-dropped = Bỏ khung
 # recording timeline: runs and gaps, honest live states
 state-undecodable = Không giải mã được
 tile-undecodable = KHÔNG GIẢI MÃ ĐƯỢC
+undecodable-format = định dạng điểm ảnh { $detail } không hiển thị được (chỉ 8-bit 4:2:0)
+undecodable-failing = có dữ liệu nhưng không ra hình ({ $detail })
+undecodable-no-decoder = không có bộ giải mã ({ $detail })
 tile-not-recording = Không ghi hình được: { $reason }
 col-lost-packets = Mất gói
 col-recording = Ghi hình

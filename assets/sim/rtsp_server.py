@@ -651,7 +651,10 @@ class LiveMount(Mount):
         return self.vfr[-1][1]
 
     def raw_caps(self, w, h, fps):
-        return f"video/x-raw,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1"
+        # Full range: draw in RGB, so videoconvert produces 0-255 luma (from I420 to I420 it
+        # only relabels the range, leaving 16-235 data under a full-range flag).
+        rgb = ",format=BGRx" if self.spec.get("full_range") else ""
+        return f"video/x-raw{rgb},width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1"
 
     def launch(self) -> str:
         s = self.spec

@@ -354,7 +354,10 @@ fn decoder_thread(shared: Arc<StreamShared>, rx: Receiver<EncodedFrame>) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     tracing::warn!(stream = %shared.label, "cannot create decoder: {e}");
-                    shared.set_undecodable(Some(e.to_string()));
+                    shared.set_undecodable(Some((
+                        mt_core::UndecodableReason::NoDecoder,
+                        e.to_string(),
+                    )));
                     None
                 }
             };
@@ -395,16 +398,16 @@ fn decoder_thread(shared: Arc<StreamShared>, rx: Receiver<EncodedFrame>) {
                             "no picture from the last {fed_without_picture} frames ({last_error})"
                         )
                     };
-                    shared.set_undecodable(Some(why));
+                    shared.set_undecodable(Some((mt_core::UndecodableReason::Failing, why)));
                 }
             }
-            Err(e @ DecodeError::PixelFormat(_)) => {
+            Err(e @ DecodeError::PixelFormat(p)) => {
                 // Nothing later in this stream will be different: say so now.
                 shared.with_stats(|s| s.decode_errors += 1);
                 if !matches!(shared.state(), mt_core::StreamState::Undecodable { .. }) {
                     tracing::warn!(stream = %shared.label, "cannot show this stream: {e}");
                 }
-                shared.set_undecodable(Some(e.to_string()));
+                shared.set_undecodable(Some((mt_core::UndecodableReason::Format, pixel_name(p))));
             }
             Err(e) => {
                 errors_in_row += 1;
@@ -414,8 +417,9 @@ fn decoder_thread(shared: Arc<StreamShared>, rx: Receiver<EncodedFrame>) {
                     tracing::debug!(stream = %shared.label, "decode error ({errors_in_row} in a row): {e}");
                 }
                 if fed_without_picture >= UNDECODABLE_AFTER {
-                    shared.set_undecodable(Some(format!(
-                        "{errors_in_row} frames in a row failed to decode: {e}"
+                    shared.set_undecodable(Some((
+                        mt_core::UndecodableReason::Failing,
+                        format!("{errors_in_row} × {e}"),
                     )));
                 }
             }

@@ -104,7 +104,7 @@ pub struct StreamShared {
     /// [`StreamShared::state`] reports also depends on pictures being decoded.
     conn: Mutex<StreamState>,
     /// Why pictures of this session cannot be decoded (format, persistent errors), if so.
-    undecodable: Mutex<Option<String>>,
+    undecodable: Mutex<Option<(mt_core::UndecodableReason, String)>>,
     /// A picture decoded within this long means live (depends on whether every frame is
     /// decoded or only a keyframe now and then).
     live_window_ms: AtomicU64,
@@ -170,8 +170,8 @@ impl StreamShared {
         let conn = self.conn.lock().clone();
         match conn {
             StreamState::Live | StreamState::Connecting => {
-                if let Some(detail) = self.undecodable.lock().clone() {
-                    return StreamState::Undecodable { detail };
+                if let Some((reason, detail)) = self.undecodable.lock().clone() {
+                    return StreamState::Undecodable { reason, detail };
                 }
                 let window = self.live_window_ms.load(Ordering::Relaxed);
                 let fresh = self
@@ -205,7 +205,7 @@ impl StreamShared {
             self.wake();
         }
     }
-    pub(crate) fn set_undecodable(&self, why: Option<String>) {
+    pub(crate) fn set_undecodable(&self, why: Option<(mt_core::UndecodableReason, String)>) {
         let mut u = self.undecodable.lock();
         if *u != why {
             *u = why;

@@ -42,6 +42,27 @@ impl LossReason {
     }
 }
 
+/// Why pictures cannot be decoded. Each maps to a translated message (`undecodable-<key>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UndecodableReason {
+    /// A pixel format the decoder does not put out for display (10-bit, 4:2:2, …).
+    Format,
+    /// Frames arrive but no picture comes out (corrupt data, broken references).
+    Failing,
+    /// No decoder for the codec in this FFmpeg build.
+    NoDecoder,
+}
+
+impl UndecodableReason {
+    pub fn key(self) -> &'static str {
+        match self {
+            UndecodableReason::Format => "undecodable-format",
+            UndecodableReason::Failing => "undecodable-failing",
+            UndecodableReason::NoDecoder => "undecodable-no-decoder",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamState {
     /// Not wanted by any view: not connected.
@@ -51,8 +72,11 @@ pub enum StreamState {
     /// Pictures are being decoded: one was decoded in the last seconds.
     Live,
     /// Frames arrive but cannot be shown: the decoder does not handle their format (e.g.
-    /// 10-bit HEVC) or fails on every frame; the detail says which.
-    Undecodable { detail: String },
+    /// 10-bit HEVC) or fails on every frame; the detail names the format or the error.
+    Undecodable {
+        reason: UndecodableReason,
+        detail: String,
+    },
     /// Lost, with the reason and a short (credential-free) detail; a reconnect is scheduled.
     Lost { reason: LossReason, detail: String },
 }

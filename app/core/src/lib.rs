@@ -12,7 +12,7 @@ pub mod text;
 pub use config::{
     load_cameras, parse_cameras, CameraConfig, CameraFile, CameraId, ConfigError, Transport,
 };
-pub use health::{LossReason, StreamState};
+pub use health::{LossReason, StreamState, UndecodableReason};
 pub use secret::{redact_url, Credentials, Secret};
 pub use site::{CameraSite, OwnerKind, Sharing};
 pub use text::fold;

@@ -393,6 +393,9 @@ impl MatThanApp {
             }
             Command::TogglePlayback => {
                 persist = false;
+                if self.playback.is_none() && self.recorder.is_some() {
+                    self.audit("playback", String::new());
+                }
                 self.playback = match (self.playback.take(), &self.recorder) {
                     (Some(_), _) => None,
                     (None, Some(r)) => Some(crate::playback::Playback::new(
@@ -478,6 +481,20 @@ impl MatThanApp {
                 });
             });
             r.ui(ui);
+            if std::mem::take(&mut r.bookmark_requested) {
+                // B in replay: the archive's picture on the selected tile, at its own time.
+                if let (Some(c), Some(log)) = (r.clips.get(r.selected), self.log.as_mut()) {
+                    let frame = c
+                        .player
+                        .shared
+                        .latest()
+                        .filter(|_| c.player.shown_ms().is_some());
+                    log.start_bookmark(&c.camera, &c.camera, frame, "replay");
+                }
+            }
+            if let Some(log) = self.log.as_mut() {
+                log.overlay_ui(ui.ctx(), tr);
+            }
             for cam in &self.cameras {
                 for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
                     s.set_wanted(false);
@@ -758,6 +775,18 @@ impl MatThanApp {
         });
     }
 
+    /// Appends an audit row for the signed-in officer (playback, opening an archive): sent to
+    /// the store thread, never waited for.
+    fn audit(&self, action: &'static str, subject: String) {
+        if let Some(log) = &self.log {
+            if let Some(op) = log.operator.as_ref().map(|o| o.id.clone()) {
+                if let Err(e) = log.store().run(move |db| db.audit(&op, action, &subject)) {
+                    tracing::warn!("audit {action}: {e}");
+                }
+            }
+        }
+    }
+
     /// The archive being opened: shown when ready, its error kept in the open dialog.
     fn poll_loading(&mut self) {
         let Some(res) = self.loading.as_ref().and_then(|l| l.poll(self.tr.lang())) else {
@@ -766,6 +795,18 @@ impl MatThanApp {
         self.loading = None;
         match res {
             Ok(Some(r)) => {
+                // Every playback of evidence is accountable to an officer.
+                self.audit(
+                    "open_archive",
+                    format!(
+                        "{};status={:?}",
+                        r.archive
+                            .file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        r.status()
+                    ),
+                );
                 self.replay = Some(r);
                 self.open_archive = None;
                 self.playback = None;
@@ -1103,7 +1144,9 @@ impl MatThanApp {
                             StreamState::Lost { reason, detail } => {
                                 ui.label(tr.t(reason.key())).on_hover_text(detail)
                             }
-                            StreamState::Undecodable { detail } => ui.label(detail),
+                            StreamState::Undecodable { reason, detail } => ui.label(
+                                tr.t_args(reason.key(), &[("detail", detail.clone().into())]),
+                            ),
                             _ => ui.label(""),
                         };
                         ui.label(format!("{:.1}", stats.fps));
@@ -1410,7 +1453,8 @@ impl MatThanApp {
                     Color32::LIGHT_GRAY,
                 );
             }
-            StreamState::Undecodable { detail } => {
+            StreamState::Undecodable { reason, detail } => {
+                let detail = self.tr.t_args(reason.key(), &[("detail", detail.into())]);
                 // No frozen picture passed off as live: the tile is dimmed and says why.
                 painter.rect_filled(
                     rect.shrink(1.0),

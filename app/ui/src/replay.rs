@@ -52,6 +52,10 @@ pub struct Replay {
     pub rate: f64,
     /// A backward frame step waits for the players, then goes to the newest picture shown.
     snap_back: bool,
+    /// The tile B bookmarks (click a tile to select it).
+    pub selected: usize,
+    /// B was pressed: the workstation bookmarks the selected tile's picture.
+    pub bookmark_requested: bool,
     /// Taken out while drawing (the sub-views borrow `self` mutably); always `Some` between
     /// frames. Built once: a Fluent bundle is too costly to build per frame.
     tr: Option<Tr>,
@@ -406,6 +410,8 @@ impl Replay {
             playing: false,
             rate: 1.0,
             snap_back: false,
+            selected: 0,
+            bookmark_requested: false,
             tr: Some(Tr::new(lang)),
             last_tick: None,
             tmp: Some(l.tmp),
@@ -515,13 +521,17 @@ impl Replay {
         let tr = self.tr.take().unwrap_or_else(|| Tr::new(Lang::Vi));
         // Keys: space play/pause, arrows frame step.
         if !ui.ctx().egui_wants_keyboard_input() {
-            let (space, left, right) = ui.input(|i| {
+            let (space, left, right, b) = ui.input(|i| {
                 (
                     i.key_pressed(egui::Key::Space),
                     i.key_pressed(egui::Key::ArrowLeft),
                     i.key_pressed(egui::Key::ArrowRight),
+                    i.key_pressed(egui::Key::B),
                 )
             });
+            if b {
+                self.bookmark_requested = true;
+            }
             if space {
                 self.playing = !self.playing;
             }
@@ -541,7 +551,11 @@ impl Replay {
             .show(ui, |ui| self.timeline_ui(ui, &tr));
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(Color32::from_gray(12)))
-            .show(ui, |ui| self.tiles_ui(ui, &tr));
+            .show(ui, |ui| {
+                if let Some(k) = self.tiles_ui(ui, &tr) {
+                    self.selected = k;
+                }
+            });
         self.tr = Some(tr);
         ui.ctx()
             .request_repaint_after(std::time::Duration::from_millis(if self.playing {
@@ -750,7 +764,9 @@ impl Replay {
         }
     }
 
-    fn tiles_ui(&self, ui: &mut egui::Ui, tr: &Tr) {
+    /// The tiles; returns the one clicked, if any.
+    fn tiles_ui(&self, ui: &mut egui::Ui, tr: &Tr) -> Option<usize> {
+        let mut clicked = None;
         let area = ui.available_rect_before_wrap();
         ui.allocate_rect(area, Sense::hover());
         let n = self.clips.len().max(1);
@@ -764,6 +780,10 @@ impl Replay {
                 egui::vec2(w, h),
             )
             .shrink(2.0);
+            let resp = ui.interact(r, ui.scope_id().with(("replay-tile", k)), Sense::click());
+            if resp.clicked() {
+                clicked = Some(k);
+            }
             let p = ui.painter_at(r);
             p.rect_filled(r, 0.0, Color32::BLACK);
             let shows = c.player.shown_ms().is_some();
@@ -827,6 +847,21 @@ impl Replay {
                 );
             }
         }
+        // The selected tile (what B bookmarks).
+        if let Some(k) = (self.selected < self.clips.len()).then_some(self.selected) {
+            let r = Rect::from_min_size(
+                area.min + egui::vec2((k % cols) as f32 * w, (k / cols) as f32 * h),
+                egui::vec2(w, h),
+            )
+            .shrink(2.0);
+            ui.painter().rect_stroke(
+                r,
+                0.0,
+                Stroke::new(2.0, Color32::from_rgb(250, 200, 40)),
+                egui::StrokeKind::Inside,
+            );
+        }
+        clicked
     }
 }
 
