@@ -71,7 +71,15 @@ pub fn verify_cmd(
             .map_err(|e| anyhow::anyhow!("--trust {t}: {e}"))?;
         store.trust_for_run(k);
     }
-    let rep = mt_record::verify::verify(archive, &store, &|_| {});
+    let mut rep = mt_record::verify::verify(archive, &store, &|_| {});
+    // The head of this log's audit chain at export time, when the archive was exported here:
+    // a rewrite of the log's history since then changes that row's hash.
+    let audit_line = audit_head_check(db, &rep);
+    if let Some((ok, line)) = &audit_line {
+        if !ok {
+            rep.problems.push(line.clone());
+        }
+    }
     println!("{}", archive.display());
     if let Some(m) = &rep.manifest {
         println!(
@@ -109,6 +117,9 @@ pub fn verify_cmd(
     for c in &rep.checked {
         println!("  ok: {c}");
     }
+    if let Some((true, line)) = &audit_line {
+        println!("  ok: {line}");
+    }
     for p in &rep.problems {
         println!("  PROBLEM: {p}");
     }
@@ -140,6 +151,48 @@ pub fn verify_cmd(
             println!("NOT VERIFIED: {} problem(s)", rep.problems.len().max(1));
             1
         }
+    })
+}
+
+/// Compares the archive's audit-chain head with this workstation's log, when the archive was
+/// exported by this workstation and the log is here: (unchanged?, what was found).
+fn audit_head_check(db: &Path, rep: &mt_record::verify::Report) -> Option<(bool, String)> {
+    let m = rep.manifest.as_ref()?;
+    let head = m.audit_head.as_ref()?;
+    if m.workstation != workstation_name() || !db.exists() {
+        return None;
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    let now: Option<String> = conn
+        .query_row(
+            "SELECT row_sha256 FROM audit_log WHERE id = ?1",
+            [head.id],
+            |r| r.get(0),
+        )
+        .ok();
+    Some(match now {
+        Some(h) if h == head.row_sha256 => (
+            true,
+            format!("audit chain: row {} of {} is as it was at export time", head.id, db.display()),
+        ),
+        Some(_) => (
+            false,
+            format!(
+                "audit chain: row {} of {} differs from the archive's record of it: the log's history was rewritten after this export",
+                head.id,
+                db.display()
+            ),
+        ),
+        None => (
+            false,
+            format!(
+                "audit chain: row {} of {} is gone: the log's history was cut after this export",
+                head.id,
+                db.display()
+            ),
+        ),
     })
 }
 
@@ -208,6 +261,16 @@ pub fn keys_cmd(db: &Path, trust_file: Option<&Path>, action: KeysAction) -> any
                 mt_record::keys::parse_public_key(&h).map_err(|e| anyhow::anyhow!("{h}: {e}"))?;
             let mut store = trust_store(db, Some(&file))?;
             store.trust(key, &name, &by)?;
+            // A change of trust is accountable: an audit row in the log.
+            mt_store::Db::open(db)?.audit(
+                &by,
+                "trust_key",
+                &format!(
+                    "key={};name={}",
+                    mt_record::keys::fingerprint(&key),
+                    name.trim()
+                ),
+            )?;
             println!(
                 "trusted {} as {:?} in {}",
                 mt_record::keys::fingerprint(&key),
@@ -218,6 +281,11 @@ pub fn keys_cmd(db: &Path, trust_file: Option<&Path>, action: KeysAction) -> any
         KeysAction::Remove { fingerprint } => {
             let mut store = trust_store(db, Some(&file))?;
             let gone = store.remove(&fingerprint)?;
+            mt_store::Db::open(db)?.audit(
+                "cli",
+                "untrust_key",
+                &format!("key={};name={}", gone.fingerprint(), gone.name),
+            )?;
             println!(
                 "removed {} ({}) from {}",
                 gone.fingerprint(),

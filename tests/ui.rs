@@ -222,6 +222,26 @@ pub(crate) fn sign_in(h: &mut Harness<'static, MatThanApp>, id: &str, pin: &str)
     settle(h);
 }
 
+/// A log database in `dir` with one supervisor (gs01 / 1357), and the log UI on it.
+pub(crate) fn supervisor_log(dir: &std::path::Path) -> (std::path::PathBuf, mt_ui::log::LogUi) {
+    let db = dir.join("log.db");
+    mt_store::Db::open(&db)
+        .unwrap()
+        .add_operator(
+            None,
+            "gs01",
+            "Trần Văn Giám",
+            mt_store::Role::Supervisor,
+            "1357",
+        )
+        .unwrap();
+    let log = mt_ui::log::LogUi::new(
+        mt_store::thread::StoreThread::start(&db).unwrap(),
+        dir.join("exports"),
+    );
+    (db, log)
+}
+
 /// Runs frames until the log's store work is done.
 pub(crate) fn settle(h: &mut Harness<'static, MatThanApp>) {
     for _ in 0..400 {

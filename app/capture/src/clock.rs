@@ -31,8 +31,9 @@ pub const WINDOW_US: i64 = 10_000_000;
 /// At most this much of a window (in parts per million) per correction: 5 ms per 10 s.
 pub const MAX_SLEW_PPM: i64 = 500;
 /// A camera clock whose pictures arrive later than this after their reported capture time
-/// (or before it) is not trusted.
-pub const MAX_SR_LATENCY_US: i64 = 1_000_000;
+/// (or before it) is not trusted: more than a plausible encoder + network delay means the
+/// clock itself is off, and a picture is never moved further than this from its arrival.
+pub const MAX_SR_LATENCY_US: i64 = 300_000;
 
 #[derive(Clone, Debug)]
 pub struct SessionClock {
@@ -127,8 +128,10 @@ impl SessionClock {
             let media = (pts_90k - ppts) * 100 / 9;
             let wall = arrival_us - parr;
             // Pictures arrive in decode order: with B-frames the media step may be negative by
-            // a few frame intervals. Only a disagreement of seconds is a jump.
-            if (media - wall).abs() > JUMP_US {
+            // a few frame intervals. A jump is a step of the presentation times alone: back by
+            // seconds, or forward by seconds more than the time that passed (a network stall
+            // delivers late pictures in a burst: the wall step is large, the media step not).
+            if media < -JUMP_US / 2 || media - wall.max(0) > JUMP_US {
                 jumped = true;
                 self.started = false;
             }
@@ -248,6 +251,15 @@ mod tests {
         assert!(s.jumped);
         assert_eq!(s.wall_us, t0 + 10 * 40_000);
         assert!(!c.observe(90_000 * 3600 + 3600, t0 + 11 * 40_000).jumped);
+        // A network stall of 2.4 s delivers the next pictures in a burst: not a jump.
+        let base = 90_000 * 3600 + 3600;
+        let late = t0 + 11 * 40_000 + 2_400_000;
+        for k in 1..5 {
+            assert!(
+                !c.observe(base + k * 3600, late + k * 1_000).jumped,
+                "picture {k}"
+            );
+        }
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Decoder {
         emit: &mut dyn FnMut(Arc<DecodedFrame>),
     ) -> Result<(), DecodeError> {
         while self.dec.receive_frame(&mut self.out).is_ok() {
-            let t = time_of(self.out.pts().or(self.out.timestamp()));
+            let t = time_of(self.out.pts());
             let f = self.convert(Instant::now(), t)?;
             emit(f);
         }

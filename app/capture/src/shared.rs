@@ -196,9 +196,10 @@ impl StreamShared {
         let mut st = self.conn.lock();
         if *st != s {
             if !matches!(s, StreamState::Live) {
-                // A new connection attempt or a loss: the decoder's verdict was for the old
-                // session.
+                // A new connection attempt or a loss: the decoder's verdict and the last
+                // picture were of the old session; live again only once this one decodes.
                 *self.undecodable.lock() = None;
+                self.stats.lock().last_picture_at = None;
             }
             *st = s;
             drop(st);

@@ -158,6 +158,22 @@ pub struct Timeline {
     pub damaged: Vec<Damage>,
 }
 
+/// The reason for the gap before a camera's first run in a period: why the footage before
+/// the period ended (`before`, the last segment ending before it), unless that segment
+/// belongs to the same run (`run_start_ms`: a hole in a run) or there is none.
+fn before_reason(before: &Option<Segment>, run_start_ms: i64) -> (GapReason, String) {
+    match before {
+        Some(s) if s.run_start_ms != run_start_ms => (
+            s.end_reason
+                .as_deref()
+                .and_then(GapReason::parse)
+                .unwrap_or(GapReason::AppNotRunning),
+            s.end_detail.clone(),
+        ),
+        _ => (GapReason::NotRecorded, String::new()),
+    }
+}
+
 /// Two runs closer than this are continuous (a new run for new parameters or a timestamp
 /// jump starts one frame after the last; clock corrections move starts by milliseconds).
 pub const CONTIGUOUS_MS: i64 = 250;
@@ -481,9 +497,13 @@ impl Index {
         let mut runs: Vec<Run> = Vec::new();
         for s in segs {
             match runs.last_mut() {
+                // The same run, and touching: a hole inside a run (retention deleted a
+                // segment of it, a segment that failed to close) splits it.
                 Some(r)
                     if r.segments.last().is_some_and(|l| {
-                        l.run_start_ms == s.run_start_ms && l.end_reason.is_none()
+                        l.run_start_ms == s.run_start_ms
+                            && l.end_reason.is_none()
+                            && s.start_ms - l.end_ms <= CONTIGUOUS_MS
                     }) =>
                 {
                     r.end_ms = r.end_ms.max(s.end_ms);
@@ -512,6 +532,15 @@ impl Index {
                 });
             }
         };
+        // Why there is nothing just before `from_ms`: the reason the run before it ended.
+        let before = self
+            .query(
+                "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height FROM segment
+                 WHERE camera_id = ?1 AND end_ms < ?2 ORDER BY end_ms DESC LIMIT 1",
+                params![camera, from_ms],
+            )?
+            .into_iter()
+            .next();
         let reason_of = |r: &Run| -> (GapReason, String) {
             let detail = r
                 .segments
@@ -524,18 +553,18 @@ impl Index {
             }
         };
         match runs.first() {
-            Some(first) => push_gap(
-                from_ms,
-                first.start_ms,
-                GapReason::NotRecorded,
-                String::new(),
-            ),
-            None => push_gap(
-                from_ms,
-                open_from_ms.unwrap_or(to_ms),
-                GapReason::NotRecorded,
-                String::new(),
-            ),
+            Some(first) => {
+                let run = first
+                    .segments
+                    .first()
+                    .map_or(first.start_ms, |s| s.run_start_ms);
+                let (g, d) = before_reason(&before, run);
+                push_gap(from_ms, first.start_ms, g, d)
+            }
+            None => {
+                let (g, d) = before_reason(&before, i64::MIN);
+                push_gap(from_ms, open_from_ms.unwrap_or(to_ms), g, d)
+            }
         }
         for w in runs.windows(2) {
             let (g, d) = reason_of(&w[0]);

@@ -506,14 +506,11 @@ pub fn cut_clip(
                 }
                 started = true;
             }
-            if wall > to_ms {
-                // Later frames of the GOP may still be presented earlier (B-frames): only
-                // stop at the next keyframe past the end.
-                if pkt.is_key() {
-                    done = true;
-                    break;
-                }
-                continue;
+            // Past the end, the rest of the GOP is still written (a B-frame presented
+            // before the end is decoded from the P-frame after it): stop at the next keyframe.
+            if wall > to_ms && pkt.is_key() {
+                done = true;
+                break;
             }
             let dts = pkt.dts().unwrap_or(pts);
             let (origin_ms, delay) =

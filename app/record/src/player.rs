@@ -143,8 +143,19 @@ impl ClipPlayer {
             self.tb.denominator() as i64,
         );
         let fed = &mut self.fed;
-        let mut time_of = |_: Option<i64>| -> i64 {
-            let pts = fed.pop().map(|r| r.0).unwrap_or(first);
+        // The picture's own presentation time when the decoder gives it (decode times in our
+        // files are real), dropping the fed times it passes (packets that gave no picture, e.g.
+        // damaged by packet loss, must not shift the later ones); else the smallest fed.
+        let mut time_of = |own: Option<i64>| -> i64 {
+            let pts = match own {
+                Some(p) => {
+                    while fed.peek().is_some_and(|r| r.0 <= p) {
+                        fed.pop();
+                    }
+                    p
+                }
+                None => fed.pop().map(|r| r.0).unwrap_or(first),
+            };
             start + (pts - first) * 1000 * num / den
         };
         let mut got = Vec::new();

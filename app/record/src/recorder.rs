@@ -541,6 +541,14 @@ impl CameraRecorder {
                     _ => GapReason::WriteError,
                 };
                 self.note_problem(reason, &e.to_string());
+                // The segment could not be finished: the run ends at the last one indexed,
+                // and the gap says why (not "the workstation was not running").
+                let idx = self.index.lock();
+                if let Ok(Some(last)) = idx.last_segment(&self.camera) {
+                    if last.end_reason.is_none() {
+                        let _ = idx.set_end_reason(last.id, reason, &e.to_string());
+                    }
+                }
                 None
             }
         }

@@ -317,23 +317,24 @@ impl MatThanApp {
                     let cam = &self.cameras[ci];
                     // The picture the tile shows, with its own time: the recorded picture in
                     // playback (none in a gap), else the live stream the tile draws.
-                    let (frame, source) = match &self.playback {
+                    let (frame, source, at) = match &self.playback {
                         Some(pb) => (
                             pb.player(&cam.config.id.0)
                                 .filter(|p| p.shown_ms().is_some())
                                 .and_then(|p| p.shared.latest()),
                             "playback",
+                            pb.clock_ms,
                         ),
                         None => {
                             let big = self.maximised.is_some()
                                 || self.state.layout.big_tile() == Some(tile);
                             let (shown, _) = self.tile_streams(cam, big);
-                            (shown.latest(), "live")
+                            (shown.latest(), "live", mt_record::now_ms())
                         }
                     };
                     let (id, name) = (cam.config.id.0.clone(), cam.config.name.clone());
                     if let Some(log) = self.log.as_mut() {
-                        log.start_bookmark(&id, &name, frame, source);
+                        log.start_bookmark(&id, &name, frame, source, at);
                     }
                 }
             }
@@ -376,7 +377,18 @@ impl MatThanApp {
             }
             Command::CloseArchive => {
                 persist = false;
-                self.replay = None;
+                // Joining its players and deleting the copied clips (gigabytes for hours of
+                // footage) happens off the UI thread.
+                if let Some(mut r) = self.replay.take() {
+                    let heavy = r.take_players_and_files();
+                    drop(r);
+                    let spawned = std::thread::Builder::new()
+                        .name("close-archive".into())
+                        .spawn(move || drop(heavy));
+                    if let Err(e) = spawned {
+                        tracing::warn!("closing the archive: {e}");
+                    }
+                }
             }
             Command::ToggleTrust => {
                 persist = false;
@@ -489,7 +501,7 @@ impl MatThanApp {
                         .shared
                         .latest()
                         .filter(|_| c.player.shown_ms().is_some());
-                    log.start_bookmark(&c.camera, &c.camera, frame, "replay");
+                    log.start_bookmark(&c.camera, &c.camera, frame, "replay", r.clock_ms);
                 }
             }
             if let Some(log) = self.log.as_mut() {

@@ -125,7 +125,7 @@ impl EvidenceUi {
                         let dest = c.export_dir.join(format!(
                             "chung-cu-vu-viec-{}-{}.zip",
                             r.incident,
-                            chrono::Local::now().format("%Y%m%d-%H%M%S")
+                            chrono::Local::now().format("%Y%m%d-%H%M%S-%3f")
                         ));
                         let spawned =
                             std::thread::Builder::new()
@@ -191,7 +191,13 @@ impl EvidenceUi {
                                                     path: dest,
                                                 }
                                             } else {
-                                                ExportOutcome::Failed(rep.problems.join("; "))
+                                                // Not what was written: not evidence. The
+                                                // footage itself stays in the recordings.
+                                                let _ = std::fs::remove_file(&dest);
+                                                ExportOutcome::Failed(format!(
+                                                    "{} (the archive was removed)",
+                                                    rep.problems.join("; ")
+                                                ))
                                             }
                                         }
                                         Err(mt_record::RecError::Cancelled) => {

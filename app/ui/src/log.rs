@@ -512,19 +512,20 @@ impl LogUi {
 
     /// B pressed on a tile showing `frame` of `camera` (`source`: "live", "playback",
     /// "replay"). The bookmark's time is the picture's own time, not the moment of the key
-    /// press; without a picture, the key press's.
+    /// press; without a picture (a gap in playback), `at_ms`: the time the tile is at.
     pub fn start_bookmark(
         &mut self,
         camera_id: &str,
         camera_name: &str,
         frame: Option<Arc<DecodedFrame>>,
         source: &'static str,
+        at_ms: i64,
     ) {
         let frame_time_ms = frame
             .as_ref()
             .map(|f| f.time_ms)
             .filter(|t| *t > 0)
-            .unwrap_or_else(mt_store::now_ms);
+            .unwrap_or(at_ms);
         self.bookmark_prompt = Some(BookmarkDraft {
             camera_id: camera_id.into(),
             camera_name: camera_name.into(),

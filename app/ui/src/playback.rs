@@ -30,10 +30,20 @@ pub struct Playback {
     /// A backward frame step is under way: once the players answer, the clock goes to the
     /// newest picture shown.
     snap_back: bool,
+    /// The timeline's data being read on a thread.
+    refreshing: Option<std::sync::mpsc::Receiver<TimelineData>>,
     /// Per camera: (segment start, bytes per second), the activity trace.
     activity: HashMap<String, Vec<(i64, Vec<u32>)>>,
     ranges_at: Option<Instant>,
 }
+
+/// Per camera: its runs (start, end), gaps and activity in the timeline's window.
+type TimelineData = Vec<(
+    String,
+    Vec<(i64, i64)>,
+    Vec<mt_record::index::Gap>,
+    Vec<(i64, Vec<u32>)>,
+)>;
 
 /// What the timeline marks besides recordings: bookmark and incident times.
 pub struct Marks<'a> {
@@ -55,6 +65,7 @@ impl Playback {
             ranges: HashMap::new(),
             gaps: HashMap::new(),
             snap_back: false,
+            refreshing: None,
             activity: HashMap::new(),
             ranges_at: None,
         }
@@ -145,7 +156,24 @@ impl Playback {
         self.last_tick = Some(now);
     }
 
+    /// Once a second, the timeline's runs, gaps and activity are read on a thread
+    /// ("playback-index": SQL under the index lock the recorders share, a directory scan for
+    /// the segments being written); the UI takes the answer when it is there.
     fn refresh_ranges(&mut self, cameras: &[(String, String)]) {
+        if let Some(rx) = &self.refreshing {
+            match rx.try_recv() {
+                Ok(t) => {
+                    self.refreshing = None;
+                    for (id, ranges, gaps, activity) in t {
+                        self.ranges.insert(id.clone(), ranges);
+                        self.gaps.insert(id.clone(), gaps);
+                        self.activity.insert(id, activity);
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => return,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.refreshing = None,
+            }
+        }
         if self
             .ranges_at
             .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
@@ -154,23 +182,43 @@ impl Playback {
         }
         self.ranges_at = Some(Instant::now());
         let (a, b) = self.window();
-        let idx = self.index.lock();
-        let now = mt_record::now_ms();
-        for (id, _) in cameras {
-            // The segment being written counts as recorded up to now.
-            let open = mt_record::recorder::open_segment(&self.rec_dir, id).map(|(_, s)| s);
-            if let Ok(tl) = idx.timeline(id, a, b, open) {
-                let mut r: Vec<(i64, i64)> =
-                    tl.runs.iter().map(|r| (r.start_ms, r.end_ms)).collect();
-                if let Some(start) = open {
-                    r.push((start, now));
+        let ids: Vec<String> = cameras.iter().map(|(id, _)| id.clone()).collect();
+        let (index, rec_dir) = (self.index.clone(), self.rec_dir.clone());
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("playback-index".into())
+            .spawn(move || {
+                let now = mt_record::now_ms();
+                let mut out = Vec::new();
+                for id in ids {
+                    // The segment being written counts as recorded up to now.
+                    let open = mt_record::recorder::open_segment(&rec_dir, &id).map(|(_, s)| s);
+                    let idx = index.lock();
+                    let (mut r, gaps) = match idx.timeline(&id, a, b, open) {
+                        Ok(tl) => (
+                            tl.runs
+                                .iter()
+                                .map(|r| (r.start_ms, r.end_ms))
+                                .collect::<Vec<_>>(),
+                            tl.gaps,
+                        ),
+                        Err(e) => {
+                            tracing::warn!("playback timeline of {id}: {e}");
+                            (Vec::new(), Vec::new())
+                        }
+                    };
+                    if let Some(start) = open {
+                        r.push((start, now));
+                    }
+                    let act = idx.activity(&id, a, b).unwrap_or_default();
+                    drop(idx);
+                    out.push((id, r, gaps, act));
                 }
-                self.ranges.insert(id.clone(), r);
-                self.gaps.insert(id.clone(), tl.gaps);
-            }
-            if let Ok(a) = idx.activity(id, a, b) {
-                self.activity.insert(id.clone(), a);
-            }
+                let _ = tx.send(out);
+            });
+        match spawned {
+            Ok(_) => self.refreshing = Some(rx),
+            Err(e) => tracing::warn!("playback timeline: {e}"),
         }
     }
 

@@ -94,7 +94,9 @@ fn extract_entry(
     path: &Path,
     progress: &mut dyn FnMut(u64),
     cancel: &AtomicBool,
-) -> Result<(), Option<String>> {
+) -> Result<String, Option<String>> {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
     let mut f = zip.by_name(name).map_err(|e| Some(e.to_string()))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -114,6 +116,7 @@ fn extract_entry(
             Ok(k) => {
                 out.write_all(&buf[..k])
                     .map_err(|e| Some(format!("{}: {e}", path.display())))?;
+                hash.update(&buf[..k]);
                 wrote += k as u64;
                 progress(k as u64);
             }
@@ -125,7 +128,9 @@ fn extract_entry(
             Err(e) => return Err(Some(e.to_string())),
         }
     }
-    Ok(())
+    // The bytes played are hashed as they are copied out: what is shown is what was checked
+    // (an archive swapped after verification would not match).
+    Ok(hex::encode(hash.finalize()))
 }
 
 /// Everything of a replay but its translations, built off the UI thread.
@@ -150,7 +155,7 @@ pub fn load(
     progress: &dyn Fn(f32),
     cancel: &AtomicBool,
 ) -> Result<Option<Loaded>, String> {
-    let Some(report) =
+    let Some(mut report) =
         mt_record::verify::verify_cancellable(archive, trust, &|p| progress(p * 0.5), cancel)
     else {
         return Ok(None);
@@ -206,10 +211,22 @@ pub fn load(
             }
         };
         match extract_entry(&mut zip, &name, &path, &mut on_bytes, cancel) {
-            Ok(()) => {}
+            Ok(sha) => {
+                let listed = manifest
+                    .as_ref()
+                    .and_then(|m| m.files.iter().find(|f| f.name == name))
+                    .map(|f| f.sha256.clone());
+                if listed.is_some_and(|l| l != sha) {
+                    report.problems.push(format!(
+                        "{name}: the copy played differs from the archive as verified (SHA-256)"
+                    ));
+                }
+            }
             Err(None) => return Ok(None),
             Err(Some(e)) => {
-                tracing::warn!("{name}: {e}");
+                report
+                    .problems
+                    .push(format!("{name}: cannot be copied out to play: {e}"));
                 continue;
             }
         }
@@ -430,6 +447,13 @@ impl Replay {
     }
 
     /// Verified: a valid signature by this workstation's or a trusted key, every file intact.
+    /// The players (whose threads are joined when dropped) and the private folder of copied
+    /// clips (deleted when dropped), to be dropped off the UI thread; the replay shows nothing
+    /// after this.
+    pub fn take_players_and_files(&mut self) -> (Vec<ReplayClip>, Option<tempfile::TempDir>) {
+        (std::mem::take(&mut self.clips), self.tmp.take())
+    }
+
     pub fn verified(&self) -> bool {
         self.status() == Status::Verified
     }

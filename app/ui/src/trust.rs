@@ -56,6 +56,8 @@ pub struct TrustWindow {
     message: Option<(bool, String)>,
     /// Fingerprint of the key waiting for "remove" to be confirmed.
     confirm_remove: Option<String>,
+    /// Every change of trust is an audit row in the log (who, which key, its name).
+    log_store: mt_store::thread::StoreThread,
 }
 
 impl TrustWindow {
@@ -82,6 +84,7 @@ impl TrustWindow {
             add_name: String::new(),
             message: None,
             confirm_remove: None,
+            log_store: log.store().clone(),
         }
     }
 
@@ -209,7 +212,17 @@ impl TrustWindow {
         }
         if let Some(fp) = remove {
             self.confirm_remove = None;
-            self.message = Some(match store.remove(&fp) {
+            let removed = store.remove(&fp);
+            if let Ok(k) = &removed {
+                let (op, subject) = (operator.to_owned(), format!("key={fp};name={}", k.name));
+                if let Err(e) = self
+                    .log_store
+                    .run(move |db| db.audit(&op, "untrust_key", &subject))
+                {
+                    tracing::warn!("audit untrust_key: {e}");
+                }
+            }
+            self.message = Some(match removed {
                 Ok(k) => (
                     true,
                     tr.t_args(
@@ -253,6 +266,14 @@ impl TrustWindow {
                 }
                 Ok(k) => match store.trust(k, &self.add_name, operator) {
                     Ok(()) => {
+                        let (fp, name) = (fingerprint(&k), self.add_name.trim().to_owned());
+                        let (op, subject) = (operator.to_owned(), format!("key={fp};name={name}"));
+                        if let Err(e) = self
+                            .log_store
+                            .run(move |db| db.audit(&op, "trust_key", &subject))
+                        {
+                            tracing::warn!("audit trust_key: {e}");
+                        }
                         let m = tr.t_args(
                             "trust-added-ok",
                             &[
