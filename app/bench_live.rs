@@ -61,6 +61,13 @@ fn proc_cpu_secs(pid: u32) -> f64 {
         / tick
 }
 
+/// The machine's load average (1, 5, 15 min): the machine is shared, say how busy it was.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -112,6 +119,8 @@ struct Crop {
     y: Vec<u8>,
     /// Wall clock (Unix µs) when the UI frame that draws this picture was produced.
     shown_us: i64,
+    /// Wall clock (Unix µs) when the picture's last RTP packet was read (its `arrival`).
+    arrival_us: i64,
     /// The picture changed between the snapshot before the UI frame and the one right after
     /// `app.show`: the frame drawn may be a newer one (this sample then over-states).
     ambiguous: bool,
@@ -126,12 +135,14 @@ fn crop(tile: usize, f: &DecodedFrame, shown_us: i64, ambiguous: bool) -> Crop {
     for r in 0..ch {
         y.extend_from_slice(&f.y[r * w..r * w + cw]);
     }
+    let arrival_us = now_us() - f.arrival.elapsed().as_micros() as i64;
     Crop {
         tile,
         w: cw,
         h: ch,
         y,
         shown_us,
+        arrival_us,
         ambiguous,
     }
 }
@@ -168,8 +179,9 @@ struct LiveRow {
     unmatched: usize,
     ambiguous: usize,
     send: (f64, f64, f64),
+    send_arrival: (f64, f64),
+    arrival_frame: (f64, f64, f64),
     capture: (f64, f64, f64),
-    arrival_upload: (f64, f64),
     decoded_qr_fps: f64,
     dropped: u64,
     cpu_pct: f64,
@@ -241,18 +253,11 @@ fn live_window(
     let cpu = cpu_secs(libc::RUSAGE_SELF) - cpu0;
     let srv = proc_cpu_secs(sim.pid()) - srv0;
     let (mut dec_qr, mut dropped) = (0u64, 0u64);
-    let mut au = Vec::new();
     for (i, (c, s0)) in app.cameras.iter().zip(&stats0).enumerate() {
         let s = c.main.stats();
         dropped += s.frames_dropped - s0.frames_dropped;
         if i < qr.len() {
             dec_qr += s.frames_decoded - s0.frames_decoded;
-            au.extend(
-                c.main
-                    .drain_latency_us()
-                    .into_iter()
-                    .map(|u| u as f64 / 1e3),
-            );
         }
     }
     // After the window: read the codes and match them with the server's send log.
@@ -262,6 +267,7 @@ fn live_window(
         .map(|s| ((s.mount, s.n), s.sent_us))
         .collect();
     let (mut send, mut capture) = (Vec::new(), Vec::new());
+    let (mut send_arrival, mut arrival_frame) = (Vec::new(), Vec::new());
     let (mut unreadable, mut unmatched, mut ambiguous) = (0, 0, 0);
     for c in &crops {
         let Some((m, n, t)) = read_code(c) else {
@@ -279,6 +285,8 @@ fn live_window(
         ambiguous += c.ambiguous as usize;
         send.push((c.shown_us - sent_us) as f64 / 1e3);
         capture.push((c.shown_us - t) as f64 / 1e3);
+        send_arrival.push((c.arrival_us - sent_us) as f64 / 1e3);
+        arrival_frame.push((c.shown_us - c.arrival_us) as f64 / 1e3);
     }
     let three = |v: &mut Vec<f64>| (q(v, 0.5), q(v, 0.99), q(v, 1.0));
     Ok(LiveRow {
@@ -291,8 +299,9 @@ fn live_window(
         unmatched,
         ambiguous,
         send: three(&mut send),
+        send_arrival: (q(&mut send_arrival, 0.5), q(&mut send_arrival, 0.99)),
+        arrival_frame: three(&mut arrival_frame),
         capture: three(&mut capture),
-        arrival_upload: (q(&mut au, 0.5), q(&mut au, 0.99)),
         decoded_qr_fps: dec_qr as f64 / qr.len() as f64 / secs,
         dropped,
         cpu_pct: cpu * 100.0 / secs,
@@ -300,10 +309,14 @@ fn live_window(
     })
 }
 
-fn live(off: &Offscreen, counts: &[usize], window: Duration) -> anyhow::Result<Vec<LiveRow>> {
+fn live(
+    off: &Offscreen,
+    counts: &[usize],
+    window: Duration,
+    qr_fps: u32,
+) -> anyhow::Result<Vec<LiveRow>> {
     let assets = crate::assets_dir();
-    let spec =
-        serde_json::json!({"source":"live","width":320,"height":180,"fps":15,"bframes":0,"gop":15});
+    let spec = serde_json::json!({"source":"live","width":320,"height":180,"fps":qr_fps,"bframes":0,"gop":qr_fps});
     let mut rows = Vec::new();
     for &n in counts {
         if n < QR_TILES || n > 64 {
@@ -342,10 +355,11 @@ fn live(off: &Offscreen, counts: &[usize], window: Duration) -> anyhow::Result<V
         for drive in [Drive::Prepare, Drive::Render] {
             let r = live_window(off, &ctx, &mut app, &sim, drive, window)?;
             eprintln!(
-                "  {n} tiles, {}: {} samples, send→frame p99 {:.1} ms",
+                "  {n} tiles, {}: {} samples, send→frame p99 {:.1} ms; load average {}",
                 drive_name(drive),
                 r.samples,
-                r.send.1
+                r.send.1,
+                loadavg()
             );
             rows.push(r);
         }
@@ -490,6 +504,7 @@ fn uhd_window(
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_secs(libc::RUSAGE_SELF) - cpu0;
     let srv = proc_cpu_secs(sim.pid()) - srv0;
+    eprintln!("  {label}: load average {}", loadavg());
     let big = &app.cameras[0].main;
     let s = big.stats();
     let uploaded = big.frames_uploaded() - up0;
@@ -524,6 +539,7 @@ pub fn run(
     window: Duration,
     live_part: bool,
     uhd_part: bool,
+    qr_fps: u32,
 ) -> anyhow::Result<()> {
     let off = Offscreen::new()?;
     println!(
@@ -532,13 +548,13 @@ pub fn run(
         window.as_secs()
     );
     if live_part {
-        let rows = live(&off, counts, window)?;
-        println!("Live latency read from the QR code in the picture: 16 live cameras 320×180 15 fps x264 (no B-frames, GOP 15) on an 8×8 wall; with 64 tiles the other 48 are /camK/main 640×360 15 fps clips.\n");
-        println!("| tiles | UI frame | UI fps | UI frame wall ms p50 / p99 | samples (unreadable, unmatched, ambiguous) | send→frame p50 / p99 / max ms | capture→frame p50 / p99 / max ms | arrival→upload p50 / p99 ms | QR tiles decoded fps/feed | dropped (all tiles) | process CPU % | server CPU % |");
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        let rows = live(&off, counts, window, qr_fps)?;
+        println!("Live latency read from the QR code in the picture: 16 live cameras 320×180 {qr_fps} fps x264 (no B-frames, GOP {qr_fps}) on an 8×8 wall; with 64 tiles the other 48 are /camK/main 640×360 15 fps clips.\n");
+        println!("| tiles | UI frame | UI fps | UI frame wall ms p50 / p99 | samples (unreadable, unmatched, ambiguous) | send→frame p50 / p99 / max ms | send→arrival p50 / p99 ms | arrival→frame p50 / p99 / max ms | capture→frame p50 / p99 / max ms | QR tiles decoded fps/feed | dropped (all tiles) | process CPU % | server CPU % |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for r in &rows {
             println!(
-                "| {} | {} | {:.1} | {:.1} / {:.1} | {} ({}, {}, {}) | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} | {:.2} | {} | {:.0} | {:.0} |",
+                "| {} | {} | {:.1} | {:.1} / {:.1} | {} ({}, {}, {}) | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.2} | {} | {:.0} | {:.0} |",
                 r.tiles,
                 drive_name(r.drive),
                 r.ui_fps,
@@ -551,11 +567,14 @@ pub fn run(
                 r.send.0,
                 r.send.1,
                 r.send.2,
+                r.send_arrival.0,
+                r.send_arrival.1,
+                r.arrival_frame.0,
+                r.arrival_frame.1,
+                r.arrival_frame.2,
                 r.capture.0,
                 r.capture.1,
                 r.capture.2,
-                r.arrival_upload.0,
-                r.arrival_upload.1,
                 r.decoded_qr_fps,
                 r.dropped,
                 r.cpu_pct,

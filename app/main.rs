@@ -198,6 +198,9 @@ enum Cmd {
         /// Run only one part: `live` or `4k`.
         #[arg(long)]
         only: Option<String>,
+        /// Frame rate of the 16 live QR cameras.
+        #[arg(long, default_value_t = 15)]
+        qr_fps: u32,
     },
     /// Receive + decode + upload benchmark against the simulated cameras.
     Bench {
@@ -590,7 +593,12 @@ fn main() -> anyhow::Result<()> {
                 .context("--counts: expected e.g. 8,16,32")?;
             bench::run(&counts, Duration::from_secs(secs))
         }
-        Some(Cmd::BenchLive { counts, secs, only }) => {
+        Some(Cmd::BenchLive {
+            counts,
+            secs,
+            only,
+            qr_fps,
+        }) => {
             let counts: Vec<usize> = counts
                 .split(',')
                 .map(|c| c.trim().parse())
@@ -602,7 +610,7 @@ fn main() -> anyhow::Result<()> {
                 Some("4k") => (false, true),
                 Some(o) => anyhow::bail!("--only: expected live or 4k, not {o:?}"),
             };
-            bench_live::run(&counts, Duration::from_secs(secs), live, uhd)
+            bench_live::run(&counts, Duration::from_secs(secs), live, uhd, qr_fps)
         }
     }
 }
