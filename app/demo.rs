@@ -148,7 +148,7 @@ const DEMO_MOUNTS: &[(&str, &str)] = &[
     ),
     (
         "/live/wifi",
-        r#"{"source":"clip","file":"scene3-main.h264","loss":0.01,"seed":5,"jitter_ms":20}"#,
+        r#"{"source":"clip","file":"scene3-main.h264","loss":0.005,"seed":5}"#,
     ),
     (
         "/live/dem",

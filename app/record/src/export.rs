@@ -133,16 +133,54 @@ fn hash(bytes: &[u8]) -> String {
 
 /// A file being written that hashes every byte on the way (the archive's SHA-256 without
 /// reading it again).
+///
+/// The archive's hash runs on its own thread ("export-hash", fed through a bounded channel):
+/// every clip byte is hashed twice (its entry's SHA-256 and the archive's), and on a 2-core
+/// workstation doing both on one thread made the export 1.4 × `cp` + `sha256sum`.
 struct HashingFile {
     file: std::fs::File,
-    hash: Sha256,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    hasher: Option<std::thread::JoinHandle<String>>,
     written: u64,
+}
+
+impl HashingFile {
+    fn new(file: std::fs::File) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let hasher = std::thread::Builder::new()
+            .name("export-hash".into())
+            .spawn(move || {
+                let mut h = Sha256::new();
+                for chunk in rx {
+                    h.update(&chunk);
+                }
+                hex::encode(h.finalize())
+            })?;
+        Ok(HashingFile {
+            file,
+            tx: Some(tx),
+            hasher: Some(hasher),
+            written: 0,
+        })
+    }
+
+    /// The archive's SHA-256 (hex), once everything is written.
+    fn finish_hash(&mut self) -> String {
+        drop(self.tx.take());
+        self.hasher
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
 }
 
 impl Write for HashingFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
-        self.hash.update(&buf[..n]);
+        if let Some(tx) = &self.tx {
+            tx.send(buf[..n].to_vec())
+                .map_err(|_| std::io::Error::other("the archive's hash thread stopped"))?;
+        }
         self.written += n as u64;
         Ok(n)
     }
@@ -344,12 +382,9 @@ fn export_inner(
     //    hashed on the way, then the incident, attachments and the signed manifest. ZIP64
     //    where a file or the archive passes 4 GiB.
     let file = std::fs::File::create(partial).map_err(|e| RecError::io(partial, e))?;
-    let mut zip = zip::ZipWriter::new_stream(HashingFile {
-        file,
-        hash: Sha256::new(),
-        written: 0,
-    })
-    .set_auto_large_file();
+    let mut zip =
+        zip::ZipWriter::new_stream(HashingFile::new(file).map_err(|e| RecError::io(partial, e))?)
+            .set_auto_large_file();
     let zerr = |e: zip::result::ZipError| RecError::Io {
         path: partial.display().to_string(),
         message: e.to_string(),
@@ -431,8 +466,8 @@ fn export_inner(
     zip.start_file(SIGNATURE, opts_for(128)).map_err(zerr)?;
     zip.write_all(hex::encode(sig.to_bytes()).as_bytes())
         .map_err(|e| RecError::io(partial, e))?;
-    let out = zip.finish().map_err(zerr)?.into_inner();
-    let archive_sha256 = hex::encode(out.hash.finalize());
+    let mut out = zip.finish().map_err(zerr)?.into_inner();
+    let archive_sha256 = out.finish_hash();
     let archive_bytes = out.written;
     out.file.sync_all().map_err(|e| RecError::io(partial, e))?;
     drop(out.file);
