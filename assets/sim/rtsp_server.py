@@ -695,6 +695,15 @@ class LiveMount(Mount):
     def configure(self, media):
         e = media.get_element()
         self.media_elems = e
+        # A camera sends a picture as soon as it is encoded. GStreamer's sinks would hold
+        # each buffer until its running time plus the live source's reported latency (one
+        # frame), adding a frame of delay no real camera has: the media's pipeline runs at
+        # zero latency instead.
+        def zero_latency(m):
+            pipe = m.get_element().get_parent()
+            if pipe is not None:
+                pipe.set_latency(0)
+        media.connect("prepared", zero_latency)
         qr = e.get_by_name("qr")
         enc = e.get_by_name("enc")
         pay = e.get_by_name("rtppay")
