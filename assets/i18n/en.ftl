@@ -48,6 +48,8 @@ col-dropped = Dropped
 # recording timeline: runs and gaps, honest live states
 state-undecodable = Cannot decode
 tile-undecodable = CANNOT DECODE
+hover-clock-camera = Picture times: the camera's clock (agrees with the workstation, { $ms } ms delay)
+hover-clock-arrival = Picture times: arrival (the camera's clock is { $ms } ms off, not used)
 undecodable-format = pixel format { $detail } cannot be shown (8-bit 4:2:0 only)
 undecodable-failing = data arrives but no picture comes out ({ $detail })
 undecodable-no-decoder = no decoder ({ $detail })

@@ -48,6 +48,8 @@ col-dropped = Bỏ khung
 # recording timeline: runs and gaps, honest live states
 state-undecodable = Không giải mã được
 tile-undecodable = KHÔNG GIẢI MÃ ĐƯỢC
+hover-clock-camera = Giờ hình: đồng hồ camera (khớp máy trạm, trễ { $ms } ms)
+hover-clock-arrival = Giờ hình: lúc nhận (đồng hồ camera lệch { $ms } ms, không dùng)
 undecodable-format = định dạng điểm ảnh { $detail } không hiển thị được (chỉ 8-bit 4:2:0)
 undecodable-failing = có dữ liệu nhưng không ra hình ({ $detail })
 undecodable-no-decoder = không có bộ giải mã ({ $detail })

@@ -42,6 +42,9 @@ pub struct ClipPlayer {
     fed: std::collections::BinaryHeap<std::cmp::Reverse<i64>>,
     /// Frames decoded since opening (for the benchmark).
     pub decoded: u64,
+    /// The pixel format the decoder cannot show (e.g. "10-bit 4:2:0"), when the last packets
+    /// gave no picture for that reason: the tile says so rather than "no recording".
+    pub decode_error: Option<String>,
 }
 
 fn err(path: &Path, e: impl std::fmt::Display) -> RecError {
@@ -94,6 +97,7 @@ impl ClipPlayer {
             held: None,
             fed: Default::default(),
             decoded: 0,
+            decode_error: None,
         };
         while p.queue.len() < LOOKAHEAD && !p.eof {
             p.decode_some()?;
@@ -160,11 +164,18 @@ impl ClipPlayer {
         };
         let mut got = Vec::new();
         let mut emit = |f: Arc<DecodedFrame>| got.push(f);
-        let _ = match pkt {
+        let r = match pkt {
             Some(p) => self.dec.decode_packet(p, &mut time_of, &mut emit),
             None => self.dec.finish(&mut time_of, &mut emit),
         };
         let n = got.len();
+        match r {
+            Err(mt_capture::decode::DecodeError::PixelFormat(p)) => {
+                self.decode_error = Some(mt_capture::decode::pixel_name(p))
+            }
+            _ if n > 0 => self.decode_error = None,
+            _ => {}
+        }
         self.decoded += n as u64;
         for f in got {
             self.enqueue(f.time_ms, f);
@@ -304,6 +315,10 @@ pub trait TimedSource: Send + 'static {
     fn next_ms(&self) -> Option<i64>;
     fn stream(&self) -> Arc<StreamShared>;
     fn first_ms(&self) -> i64;
+    /// Why pictures that are there cannot be shown (the decoder's reason), if so.
+    fn error(&self) -> Option<String> {
+        None
+    }
 }
 
 impl TimedSource for ClipPlayer {
@@ -331,6 +346,11 @@ impl TimedSource for RecordingPlayer {
     fn stream(&self) -> Arc<StreamShared> {
         self.shared.clone()
     }
+    fn error(&self) -> Option<String> {
+        self.current
+            .as_ref()
+            .and_then(|(_, p)| p.decode_error.clone())
+    }
     fn first_ms(&self) -> i64 {
         match &self.pieces {
             Pieces::Clips(c) => c.first().map_or(0, |p| p.start_ms),
@@ -349,6 +369,8 @@ pub struct PlayerThread {
     pub next: Arc<AtomicI64>,
     /// The target time the last `shown`/`next` answer is for.
     pub answered: Arc<AtomicI64>,
+    /// Why the footage at the target time cannot be shown, if so (see [`TimedSource::error`]).
+    pub error: Arc<parking_lot::Mutex<Option<String>>>,
     pub start_ms: i64,
     stop: Arc<AtomicBool>,
     handle: Option<std::thread::JoinHandle<()>>,
@@ -360,15 +382,17 @@ impl PlayerThread {
         let shown = Arc::new(AtomicI64::new(i64::MIN));
         let next = Arc::new(AtomicI64::new(i64::MIN));
         let answered = Arc::new(AtomicI64::new(i64::MIN));
+        let error = Arc::new(parking_lot::Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
         let shared = p.stream();
         let start_ms = p.first_ms();
-        let (t, s, n, a, st) = (
+        let (t, s, n, a, st, er) = (
             target.clone(),
             shown.clone(),
             next.clone(),
             answered.clone(),
             stop.clone(),
+            error.clone(),
         );
         let handle = std::thread::Builder::new()
             .name(format!("replay {label}"))
@@ -386,6 +410,7 @@ impl PlayerThread {
                             }
                         }
                         n.store(p.next_ms().unwrap_or(i64::MIN), Ordering::Relaxed);
+                        *er.lock() = p.error();
                         a.store(want, Ordering::Release);
                         last = want;
                     } else {
@@ -399,6 +424,7 @@ impl PlayerThread {
             shown,
             next,
             answered,
+            error,
             start_ms,
             stop,
             handle: Some(handle),

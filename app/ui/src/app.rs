@@ -1302,7 +1302,16 @@ impl MatThanApp {
                         }
                         _ => {
                             // A gap: say so and why, instead of a stale picture.
+                            let undecodable = player.and_then(|p| p.error.lock().clone());
                             let text = match pb.gap_at(&cam.config.id.0, pb.clock_ms) {
+                                _ if undecodable.is_some() => format!(
+                                    "{} · {}",
+                                    self.tr.t("tile-undecodable"),
+                                    self.tr.t_args(
+                                        "undecodable-format",
+                                        &[("detail", undecodable.unwrap_or_default().into())],
+                                    )
+                                ),
                                 Some(g) => self.tr.t_args(
                                     "playback-gap",
                                     &[(
@@ -1312,12 +1321,24 @@ impl MatThanApp {
                                 ),
                                 None => self.tr.t("playback-no-recording"),
                             };
-                            painter.text(
-                                rect.center(),
-                                Align2::CENTER_CENTER,
+                            // Wrapped to the tile, so a small tile still shows all of it.
+                            let mut job = egui::text::LayoutJob::simple(
                                 text,
-                                FontId::proportional(14.0),
+                                FontId::proportional(if rect.height() > 200.0 {
+                                    14.0
+                                } else {
+                                    11.0
+                                }),
                                 Color32::from_rgb(240, 150, 150),
+                                (rect.width() - 12.0).max(20.0),
+                            );
+                            job.halign = egui::Align::Center;
+                            let g = painter.layout_job(job);
+                            let h = g.size().y;
+                            painter.galley(
+                                egui::pos2(rect.center().x, rect.center().y - h / 2.0),
+                                g,
+                                Color32::WHITE,
                             );
                         }
                     }
@@ -1546,6 +1567,16 @@ impl MatThanApp {
             mt_capture::StreamKind::Sub => tr.t("stream-sub"),
         };
         ui.label(tr.t_args("hover-stream", &[("stream", kind.into())]));
+        // Where the picture times come from: the camera's own clock (its RTCP reports agree
+        // with the workstation's) or arrival, and how far the camera's clock is off.
+        if let Some(off) = st.camera_clock_offset_ms {
+            let key = if st.camera_clock_used {
+                "hover-clock-camera"
+            } else {
+                "hover-clock-arrival"
+            };
+            ui.label(tr.t_args(key, &[("ms", off.into())]));
+        }
     }
 }
 

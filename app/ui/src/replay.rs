@@ -813,7 +813,16 @@ impl Replay {
             let shows = c.player.shown_ms().is_some();
             if !shows {
                 // No footage at this time: say so (and why), never a stale picture.
+                let undecodable = c.player.error.lock().clone();
                 let text = match self.gap_at(&c.camera, self.clock_ms) {
+                    _ if undecodable.is_some() => format!(
+                        "{} · {}",
+                        tr.t("tile-undecodable"),
+                        tr.t_args(
+                            "undecodable-format",
+                            &[("detail", undecodable.unwrap_or_default().into())],
+                        )
+                    ),
                     Some(g) => tr.t_args(
                         "playback-gap",
                         &[("reason", tr.t(&format!("gap-{}", g.reason)).into())],
