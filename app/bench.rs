@@ -10,7 +10,7 @@ use mt_capture::sim::SimServer;
 use mt_capture::{Capture, Timeouts};
 use mt_ui::{MatThanApp, WallLayout, WallState};
 
-fn cpu_secs(who: i32) -> f64 {
+pub(crate) fn cpu_secs(who: i32) -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(who, &mut ru) };
@@ -18,7 +18,7 @@ fn cpu_secs(who: i32) -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-fn thread_cpu_secs() -> f64 {
+pub(crate) fn thread_cpu_secs() -> f64 {
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: clock_gettime writes into `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
@@ -26,7 +26,7 @@ fn thread_cpu_secs() -> f64 {
 }
 
 /// CPU seconds (user + system) of another process, from /proc.
-fn proc_cpu_secs(pid: u32) -> f64 {
+pub(crate) fn proc_cpu_secs(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };
