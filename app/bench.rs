@@ -10,6 +10,33 @@ use mt_capture::sim::SimServer;
 use mt_capture::{Capture, Timeouts};
 use mt_ui::{MatThanApp, WallLayout, WallState};
 
+/// `ffmpeg -threads N -i clip -f null -`, `runs` times: the children's CPU ms per frame of
+/// each run (the baseline the decode benchmarks compare with, measured in the same run).
+pub(crate) fn ffmpeg_cpu_ms_per_frame(
+    clip: &std::path::Path,
+    threads: u32,
+    runs: usize,
+    frames: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        let c0 = cpu_secs(libc::RUSAGE_CHILDREN);
+        let st = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-threads"])
+            .arg(threads.to_string())
+            .arg("-i")
+            .arg(clip)
+            .args(["-f", "null", "-"])
+            .status()
+            .context("running ffmpeg")?;
+        if !st.success() {
+            bail!("ffmpeg failed on {}", clip.display());
+        }
+        out.push((cpu_secs(libc::RUSAGE_CHILDREN) - c0) * 1000.0 / frames.max(1) as f64);
+    }
+    Ok(out)
+}
+
 pub(crate) fn cpu_secs(who: i32) -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -85,20 +112,7 @@ fn baseline(clip: &std::path::Path) -> anyhow::Result<Baseline> {
     let aus = access_units(&data);
     let frames = aus.len();
     // FFmpeg CLI, single-threaded decode, 5 runs; CPU time of the children.
-    let mut cli = Vec::new();
-    for _ in 0..5 {
-        let c0 = cpu_secs(libc::RUSAGE_CHILDREN);
-        let st = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-threads", "1", "-i"])
-            .arg(clip)
-            .args(["-f", "null", "-"])
-            .status()
-            .context("running ffmpeg")?;
-        if !st.success() {
-            bail!("ffmpeg failed on {}", clip.display());
-        }
-        cli.push((cpu_secs(libc::RUSAGE_CHILDREN) - c0) * 1000.0 / frames as f64);
-    }
+    let mut cli = ffmpeg_cpu_ms_per_frame(clip, 1, 5, frames as u64)?;
     cli.sort_by(f64::total_cmp);
     // In-process libavcodec on the same access units (no network).
     let mut inproc = Vec::new();

@@ -395,20 +395,7 @@ fn uhd_baseline(clip: &std::path::Path) -> anyhow::Result<UhdBaseline> {
         .trim()
         .parse()
         .context("ffprobe nb_frames")?;
-    let mut runs = Vec::new();
-    for _ in 0..3 {
-        let c0 = cpu_secs(libc::RUSAGE_CHILDREN);
-        let st = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-threads", "2", "-i"])
-            .arg(clip)
-            .args(["-f", "null", "-"])
-            .status()
-            .context("running ffmpeg")?;
-        if !st.success() {
-            bail!("ffmpeg failed on {}", clip.display());
-        }
-        runs.push((cpu_secs(libc::RUSAGE_CHILDREN) - c0) * 1e3 / frames as f64);
-    }
+    let mut runs = crate::bench::ffmpeg_cpu_ms_per_frame(clip, 2, 3, frames)?;
     Ok(UhdBaseline {
         ms_per_frame: q(&mut runs, 0.5),
         frames,

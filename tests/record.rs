@@ -1324,22 +1324,8 @@ fn supervisor_sees_a_resigned_archive_amber_trusts_its_key_in_the_app_and_it_tur
     let forged = dir.path().join("resigned.zip");
     resign(&good, &forged, &key, &other);
     // The log beside this workstation's key (no recorder: the key file is read, not made).
-    let db = dir.path().join("log.db");
     std::fs::write(dir.path().join("workstation.key"), [14u8; 32]).unwrap();
-    mt_store::Db::open(&db)
-        .unwrap()
-        .add_operator(
-            None,
-            "gs01",
-            "Trần Văn Giám",
-            mt_store::Role::Supervisor,
-            "1357",
-        )
-        .unwrap();
-    let log = mt_ui::log::LogUi::new(
-        mt_store::thread::StoreThread::start(&db).unwrap(),
-        dir.path().join("exports"),
-    );
+    let (_db, log) = crate::ui::supervisor_log(dir.path());
     let app = mt_ui::MatThanApp::new(
         &egui::Context::default(),
         vec![],

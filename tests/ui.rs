@@ -259,21 +259,7 @@ pub(crate) fn settle(h: &mut Harness<'static, MatThanApp>) {
 fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
     let cap = Capture::new(Timeouts::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("log.db");
-    mt_store::Db::open(&db)
-        .unwrap()
-        .add_operator(
-            None,
-            "gs01",
-            "Trần Văn Giám",
-            mt_store::Role::Supervisor,
-            "1357",
-        )
-        .unwrap();
-    let log = mt_ui::log::LogUi::new(
-        mt_store::thread::StoreThread::start(&db).unwrap(),
-        dir.path().join("exports"),
-    );
+    let (_db, log) = supervisor_log(dir.path());
     let mut h = harness(app(&cap, None).with_log(log));
     settle(&mut h);
     assert!(
