@@ -15,6 +15,7 @@ mod bench;
 mod bench_live;
 mod demo;
 mod evidence;
+mod search_cli;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -96,6 +97,31 @@ enum Cmd {
         /// Stop after this many seconds (default: run until killed).
         #[arg(long)]
         secs: Option<u64>,
+    },
+    /// Search recorded footage for changes in a region of the picture: one JSON line per hit
+    /// (camera, start, end as ISO 8601 with offset, score) and per gap in the recording.
+    /// Exit 0 when the search ran, whatever it found.
+    Search {
+        /// Camera id (repeat, or separate with commas, for several).
+        #[arg(long, required = true, value_delimiter = ',')]
+        camera: Vec<String>,
+        /// X,Y,W,H in fractions of the picture (0–1), e.g. 0.5,0.2,0.3,0.4.
+        #[arg(long)]
+        region: String,
+        /// 2026-12-01T18:00:00+07:00, "2026-12-01 18:00" (Vietnam time), now-2h, Unix ms.
+        #[arg(long)]
+        from: String,
+        #[arg(long, default_value = "now")]
+        to: String,
+        /// Decode the keyframes even where the motion index has the footage.
+        #[arg(long)]
+        deep: bool,
+        /// 0 (only large changes) – 1 (small ones).
+        #[arg(long, default_value_t = 0.5)]
+        sensitivity: f32,
+        /// Recording directory (default: recordings/ beside the log).
+        #[arg(long)]
+        rec_dir: Option<PathBuf>,
     },
     /// Export evidence: one signed archive with the cameras' clips (and the incident).
     Export {
@@ -470,6 +496,26 @@ fn main() -> anyhow::Result<()> {
             let file = load_camera_file(&path)?;
             let dir = dir.unwrap_or_else(|| evidence::rec_dir(&default_db()));
             evidence::record_cmd(&file, &dir, segment_secs, secs)
+        }
+        Some(Cmd::Search {
+            camera,
+            region,
+            from,
+            to,
+            deep,
+            sensitivity,
+            rec_dir,
+        }) => {
+            let rec = rec_dir.unwrap_or_else(|| evidence::rec_dir(&default_db()));
+            search_cli::run(search_cli::Args {
+                rec_dir: &rec,
+                cameras: camera,
+                region: &region,
+                from: &from,
+                to: &to,
+                deep,
+                sensitivity,
+            })
         }
         Some(Cmd::Export {
             incident,

@@ -9,6 +9,7 @@ mod map;
 mod record;
 mod render;
 mod rtsp;
+mod search;
 mod store;
 mod timeline;
 mod ui;

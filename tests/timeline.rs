@@ -24,14 +24,14 @@ use serde_json::json;
 use crate::util::{assets, camera, read_stamp, read_stamp_png, wait_for, Stamp};
 
 /// Simulated cameras from mount specs, received (and recorded into `dir`, if given).
-struct Rig {
-    rec: Option<Recorder>,
-    cams: Vec<CameraHandle>,
+pub(crate) struct Rig {
+    pub rec: Option<Recorder>,
+    pub cams: Vec<CameraHandle>,
     _cap: Capture,
-    sim: SimServer,
+    pub sim: SimServer,
 }
 
-fn rig(
+pub(crate) fn rig(
     dir: Option<&Path>,
     segment_secs: f64,
     mounts: &[(&str, serde_json::Value)],

@@ -36,7 +36,30 @@ CREATE TABLE IF NOT EXISTS lock (
     to_ms       INTEGER NOT NULL,
     PRIMARY KEY (incident_id, camera_id, from_ms, to_ms)
 );
+-- The motion index (see motion.rs): one row per segment whose keyframes were sampled,
+-- written in the segment's own transaction. No row: the segment is not indexed (footage
+-- from before the index, or imported) and a search decodes it.
+CREATE TABLE IF NOT EXISTS motion (
+    segment_id INTEGER PRIMARY KEY,
+    camera_id  TEXT NOT NULL,
+    start_ms   INTEGER NOT NULL,
+    end_ms     INTEGER NOT NULL,
+    mask       BLOB NOT NULL,     -- 72 bytes: the cells that changed at all in the segment
+    failed     INTEGER NOT NULL,  -- keyframes that gave no picture (holes in the index)
+    samples    BLOB NOT NULL      -- motion::encode
+);
+CREATE INDEX IF NOT EXISTS motion_camera_time ON motion (camera_id, start_ms);
 ";
+
+/// A segment's row of the motion index (samples read separately, only where needed).
+#[derive(Clone, Debug)]
+pub struct MotionRow {
+    pub segment_id: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub mask: Vec<u8>,
+    pub failed: i64,
+}
 
 /// One recorded file. Times are the workstation's timeline (Unix ms): `start_ms` is the
 /// first picture's time, `end_ms` the end of the last picture (its time plus its duration).
@@ -339,10 +362,111 @@ impl Index {
     }
 
     pub fn delete(&self, id: i64) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM motion WHERE segment_id = ?1", params![id])
+            .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM segment WHERE id = ?1", params![id])
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Indexes a finished segment with its activity and motion samples in one transaction:
+    /// the motion index never names a segment the index does not, nor misses one it does.
+    pub fn insert_recorded(
+        &self,
+        s: &Segment,
+        activity: &[u32],
+        motion: Option<(&[crate::motion::Sample], u64)>,
+    ) -> Result<i64> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let id = self.insert(s)?;
+        self.set_activity(id, activity)?;
+        if let Some((samples, failed)) = motion {
+            self.set_motion(id, s, samples, failed)?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// Stores the motion samples of segment `id` (replacing any).
+    pub fn set_motion(
+        &self,
+        id: i64,
+        s: &Segment,
+        samples: &[crate::motion::Sample],
+        failed: u64,
+    ) -> Result<()> {
+        let (blob, mask) = crate::motion::encode(s.start_ms, samples);
         self.conn
-            .execute("DELETE FROM segment WHERE id = ?1", params![id])
+            .prepare_cached(
+                "INSERT OR REPLACE INTO motion (segment_id, camera_id, start_ms, end_ms, mask, failed, samples)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![id, s.camera_id, s.start_ms, s.end_ms, &mask[..], failed as i64, blob])
+            })
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The motion rows of `camera` overlapping [from, to], in time order.
+    pub fn motion_rows(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<MotionRow>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT segment_id, start_ms, end_ms, mask, failed FROM motion
+                 WHERE camera_id = ?1 AND start_ms <= ?3 AND end_ms >= ?2 ORDER BY start_ms",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![camera, from_ms, to_ms], |r| {
+                Ok(MotionRow {
+                    segment_id: r.get(0)?,
+                    start_ms: r.get(1)?,
+                    end_ms: r.get(2)?,
+                    mask: r.get(3)?,
+                    failed: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// The samples of one segment's motion row.
+    pub fn motion_samples(&self, row: &MotionRow) -> Result<Vec<crate::motion::Sample>> {
+        let blob: Vec<u8> = self
+            .conn
+            .prepare_cached("SELECT samples FROM motion WHERE segment_id = ?1")
+            .and_then(|mut st| st.query_row(params![row.segment_id], |r| r.get(0)))
+            .map_err(|e| self.err(e))?;
+        crate::motion::decode(row.start_ms, &blob).ok_or_else(|| RecError::Index {
+            path: self.path.display().to_string(),
+            message: format!("motion samples of segment {} are corrupt", row.segment_id),
+        })
+    }
+
+    /// Per sample of `camera` in [from, to]: (time, share of the picture that changed at
+    /// the default threshold) — the timeline's motion trace.
+    pub fn motion_trace(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, f32)>> {
+        let thr = crate::motion::threshold(0.5);
+        let mut out = Vec::new();
+        for row in self.motion_rows(camera, from_ms, to_ms)? {
+            for s in self.motion_samples(&row)? {
+                if (from_ms..=to_ms).contains(&s.t_ms) {
+                    out.push((s.t_ms, s.share(thr)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The connection, for a caller that batches many writes in one transaction (benchmarks
+    /// generating an index).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     pub fn total_bytes(&self) -> Result<i64> {

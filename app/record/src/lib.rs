@@ -17,9 +17,11 @@ pub mod export;
 pub mod incident;
 pub mod index;
 pub mod keys;
+pub mod motion;
 pub mod mp4;
 pub mod player;
 pub mod recorder;
+pub mod search;
 pub mod verify;
 
 pub use index::{Index, Segment};

@@ -24,6 +24,9 @@ pub struct RecConfig {
     pub quota_bytes: u64,
     /// Retention: segments that ended longer ago than this go (None: keep while under quota).
     pub max_age: Option<Duration>,
+    /// Build the motion index (a keyframe decoded per second or two). Off only to measure
+    /// what it costs.
+    pub motion_index: bool,
 }
 
 impl RecConfig {
@@ -33,6 +36,7 @@ impl RecConfig {
             segment_secs: 60.0,
             quota_bytes: 50 << 30,
             max_age: Some(Duration::from_secs(30 * 86_400)),
+            motion_index: true,
         }
     }
 }
@@ -81,6 +85,11 @@ pub struct CameraRec {
     pub frames_dropped: u64,
     /// RTP packets lost before frames that were recorded (marked damaged), since start.
     pub packets_lost: u64,
+    /// Keyframes sampled into the motion index, and those that gave no picture.
+    pub motion_samples: u64,
+    pub motion_failed: u64,
+    /// Time the motion index took (decoding keyframes, comparing), since start.
+    pub motion_busy: Duration,
 }
 
 impl RecStatus {
@@ -195,6 +204,7 @@ impl Recorder {
             index: self.index.clone(),
             status: self.status.clone(),
             stream: stream.clone(),
+            motion: Default::default(),
         };
         self.status
             .lock()
@@ -244,6 +254,8 @@ struct CameraRecorder {
     index: Arc<Mutex<Index>>,
     status: Arc<Mutex<RecStatus>>,
     stream: Arc<StreamShared>,
+    /// The motion index of the footage being recorded (owned by this thread).
+    motion: std::cell::RefCell<crate::motion::Tracker>,
 }
 
 /// How a segment ends: rotation inside a run, or the end of the run and why.
@@ -329,6 +341,17 @@ impl CameraRecorder {
                         continue;
                     }
                     waiting_for_key = false;
+                    if p.keyframe && self.cfg.motion_index {
+                        let mut m = self.motion.borrow_mut();
+                        m.keyframe(&p.data, p.codec, p.wall_us.div_euclid(1000), p.session);
+                        let (n, failed, busy) = (m.sampled, m.failed_total, m.busy);
+                        drop(m);
+                        self.with_cam(|c| {
+                            c.motion_samples = n;
+                            c.motion_failed = failed;
+                            c.motion_busy = busy;
+                        });
+                    }
                     let rotate = cur.as_ref().is_some_and(|w| {
                         p.codec != w.codec()
                             || (p.keyframe && w.elapsed_s() >= self.cfg.segment_secs)
@@ -461,6 +484,8 @@ impl CameraRecorder {
             }
         }
         *run = None;
+        // The next keyframe starts new footage: it is not compared with the last one.
+        self.motion.borrow_mut().reset();
     }
 
     fn alarm(&self, e: &RecError) {
@@ -499,8 +524,7 @@ impl CameraRecorder {
                     w.nudged
                 );
             }
-            let idx = self.index.lock();
-            let id = idx.insert(&Segment {
+            let seg = Segment {
                 id: 0,
                 camera_id: self.camera.clone(),
                 start_ms: w.start_ms,
@@ -515,8 +539,15 @@ impl CameraRecorder {
                 codec: w.codec().label().to_owned(),
                 width: w.width,
                 height: w.height,
-            })?;
-            idx.set_activity(id, &w.activity)?;
+            };
+            let motion = self.motion.borrow_mut().take_until(w.end_ms);
+            let failed = std::mem::take(&mut self.motion.borrow_mut().failed);
+            let idx = self.index.lock();
+            idx.insert_recorded(
+                &seg,
+                &w.activity,
+                self.cfg.motion_index.then_some((&motion[..], failed)),
+            )?;
             Ok(w.run_start_ms)
         })();
         match r {

@@ -1,0 +1,714 @@
+//! Region search: when did something change in this part of the picture?
+//!
+//! 1. **Index** (milliseconds for days): the motion rows of the period whose cell mask
+//!    touches the region are read, and each sample whose change inside the region reaches
+//!    the sensitivity's threshold makes a candidate window (the sample's lag, ±½ s).
+//! 2. **Deep scan** where there is no index (footage from before it, the segment being
+//!    written, an imported archive, or when asked): the keyframes of the files are decoded on
+//!    worker threads — the same samples the recorder would have made.
+//! 3. **Confirmation**: only the candidate windows are decoded frame by frame; a picture every
+//!    100 ms is compared with the one a second before, which gives the start and end of the
+//!    change to a tenth of a second, its strongest moment and a thumbnail of it.
+//!
+//! Gaps in the recording inside the period are reported as gaps (with their reason), never
+//! as "nothing happened". Searches run on threads of lower priority than recording and the
+//! live wall; results stream out through a callback as they are found.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ffmpeg_next as ff;
+use parking_lot::Mutex;
+
+use crate::index::{Gap, Index, MotionRow};
+use crate::motion::{self, compare, frame_features, threshold, Features, KeyDecoder, Region, Sample};
+use crate::{RecError, Result};
+
+/// Pictures compared during confirmation are this far apart …
+const STEP_MS: i64 = 100;
+/// … each with the one this long before it.
+const LAG_MS: i64 = 1_000;
+/// Changes closer than this are one hit.
+const JOIN_MS: i64 = 1_500;
+/// A piece of deep-scan work (one file, at most this long).
+const CHUNK_MS: i64 = 10 * 60_000;
+
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub camera: String,
+    pub region: Region,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// 0 (only large changes) – 1 (small ones); 0.5 by default.
+    pub sensitivity: f32,
+    /// Decode the keyframes even where the motion index has the footage.
+    pub deep: bool,
+}
+
+/// A small RGB picture of a hit's strongest moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thumb {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub camera: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The strongest change, its time and its strength (0–255).
+    pub peak_ms: i64,
+    pub score: u8,
+    pub thumb: Option<Thumb>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Event {
+    Hit(Hit),
+    /// No recording here (with the reason).
+    Gap(Gap),
+    /// Footage without a motion index, decoded instead.
+    Unindexed { camera: String, from_ms: i64, to_ms: i64 },
+    /// Something the officer must be told (footage that cannot be decoded, no recording …);
+    /// the search goes on with the rest.
+    Problem { camera: String, message: String },
+    /// Share of this camera's work done (0–1).
+    Progress { camera: String, done: f32 },
+    Finished { camera: String, stats: Stats },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Time to read the index and make the candidates.
+    pub index_ms: f64,
+    pub pieces: usize,
+    pub indexed: usize,
+    pub keyframes_decoded: u64,
+    pub frames_decoded: u64,
+    pub candidates: usize,
+    pub candidate_ms: i64,
+    pub hits: usize,
+    pub total_ms: f64,
+}
+
+/// A file of footage on the timeline and its motion row, if indexed.
+#[derive(Clone, Debug)]
+pub struct Piece {
+    pub path: PathBuf,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub motion: Option<MotionRow>,
+}
+
+/// Where a camera's footage comes from.
+pub enum Source<'a> {
+    /// The recorder's index and directory (finished segments and the one being written).
+    Recording {
+        index: &'a Mutex<Index>,
+        dir: &'a Path,
+    },
+    /// Files without an index (an opened evidence archive): deep scan only.
+    Files(Vec<Piece>),
+}
+
+/// Lowers the calling thread's CPU priority (nice 10) so searching never slows the
+/// recorder or the live wall.
+pub fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+/// Runs one camera's search; events go to `emit` as they are found. Errors that concern
+/// only some footage become [`Event::Problem`]; an Err means the search could not run.
+pub fn search(
+    q: &Query,
+    src: &Source,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+) -> Result<Stats> {
+    let t0 = Instant::now();
+    let mut stats = Stats::default();
+    if q.to_ms <= q.from_ms {
+        return Err(RecError::Invalid(format!(
+            "the period ends before it starts ({} – {})",
+            q.from_ms, q.to_ms
+        )));
+    }
+    let thr = threshold(q.sensitivity);
+    let pieces = match src {
+        Source::Recording { index, dir } => {
+            let open = crate::recorder::open_segment(dir, &q.camera);
+            let idx = index.lock();
+            let tl = idx.timeline(&q.camera, q.from_ms, q.to_ms, open.as_ref().map(|o| o.1))?;
+            for g in tl.gaps {
+                emit(Event::Gap(g));
+            }
+            let rows = idx.motion_rows(&q.camera, q.from_ms, q.to_ms)?;
+            let mut pieces: Vec<Piece> = idx
+                .segments(&q.camera, q.from_ms, q.to_ms)?
+                .into_iter()
+                .map(|s| Piece {
+                    path: dir.join(&s.file),
+                    start_ms: s.start_ms,
+                    end_ms: s.end_ms,
+                    motion: rows.iter().find(|r| r.segment_id == s.id).cloned(),
+                })
+                .collect();
+            if let Some((path, start)) = open {
+                if start <= q.to_ms {
+                    pieces.push(Piece {
+                        path,
+                        start_ms: start,
+                        end_ms: crate::now_ms(),
+                        motion: None,
+                    });
+                }
+            }
+            pieces
+        }
+        Source::Files(f) => f
+            .iter()
+            .filter(|p| p.end_ms >= q.from_ms && p.start_ms <= q.to_ms)
+            .cloned()
+            .collect(),
+    };
+    stats.pieces = pieces.len();
+    if pieces.is_empty() {
+        emit(Event::Problem {
+            camera: q.camera.clone(),
+            message: "no recording in this period".into(),
+        });
+        stats.total_ms = t0.elapsed().as_secs_f64() * 1e3;
+        emit(Event::Finished {
+            camera: q.camera.clone(),
+            stats: stats.clone(),
+        });
+        return Ok(stats);
+    }
+
+    // 1. The index.
+    let mut windows: Vec<(i64, i64)> = Vec::new();
+    let mut unindexed: Vec<&Piece> = Vec::new();
+    let candidate = |s: &Sample, windows: &mut Vec<(i64, i64)>| {
+        if (q.from_ms..=q.to_ms).contains(&s.t_ms) && q.region.score(s) >= thr {
+            // The change happened between the two pictures compared; confirmation sees it
+            // until a second after it ends.
+            windows.push((s.t_ms - s.lag_ms as i64 - 500, s.t_ms + LAG_MS + 500));
+        }
+    };
+    for p in &pieces {
+        match (&p.motion, q.deep, src) {
+            (Some(row), false, Source::Recording { index, .. }) if row.failed == 0 => {
+                stats.indexed += 1;
+                if q.region.touches(&row.mask) {
+                    for s in index.lock().motion_samples(row)? {
+                        candidate(&s, &mut windows);
+                    }
+                }
+            }
+            _ => unindexed.push(p),
+        }
+    }
+    stats.index_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+    // 2. Deep scan of the rest (keyframes).
+    if !unindexed.is_empty() {
+        for p in &unindexed {
+            emit(Event::Unindexed {
+                camera: q.camera.clone(),
+                from_ms: p.start_ms.max(q.from_ms),
+                to_ms: p.end_ms.min(q.to_ms),
+            });
+        }
+        let jobs: Vec<(&Piece, i64, i64)> = unindexed
+            .iter()
+            .flat_map(|p| {
+                let (a, b) = (p.start_ms.max(q.from_ms - 10_000), p.end_ms.min(q.to_ms));
+                let n = ((b - a).max(1) + CHUNK_MS - 1) / CHUNK_MS;
+                (0..n).map(move |i| {
+                    let ca = a + i * CHUNK_MS;
+                    (*p, ca, (ca + CHUNK_MS).min(b))
+                })
+            })
+            .collect();
+        let (keys, errors) = scan_keyframes(&jobs, cancel, &mut |done| {
+            emit(Event::Progress {
+                camera: q.camera.clone(),
+                done: 0.5 * done,
+            })
+        });
+        for e in errors {
+            emit(Event::Problem {
+                camera: q.camera.clone(),
+                message: e,
+            });
+        }
+        stats.keyframes_decoded += keys.iter().map(|k| k.len() as u64).sum::<u64>();
+        for chunk in keys {
+            for w in chunk.windows(2) {
+                let (ta, fa) = (&w[0].0, &w[0].1);
+                let (tb, fb) = (&w[1].0, &w[1].1);
+                let lag = tb - ta;
+                if lag > 0 && lag <= motion::MAX_SPACING_MS {
+                    candidate(&Sample::from_change(*tb, lag, &compare(fa, fb)), &mut windows);
+                }
+            }
+        }
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(RecError::Cancelled);
+    }
+
+    // 3. Confirmation.
+    windows.sort();
+    let mut merged: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in windows {
+        let (a, b) = (a.max(q.from_ms), b.min(q.to_ms));
+        match merged.last_mut() {
+            Some(m) if a <= m.1 + 1_000 => m.1 = m.1.max(b),
+            _ if b > a => merged.push((a, b)),
+            _ => {}
+        }
+    }
+    stats.candidates = merged.len();
+    stats.candidate_ms = merged.iter().map(|w| w.1 - w.0).sum();
+    let total: i64 = stats.candidate_ms.max(1);
+    let mut done_ms = 0;
+    let mut pending: Option<Hit> = None;
+    for (a, b) in merged {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(RecError::Cancelled);
+        }
+        let mut found = Vec::new();
+        for p in pieces.iter().filter(|p| p.end_ms >= a && p.start_ms <= b) {
+            match confirm(p, &q.region, thr, a, b, cancel, &mut stats) {
+                Ok(h) => found.extend(h),
+                Err(e) => emit(Event::Problem {
+                    camera: q.camera.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        for mut h in found {
+            h.camera = q.camera.clone();
+            match pending.as_mut() {
+                Some(p) if h.start_ms <= p.end_ms + JOIN_MS => {
+                    p.end_ms = p.end_ms.max(h.end_ms);
+                    if h.score > p.score {
+                        p.score = h.score;
+                        p.peak_ms = h.peak_ms;
+                        p.thumb = h.thumb;
+                    }
+                }
+                _ => {
+                    if let Some(p) = pending.replace(h) {
+                        stats.hits += 1;
+                        emit(Event::Hit(p));
+                    }
+                }
+            }
+        }
+        done_ms += b - a;
+        emit(Event::Progress {
+            camera: q.camera.clone(),
+            done: if unindexed.is_empty() { 0.0 } else { 0.5 }
+                + if unindexed.is_empty() { 1.0 } else { 0.5 } * done_ms as f32 / total as f32,
+        });
+    }
+    if let Some(p) = pending {
+        stats.hits += 1;
+        emit(Event::Hit(p));
+    }
+    stats.total_ms = t0.elapsed().as_secs_f64() * 1e3;
+    emit(Event::Finished {
+        camera: q.camera.clone(),
+        stats: stats.clone(),
+    });
+    Ok(stats)
+}
+
+/// Opens a file's video stream: (input, stream index, time base, first presentation time).
+/// A picture's timeline time is `start_ms + (pts − first) × tb` — as the players place it.
+fn open_video(path: &Path) -> Result<(ff::format::context::Input, usize, ff::Rational, i64)> {
+    mt_capture::decode::init_ffmpeg();
+    let e = |m: String| RecError::Mp4 {
+        path: path.display().to_string(),
+        message: m,
+    };
+    let mut ictx = ff::format::input(path).map_err(|x| e(x.to_string()))?;
+    let st = ictx
+        .streams()
+        .best(ff::media::Type::Video)
+        .ok_or_else(|| e("no video stream".into()))?;
+    let (idx, tb) = (st.index(), st.time_base());
+    let first = ictx
+        .packets()
+        .filter(|(s, _)| s.index() == idx)
+        .take(16)
+        .filter_map(|(_, p)| p.pts())
+        .min()
+        .unwrap_or(0);
+    let ictx = ff::format::input(path).map_err(|x| e(x.to_string()))?;
+    Ok((ictx, idx, tb, first))
+}
+
+fn wall(start_ms: i64, first: i64, tb: ff::Rational, pts: i64) -> i64 {
+    start_ms + (pts - first) * 1000 * tb.numerator() as i64 / tb.denominator().max(1) as i64
+}
+
+/// Decodes the keyframes of each job (file, from, to) on worker threads. Returns per job the
+/// (time, features) of its keyframes in time order, and the errors (file named).
+pub fn scan_keyframes(
+    jobs: &[(&Piece, i64, i64)],
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(f32),
+) -> (Vec<Vec<(i64, Features)>>, Vec<String>) {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(4)
+        .min(jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<Vec<(i64, Features)>>>> = Mutex::new(vec![None; jobs.len()]);
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for w in 0..workers {
+            let (next, done, out, errors) = (&next, &done, &out, &errors);
+            std::thread::Builder::new()
+                .name(format!("deep-scan {w}"))
+                .spawn_scoped(s, move || {
+                    lower_priority();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= jobs.len() || cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let (p, a, b) = jobs[i];
+                        match keyframes_of(p, a, b, cancel) {
+                            Ok(k) => out.lock()[i] = Some(k),
+                            Err(e) => errors.lock().push(e.to_string()),
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .expect("spawn a deep-scan thread");
+        }
+        // Progress from the calling thread while the workers run (they stop after their
+        // current job when cancelled).
+        loop {
+            let d = done.load(Ordering::Relaxed);
+            progress(d as f32 / jobs.len().max(1) as f32);
+            if d >= jobs.len() || cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let out = out.into_inner().into_iter().flatten().collect();
+    (out, errors.into_inner())
+}
+
+/// The keyframes of one file between `from` and `to` (timeline ms), decoded one by one.
+fn keyframes_of(p: &Piece, from: i64, to: i64, cancel: &AtomicBool) -> Result<Vec<(i64, Features)>> {
+    let (mut ictx, idx, tb, first) = open_video(&p.path)?;
+    let params = ictx
+        .stream(idx)
+        .map(|s| s.parameters())
+        .ok_or_else(|| RecError::Invalid(format!("{}: no video stream", p.path.display())))?;
+    let mut dec = KeyDecoder::from_parameters(params, &p.path)?;
+    // Far into a long file: let libavformat seek (files with an index); ours are a minute.
+    if from - p.start_ms > 120_000 {
+        let ts = ((from - p.start_ms - 5_000) as i64) * 1000; // AV_TIME_BASE µs from the start
+        let _ = ictx.seek(ts, ..ts);
+    }
+    let mut out = Vec::new();
+    let mut failed = 0u32;
+    for (s, pkt) in ictx.packets() {
+        if s.index() != idx || !pkt.is_key() {
+            continue;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Err(RecError::Cancelled);
+        }
+        let Some(pts) = pkt.pts() else { continue };
+        let t = wall(p.start_ms, first, tb, pts);
+        if t < from {
+            continue;
+        }
+        if t > to {
+            break;
+        }
+        match dec.features(&pkt) {
+            Some(f) => out.push((t, f)),
+            None => failed += 1,
+        }
+    }
+    if out.is_empty() && failed > 0 {
+        return Err(RecError::Mp4 {
+            path: p.path.display().to_string(),
+            message: format!("none of its {failed} keyframes could be decoded"),
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes every frame of `p` in [a − lag, b] and finds where the region changed.
+fn confirm(
+    p: &Piece,
+    region: &Region,
+    thr: u8,
+    a: i64,
+    b: i64,
+    cancel: &AtomicBool,
+    stats: &mut Stats,
+) -> Result<Vec<Hit>> {
+    let (mut ictx, idx, tb, first) = open_video(&p.path)?;
+    let params = ictx
+        .stream(idx)
+        .map(|s| s.parameters())
+        .ok_or_else(|| RecError::Invalid(format!("{}: no video stream", p.path.display())))?;
+    let ferr = |e: ff::Error| RecError::Mp4 {
+        path: p.path.display().to_string(),
+        message: e.to_string(),
+    };
+    // SAFETY: reading two plain fields of the parameters.
+    let pixels = unsafe {
+        let pp = params.as_ptr();
+        ((*pp).width.max(0) as u32).saturating_mul((*pp).height.max(0) as u32)
+    };
+    let mut ctx = ff::codec::Context::from_parameters(params).map_err(ferr)?;
+    // SAFETY: a plain field of the codec context, set before the decoder is opened; it
+    // makes the decoder expect reordering, so no picture is dropped after starting mid-file.
+    unsafe {
+        let c = ctx.as_mut_ptr();
+        (*c).has_b_frames = (*c).has_b_frames.max(4);
+    }
+    if pixels >= 1920 * 1080 {
+        ctx.set_threading(ff::threading::Config {
+            kind: ff::threading::Type::Frame,
+            count: 2,
+            ..Default::default()
+        });
+    }
+    let mut dec = ctx.decoder().video().map_err(ferr)?;
+    let from = a - LAG_MS - 2 * STEP_MS;
+    if from - p.start_ms > 120_000 {
+        let ts = (from - p.start_ms - 5_000) * 1000;
+        let _ = ictx.seek(ts, ..ts);
+    }
+    let mut out = ff::frame::Video::empty();
+    let mut gop: Vec<ff::Packet> = Vec::new();
+    let mut started = false;
+    let mut done = false;
+    // Compared pictures: (time, features); active samples: (time, score).
+    let mut recent: VecDeque<(i64, Features)> = VecDeque::new();
+    let mut active: Vec<(i64, u8)> = Vec::new();
+    let mut best: Option<(u8, i64, Option<Thumb>)> = None;
+    let mut last_t = i64::MIN;
+    let mut on_frame = |f: &ff::frame::Video, stats: &mut Stats| -> bool {
+        stats.frames_decoded += 1;
+        let Some(pts) = f.timestamp().or(f.pts()) else {
+            return true;
+        };
+        let t = wall(p.start_ms, first, tb, pts);
+        if t > b {
+            return false;
+        }
+        if t < from || t.saturating_sub(last_t) < STEP_MS - 10 {
+            return true;
+        }
+        last_t = t;
+        let feat = frame_features(f);
+        while recent.len() > 2 && recent[1].0 <= t - LAG_MS {
+            recent.pop_front();
+        }
+        if let Some((pt, pf)) = recent.front() {
+            if t - pt >= LAG_MS - STEP_MS && t >= a - LAG_MS / 2 {
+                let s = region.score_grid(&compare(pf, &feat));
+                if s >= thr {
+                    active.push((t, s));
+                    if best.as_ref().is_none_or(|b| s > b.0) {
+                        best = Some((s, t, thumbnail(f)));
+                    }
+                }
+            }
+        }
+        recent.push_back((t, feat));
+        true
+    };
+    let mut feed = |pkt: Option<&ff::Packet>, dec: &mut ff::decoder::Video, stats: &mut Stats| -> bool {
+        let ok = match pkt {
+            Some(k) => dec.send_packet(k).is_ok(),
+            None => dec.send_eof().is_ok(),
+        };
+        let _ = ok;
+        while dec.receive_frame(&mut out).is_ok() {
+            if !on_frame(&out, stats) {
+                return false;
+            }
+        }
+        true
+    };
+    for (s, pkt) in ictx.packets() {
+        if s.index() != idx {
+            continue;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Err(RecError::Cancelled);
+        }
+        let t = pkt.pts().map(|x| wall(p.start_ms, first, tb, x)).unwrap_or(i64::MIN);
+        if !started {
+            if pkt.is_key() {
+                gop.clear();
+            }
+            gop.push(pkt);
+            if t >= from {
+                started = true;
+                for k in std::mem::take(&mut gop) {
+                    if !feed(Some(&k), &mut dec, stats) {
+                        done = true;
+                        break;
+                    }
+                }
+            }
+        } else if !feed(Some(&pkt), &mut dec, stats) {
+            done = true;
+        }
+        if done || t > b + 2_000 {
+            break;
+        }
+    }
+    if !done {
+        if !started {
+            for k in std::mem::take(&mut gop) {
+                feed(Some(&k), &mut dec, stats);
+            }
+        }
+        feed(None, &mut dec, stats);
+    }
+    // Active samples → changes: consecutive ones (closer than JOIN_MS) are one; a change seen
+    // against the picture a second before lasts until a second before its last sample.
+    let mut hits: Vec<Hit> = Vec::new();
+    for (t, s) in active {
+        match hits.last_mut() {
+            Some(h) if t - (h.end_ms + LAG_MS) <= JOIN_MS => {
+                h.end_ms = (t - LAG_MS).max(h.start_ms);
+                if s > h.score {
+                    h.score = s;
+                }
+            }
+            _ => hits.push(Hit {
+                camera: String::new(),
+                start_ms: t,
+                end_ms: t,
+                peak_ms: t,
+                score: s,
+                thumb: None,
+            }),
+        }
+    }
+    if let Some((_, t, thumb)) = best {
+        if let Some(h) = hits.iter_mut().find(|h| h.start_ms <= t && t <= h.end_ms + LAG_MS) {
+            h.peak_ms = t;
+            h.thumb = thumb;
+        }
+    }
+    Ok(hits)
+}
+
+/// A 160-pixel-wide RGB thumbnail (BT.601) of an 8-bit 4:2:0 picture.
+pub fn thumbnail(f: &ff::frame::Video) -> Option<Thumb> {
+    if !matches!(f.format(), ff::format::Pixel::YUV420P | ff::format::Pixel::YUVJ420P) {
+        return None;
+    }
+    let (w, h) = (f.width() as usize, f.height() as usize);
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let tw = 160usize;
+    let th = (tw * h / w).max(1);
+    let full = f.format() == ff::format::Pixel::YUVJ420P;
+    let (y, u, v) = (f.data(0), f.data(1), f.data(2));
+    let (sy, su, sv) = (f.stride(0), f.stride(1), f.stride(2));
+    let mut rgb = Vec::with_capacity(tw * th * 3);
+    for j in 0..th {
+        let py = j * h / th;
+        for i in 0..tw {
+            let px = i * w / tw;
+            let yy = y[py * sy + px] as f32;
+            let (uu, vv) = (
+                u[(py / 2) * su + px / 2] as f32 - 128.0,
+                v[(py / 2) * sv + px / 2] as f32 - 128.0,
+            );
+            let (yy, k) = if full { (yy, 1.0) } else { ((yy - 16.0) * 1.164, 1.138) };
+            let r = yy + 1.402 * k * vv;
+            let g = yy - 0.344 * k * uu - 0.714 * k * vv;
+            let bb = yy + 1.772 * k * uu;
+            rgb.extend([r, g, bb].map(|c| c.clamp(0.0, 255.0) as u8));
+        }
+    }
+    Some(Thumb {
+        width: tw as u32,
+        height: th as u32,
+        rgb,
+    })
+}
+
+/// Runs the searches of several cameras one after the other on a thread of lower priority.
+/// Events go to `tx` as they are found; the thread ends when all are done or `cancel` is set.
+pub fn spawn(
+    queries: Vec<Query>,
+    index: Option<Arc<Mutex<Index>>>,
+    dir: Option<PathBuf>,
+    files: std::collections::HashMap<String, Vec<Piece>>,
+    cancel: Arc<AtomicBool>,
+    tx: std::sync::mpsc::SyncSender<Event>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("search".into())
+        .spawn(move || {
+            lower_priority();
+            for q in queries {
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+                let r = match (&index, &dir, files.get(&q.camera)) {
+                    (_, _, Some(f)) => search(&q, &Source::Files(f.clone()), &cancel, &mut |e| {
+                        let _ = tx.send(e);
+                    }),
+                    (Some(i), Some(d), None) => search(
+                        &q,
+                        &Source::Recording { index: i, dir: d },
+                        &cancel,
+                        &mut |e| {
+                            let _ = tx.send(e);
+                        },
+                    ),
+                    _ => Err(RecError::Invalid("no footage of this camera".into())),
+                };
+                if let Err(e) = r {
+                    if matches!(e, RecError::Cancelled) {
+                        break;
+                    }
+                    let _ = tx.send(Event::Problem {
+                        camera: q.camera.clone(),
+                        message: e.to_string(),
+                    });
+                    let _ = tx.send(Event::Finished {
+                        camera: q.camera.clone(),
+                        stats: Stats::default(),
+                    });
+                }
+            }
+        })
+}
