@@ -130,7 +130,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 iso(from_ms),
                 iso(to_ms)
             ),
-            Event::Problem { camera, message } => eprintln!("{camera}: {message}"),
+            Event::Problem { camera, problem } => eprintln!("{camera}: {problem}"),
             Event::Progress { .. } => {}
             Event::Finished { camera, stats } => eprintln!(
                 "{camera}: {} hits; index {:.1} ms, {} of {} files indexed, {} keyframes and {} frames decoded, {} candidate windows ({:.1} s), {:.0} ms in all",

@@ -5,6 +5,8 @@
 //! for), not from the app.
 
 use std::io::Write;
+
+use egui_kittest::kittest::Queryable;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
@@ -276,4 +278,148 @@ fn region_search_finds_the_event_not_the_light_and_reports_the_gap() {
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("0.8,0.1,0.5,0.2") && err.contains("outside the picture"), "{err}");
+}
+
+/// In the workstation: open the motion search in playback, drag a region over the tile's
+/// picture, search, see the hit in the list and on the timeline, N jumps to it, B bookmarks
+/// it with the region drawn on the still; the search is audited.
+#[test]
+fn draw_a_region_on_a_tile_search_jump_to_the_hit_and_bookmark_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(clip) = event_clip(tmp.path()) else { return };
+    let rec_dir = tmp.path().join("rec");
+    let mut r = rig(
+        Some(&rec_dir),
+        4.0,
+        &[("/events/main", json!({"source": "clip", "file": clip.display().to_string(), "fps": 25}))],
+        "",
+    );
+    std::thread::sleep(Duration::from_secs(14));
+    let sent = r.sim.sent();
+    let rec = r.rec.take().unwrap();
+    let first = rec.index().lock().all().unwrap().iter().map(|s| s.start_ms).min().expect("segments");
+    let event = spans(&sent, EVENT)
+        .into_iter()
+        .find(|e| e.0 > first + 1_500)
+        .expect("the event was recorded");
+    let (db, log) = crate::ui::supervisor_log(tmp.path());
+    let mut app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        std::mem::take(&mut r.cams),
+        mt_ui::WallState {
+            layout: mt_ui::WallLayout::G1,
+            tiles: vec![Some("c1".into())],
+            show_health: false,
+            ..Default::default()
+        },
+        None,
+        vec![],
+    )
+    .with_log(log);
+    app.recorder = Some(rec);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, "gs01", "1357");
+    h.key_press(egui::Key::P);
+    h.run_steps(2);
+    h.state_mut().playback.as_mut().unwrap().seek(first + 2_000);
+    let wait_picture = |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>| {
+        crate::util::wait_for(Duration::from_secs(8), || {
+            h.run_steps(1);
+            let pb = h.state().playback.as_ref().unwrap();
+            pb.player("c1").filter(|p| p.settled() && p.shown_ms().is_some()).map(|_| ())
+        })
+        .expect("the recorded picture is on the tile");
+    };
+    wait_picture(&mut h);
+    h.get_by_label("Tìm chuyển động").click();
+    h.run_steps(3);
+    // Drag the region (the same fractions as REGION) over the picture.
+    let pic = h.get_by_label("region c1").rect();
+    let at = |fx: f32, fy: f32| egui::pos2(pic.left() + fx * pic.width(), pic.top() + fy * pic.height());
+    h.hover_at(at(0.5, 0.2));
+    h.run_steps(1);
+    h.drag_at(at(0.5, 0.2));
+    h.run_steps(1);
+    for k in 1..=5 {
+        let f = k as f32 / 5.0;
+        h.hover_at(at(0.5 + 0.45 * f, 0.2 + 0.4 * f));
+        h.run_steps(1);
+    }
+    h.drop_at(at(0.95, 0.6));
+    h.run_steps(3);
+    let region = h.state().region_search.region.clone().expect("the drag drew a region");
+    let want = Region::parse_rect(REGION).unwrap();
+    assert!(
+        region.outline.iter().zip(&want.outline).all(|(a, b)| (a[0] - b[0]).abs() < 0.02 && (a[1] - b[1]).abs() < 0.02),
+        "region {:?}",
+        region.outline
+    );
+    let yellow_in_timeline = |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>| -> usize {
+        let img = h.render().expect("render");
+        let top = (img.height() as f32 * 0.75) as u32;
+        img.enumerate_pixels()
+            .filter(|(_, y, p)| *y > top && p[0] > 235 && (185..215).contains(&p[1]) && p[2] < 70)
+            .count()
+    };
+    h.get_by_label("10'").click();
+    h.run_steps(3);
+    let before = yellow_in_timeline(&mut h);
+    h.get_by_label("Như dòng thời gian").click();
+    h.run_steps(1);
+    h.get_by_label("Tìm").click();
+    h.run_steps(2);
+    crate::util::wait_for(Duration::from_secs(60), || {
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(20));
+        (!h.state().region_search.running()).then_some(())
+    })
+    .expect("the search finishes");
+    h.run_steps(3);
+    let hits: Vec<Hit> = h.state().region_search.hits.iter().map(|r| r.hit.clone()).collect();
+    let hit = hits
+        .iter()
+        .find(|x| (x.start_ms - event.0).abs() <= 1_000)
+        .unwrap_or_else(|| panic!("the event {:?} is in the list: {:?}", (event.0 - first, event.1 - first), hits.iter().map(|x| (x.start_ms - first, x.end_ms - first)).collect::<Vec<_>>()))
+        .clone();
+    assert!(h.query_by_label_contains("hit ").is_some(), "the hit is listed");
+    if std::env::var_os("MATTHAN_SHOT").is_some() {
+        h.render().unwrap().save("/tmp/search-kittest.png").unwrap();
+    }
+    assert!(yellow_in_timeline(&mut h) > before + 10, "the hit is drawn on the timeline");
+    // N: to the first hit, a few seconds before it, playing; the tile shows that footage.
+    h.state_mut().playback.as_mut().unwrap().seek(first);
+    h.run_steps(2);
+    h.key_press(egui::Key::N);
+    h.run_steps(1);
+    let first_hit = hits[0].clone();
+    let clock = h.state().playback.as_ref().unwrap().clock_ms;
+    assert!((clock - (first_hit.start_ms - 3_000)).abs() < 1_000, "N goes to 3 s before the hit: {clock} vs {}", first_hit.start_ms);
+    // Pause inside the hit and bookmark it: B keeps the region on the still.
+    let pb = h.state_mut().playback.as_mut().unwrap();
+    pb.playing = false;
+    h.state_mut().region_search.current = hits.iter().position(|x| x.start_ms == hit.start_ms);
+    h.state_mut().playback.as_mut().unwrap().seek(hit.start_ms + 500);
+    wait_picture(&mut h);
+    h.key_press(egui::Key::B);
+    h.run_steps(3);
+    let draft = h.state().log.as_ref().unwrap().bookmark_prompt.clone().expect("B opens the bookmark prompt");
+    assert_eq!(draft.camera_id, "c1");
+    assert!(draft.note.contains("Chuyển động trong vùng"), "note {:?}", draft.note);
+    let f = draft.frame.clone().expect("a still");
+    // The outline's top edge at y = 0.2: yellow in the still (U low, V high), not elsewhere.
+    let (cw, _) = f.chroma_size();
+    let row = ((0.2 * (f.height - 1) as f32) as usize) / 2;
+    let col = ((0.7 * (f.width - 1) as f32) as usize) / 2;
+    assert!(f.u[row * cw as usize + col] < 40 && f.v[row * cw as usize + col] > 130, "the region is drawn on the still");
+    assert!((120..136).contains(&f.u[(row + 20) * cw as usize + col]), "only the outline is coloured");
+    h.key_press(egui::Key::Enter);
+    crate::ui::settle(&mut h);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let note: String = conn.query_row("SELECT note FROM bookmark", [], |r| r.get(0)).unwrap();
+    assert!(note.contains("Chuyển động trong vùng"));
+    let audited: i64 = conn
+        .query_row("SELECT count(*) FROM audit_log WHERE action = 'search' AND operator_id = 'gs01'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(audited, 1, "the search is audited");
 }

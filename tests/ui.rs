@@ -184,6 +184,18 @@ fn every_translation_key_exists_in_both_languages() {
         assert!(vi.contains(k), "{k} missing from vi.ftl");
     }
     assert!(vi.len() > 30);
+    // A message defined twice: Fluent keeps the first, so the second text is never shown.
+    for file in ["vi.ftl", "en.ftl"] {
+        let text = std::fs::read_to_string(crate::util::assets().join("i18n").join(file)).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for (n, line) in text.lines().enumerate() {
+            if let Some((id, _)) = line.split_once(" = ") {
+                if !id.starts_with(' ') && !id.starts_with('#') {
+                    assert!(seen.insert(id.to_owned()), "{file}:{}: {id} is defined twice", n + 1);
+                }
+            }
+        }
+    }
 }
 
 #[test]

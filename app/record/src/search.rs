@@ -74,12 +74,28 @@ pub enum Event {
     Gap(Gap),
     /// Footage without a motion index, decoded instead.
     Unindexed { camera: String, from_ms: i64, to_ms: i64 },
-    /// Something the officer must be told (footage that cannot be decoded, no recording …);
-    /// the search goes on with the rest.
-    Problem { camera: String, message: String },
+    /// Something the officer must be told; the search goes on with the rest.
+    Problem { camera: String, problem: Problem },
     /// Share of this camera's work done (0–1).
     Progress { camera: String, done: f32 },
     Finished { camera: String, stats: Stats },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Problem {
+    /// No footage of the camera at all in the period (the gaps say why).
+    NoRecording,
+    /// Footage that could not be read or decoded (the file and the reason).
+    Footage(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::NoRecording => f.write_str("no recording in this period"),
+            Problem::Footage(m) => f.write_str(m),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -185,7 +201,7 @@ pub fn search(
     if pieces.is_empty() {
         emit(Event::Problem {
             camera: q.camera.clone(),
-            message: "no recording in this period".into(),
+            problem: Problem::NoRecording,
         });
         stats.total_ms = t0.elapsed().as_secs_f64() * 1e3;
         emit(Event::Finished {
@@ -249,7 +265,7 @@ pub fn search(
         for e in errors {
             emit(Event::Problem {
                 camera: q.camera.clone(),
-                message: e,
+                problem: Problem::Footage(e),
             });
         }
         stats.keyframes_decoded += keys.iter().map(|k| k.len() as u64).sum::<u64>();
@@ -294,7 +310,7 @@ pub fn search(
                 Ok(h) => found.extend(h),
                 Err(e) => emit(Event::Problem {
                     camera: q.camera.clone(),
-                    message: e.to_string(),
+                    problem: Problem::Footage(e.to_string()),
                 }),
             }
         }
@@ -702,7 +718,7 @@ pub fn spawn(
                     }
                     let _ = tx.send(Event::Problem {
                         camera: q.camera.clone(),
-                        message: e.to_string(),
+                        problem: Problem::Footage(e.to_string()),
                     });
                     let _ = tx.send(Event::Finished {
                         camera: q.camera.clone(),

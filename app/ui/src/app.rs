@@ -1,6 +1,6 @@
 //! The workstation window: top bar, camera list (left), wall (centre), health panel (bottom).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +128,16 @@ pub enum Command {
     ToggleTrust,
     /// M: wall → map → both → wall.
     CycleView,
+    /// Playback: open / close the region search panel.
+    ToggleSearch,
+    /// A region was dragged over a tile's picture (corners in fractions of the picture).
+    RegionDrawn {
+        camera: String,
+        a: [f32; 2],
+        b: [f32; 2],
+    },
+    /// N / Shift+N: the next / previous search hit.
+    StepHit(i32),
 }
 
 pub struct MatThanApp {
@@ -151,6 +161,8 @@ pub struct MatThanApp {
     pub recorder: Option<mt_record::Recorder>,
     /// Playback of the recordings on the wall (P), when on.
     pub playback: Option<crate::playback::Playback>,
+    /// Region search in playback (its panel, region and hits).
+    pub region_search: crate::search::SearchUi,
     /// An evidence archive opened with "Open evidence archive" (shown instead of the wall).
     pub replay: Option<crate::replay::Replay>,
     /// The recorder's state, read once per frame (tiles, health panel, top bar).
@@ -207,6 +219,7 @@ impl MatThanApp {
             recorder: None,
             rec_status: None,
             playback: None,
+            region_search: Default::default(),
             replay: None,
             open_archive: None,
             loading: None,
@@ -310,6 +323,62 @@ impl MatThanApp {
                 persist = false;
             }
             Command::ToggleHealth => self.state.show_health = !self.state.show_health,
+            Command::Bookmark
+                if self
+                    .playback
+                    .as_ref()
+                    .is_some_and(|pb| self.region_search.hit_at(pb.clock_ms).is_some()) =>
+            {
+                // B on a search hit: the hit's camera at the picture shown, the region drawn
+                // on the still, the hit in the note.
+                persist = false;
+                let pb = self.playback.as_ref().expect("checked");
+                let hit = self.region_search.hit_at(pb.clock_ms).expect("checked").clone();
+                let frame = pb
+                    .player(&hit.camera)
+                    .filter(|p| p.shown_ms().is_some())
+                    .and_then(|p| p.shared.latest())
+                    .map(|f| match &self.region_search.region {
+                        Some(r) => Arc::new(crate::search::with_outline(&f, &r.outline)),
+                        None => f,
+                    });
+                let name = self
+                    .by_id
+                    .get(&hit.camera)
+                    .map(|&i| self.cameras[i].config.name.clone())
+                    .unwrap_or_else(|| hit.camera.clone());
+                let note = self.tr.t_args(
+                    "motion-bookmark-note",
+                    &[
+                        ("from", crate::log::format_time(hit.start_ms).into()),
+                        ("to", crate::log::format_time(hit.end_ms).into()),
+                    ],
+                );
+                if let Some(log) = self.log.as_mut() {
+                    log.start_bookmark(&hit.camera, &name, frame, "playback", pb.clock_ms);
+                    log.set_bookmark_note(note);
+                }
+            }
+            Command::ToggleSearch => {
+                persist = false;
+                self.region_search.open = !self.region_search.open;
+                if !self.region_search.open {
+                    self.region_search.cancel();
+                }
+            }
+            Command::RegionDrawn { camera, a, b } => {
+                persist = false;
+                self.region_search.set_rect(&self.tr, &camera, egui::pos2(a[0], a[1]), egui::pos2(b[0], b[1]));
+            }
+            Command::StepHit(dir) => {
+                persist = false;
+                if let Some(pb) = self.playback.as_mut() {
+                    if let Some(t) = self.region_search.step(pb.clock_ms, dir) {
+                        pb.seek(t);
+                        pb.playing = true;
+                    }
+                }
+            }
             Command::Bookmark => {
                 persist = false;
                 let tile = self.maximised.unwrap_or(self.selected);
@@ -566,6 +635,7 @@ impl MatThanApp {
                 }
             }
         }
+        let mut search_started = false;
         if let Some(pb) = self.playback.as_mut() {
             pb.tick();
             let n = self.state.layout.tile_count();
@@ -594,6 +664,15 @@ impl MatThanApp {
             };
             let tr = &self.tr;
             let mut live = false;
+            let names: HashMap<String, String> = tile_cams.iter().cloned().collect();
+            self.region_search.poll(ui.ctx(), &names);
+            let hits: Vec<(String, i64, i64)> = self
+                .region_search
+                .hits
+                .iter()
+                .map(|h| (h.hit.camera.clone(), h.hit.start_ms, h.hit.end_ms))
+                .collect();
+            let mut toggle_search = false;
             egui::Panel::bottom("playback")
                 .resizable(false)
                 .show(ui, |ui| {
@@ -604,14 +683,49 @@ impl MatThanApp {
                         &crate::playback::Marks {
                             bookmarks: &bookmarks,
                             incidents: &incidents,
+                            hits: &hits,
+                            search_open: self.region_search.open,
                         },
+                        &mut toggle_search,
                     );
                 });
+            if toggle_search {
+                cmds.push(Command::ToggleSearch);
+            }
+            if self.region_search.open {
+                let mut out = (None, false);
+                egui::Panel::right("search")
+                    .resizable(true)
+                    .default_size(300.0)
+                    .show(ui, |ui| out = self.region_search.panel_ui(ui, tr, &tile_cams));
+                match out.0 {
+                    Some(crate::search::SearchAction::Seek(t, play)) => {
+                        pb.seek(t);
+                        pb.playing = play;
+                    }
+                    None => {}
+                }
+                if out.1 {
+                    let (index, dir, window) = (pb.index(), pb.rec_dir(), pb.window());
+                    self.region_search.start(tr, &tile_cams, window, index, dir, ui.ctx());
+                    search_started = self.region_search.running();
+                }
+            }
             if live {
                 cmds.push(Command::TogglePlayback);
             }
             ui.ctx()
                 .request_repaint_after(Duration::from_millis(if pb.playing { 16 } else { 100 }));
+        }
+        if search_started {
+            // Reviewing footage is accountable to an officer, like playback.
+            let subject = format!(
+                "cameras={};region={:?};sensitivity={:.2}",
+                if self.region_search.all_cameras { "layout".to_owned() } else { self.region_search.camera.clone().unwrap_or_default() },
+                self.region_search.region.as_ref().map(|r| r.outline.clone()).unwrap_or_default(),
+                self.region_search.sensitivity
+            );
+            self.audit("search", subject);
         }
         if !self.fullscreen {
             egui::Panel::left("cameras")
@@ -783,6 +897,9 @@ impl MatThanApp {
             }
             if self.playback.is_some() && i.key_pressed(Key::Space) {
                 cmds.push(Command::PlayPause);
+            }
+            if self.playback.is_some() && i.key_pressed(Key::N) {
+                cmds.push(Command::StepHit(if i.modifiers.shift { -1 } else { 1 }));
             }
         });
     }
@@ -1291,13 +1408,15 @@ impl MatThanApp {
                     match (player, recorded) {
                         (Some(pl), Some(_)) => {
                             if let Some(frame) = pl.shared.latest() {
+                                let pic = fit_aspect(rect, frame.width, frame.height);
                                 painter.add(egui_wgpu::Callback::new_paint_callback(
-                                    fit_aspect(rect, frame.width, frame.height),
+                                    pic,
                                     VideoCallback {
                                         stream: pl.shared.clone(),
                                         frame,
                                     },
                                 ));
+                                self.region_ui(ui, &painter, pic, &cam.config.id.0, cmds);
                             }
                         }
                         _ => {
@@ -1383,6 +1502,57 @@ impl MatThanApp {
             };
             ui.painter()
                 .rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
+        }
+    }
+
+    /// Region search on a playback tile: with the search panel open, a drag over the picture
+    /// draws the region (its start is kept in egui's memory: the wall only reads the app);
+    /// the region is drawn over the tiles it applies to.
+    fn region_ui(
+        &self,
+        ui: &mut egui::Ui,
+        painter: &egui::Painter,
+        pic: Rect,
+        camera: &str,
+        cmds: &mut Vec<Command>,
+    ) {
+        let mut now = None;
+        if self.region_search.open {
+            let id = ui.scope_id().with(("region", camera));
+            let r = ui.interact(pic, id, Sense::drag());
+            r.widget_info(|| {
+                egui::WidgetInfo::labeled(egui::Role::Canvas, true, format!("region {camera}"))
+            });
+            let key = egui::Id::unique("region-drag");
+            if r.drag_started() {
+                if let Some(p) = ui.input(|i| i.pointer.press_origin()) {
+                    let f = crate::search::to_frac(pic, p);
+                    ui.ctx()
+                        .data_mut(|d| d.insert_temp(key, (camera.to_owned(), f)));
+                }
+            }
+            let start: Option<(String, egui::Pos2)> = ui.ctx().data(|d| d.get_temp(key));
+            if let (Some((c, a)), Some(p)) = (&start, r.interact_pointer_pos()) {
+                if c == camera {
+                    now = Some(crate::search::to_frac(pic, p));
+                    if r.drag_stopped() {
+                        let b = now.unwrap_or(*a);
+                        cmds.push(Command::RegionDrawn {
+                            camera: camera.to_owned(),
+                            a: [a.x, a.y],
+                            b: [b.x, b.y],
+                        });
+                        ui.ctx().data_mut(|d| d.remove::<(String, egui::Pos2)>(key));
+                    }
+                }
+            }
+            if r.hovered() {
+                ui.ctx().set_cursor_icon(egui::CursorIcon::Crosshair);
+            }
+            let drag = start.zip(now).map(|((_, a), b)| (a, b));
+            self.region_search.paint_region(painter, pic, camera, drag);
+        } else {
+            self.region_search.paint_region(painter, pic, camera, None);
         }
     }
 

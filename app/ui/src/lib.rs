@@ -11,6 +11,7 @@ pub mod log;
 pub mod map;
 pub mod playback;
 pub mod replay;
+pub mod search;
 pub mod trust;
 
 pub use app::{Command, MatThanApp, WallState};

@@ -136,7 +136,7 @@ fn fmt_time(ms: i64) -> String {
 }
 
 /// A time as the officer types it: `29/11/2026 14:05`, local time.
-fn fmt_input_time(ms: i64) -> String {
+pub(crate) fn fmt_input_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -146,7 +146,7 @@ fn fmt_input_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn parse_input_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_input_time(s: &str) -> Option<i64> {
     use chrono::TimeZone;
     let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%d/%m/%Y %H:%M").ok()?;
     chrono::Local
@@ -537,6 +537,13 @@ impl LogUi {
             post_s: 30,
         });
         self.focus_note = true;
+    }
+
+    /// Prefills the note of the bookmark being made (a search hit says what was found).
+    pub fn set_bookmark_note(&mut self, note: String) {
+        if let Some(d) = self.bookmark_prompt.as_mut() {
+            d.note = note;
+        }
     }
 
     fn sort_incidents(&mut self) {

@@ -32,8 +32,8 @@ pub struct Playback {
     snap_back: bool,
     /// The timeline's data being read on a thread.
     refreshing: Option<std::sync::mpsc::Receiver<TimelineData>>,
-    /// Per camera: (segment start, bytes per second), the activity trace.
-    activity: HashMap<String, Vec<(i64, Vec<u32>)>>,
+    /// Per camera: (time, share of the picture that changed), the motion trace.
+    activity: HashMap<String, Vec<(i64, f32)>>,
     ranges_at: Option<Instant>,
 }
 
@@ -42,13 +42,17 @@ type TimelineData = Vec<(
     String,
     Vec<(i64, i64)>,
     Vec<mt_record::index::Gap>,
-    Vec<(i64, Vec<u32>)>,
+    Vec<(i64, f32)>,
 )>;
 
 /// What the timeline marks besides recordings: bookmark and incident times.
 pub struct Marks<'a> {
     pub bookmarks: &'a [i64],
     pub incidents: &'a [i64],
+    /// Region search hits: (camera, start, end).
+    pub hits: &'a [(String, i64, i64)],
+    /// The region search panel is open (its button shows it).
+    pub search_open: bool,
 }
 
 impl Playback {
@@ -210,7 +214,7 @@ impl Playback {
                     if let Some(start) = open {
                         r.push((start, now));
                     }
-                    let act = idx.activity(&id, a, b).unwrap_or_default();
+                    let act = idx.motion_trace(&id, a, b).unwrap_or_default();
                     drop(idx);
                     out.push((id, r, gaps, act));
                 }
@@ -222,7 +226,16 @@ impl Playback {
         }
     }
 
-    fn window(&self) -> (i64, i64) {
+    pub fn index(&self) -> Arc<Mutex<Index>> {
+        self.index.clone()
+    }
+
+    pub fn rec_dir(&self) -> PathBuf {
+        self.rec_dir.clone()
+    }
+
+    /// The period the timeline shows.
+    pub fn window(&self) -> (i64, i64) {
         let end = (self.clock_ms + self.window_ms / 2).min(mt_record::now_ms());
         (end - self.window_ms, end)
     }
@@ -234,12 +247,21 @@ impl Playback {
         tr: &Tr,
         cameras: &[(String, String)],
         marks: &Marks<'_>,
+        toggle_search: &mut bool,
     ) -> bool {
         self.refresh_ranges(cameras);
         let mut live = false;
-        ui.horizontal(|ui| {
+        // Wrapped: a row wider than the panel would widen the timeline under the side panels.
+        ui.horizontal_wrapped(|ui| {
             if ui.button(tr.t("playback-live")).clicked() {
                 live = true;
+            }
+            if ui
+                .selectable_label(marks.search_open, tr.t("motion-toggle"))
+                .on_hover_text(tr.t("motion-key-hint"))
+                .clicked()
+            {
+                *toggle_search = true;
             }
             ui.separator();
             let step = crate::replay::transport_ui(ui, tr, &mut self.playing, &mut self.rate);
@@ -296,7 +318,6 @@ impl Playback {
         });
         let rows = cameras.len().max(1) as f32;
         let (a, b) = self.window();
-        let span = (b - a).max(1) as f32;
         let strip = crate::replay::TimeStrip::new(ui, tr, rows * 13.0 + 26.0, (a, b));
         let mut hover_gap: Option<String> = None;
         let (rect, p) = (strip.rect, &strip.painter);
@@ -348,33 +369,45 @@ impl Playback {
                     );
                 }
             }
-            // Activity: bytes per second, scaled to the busiest second in view, as a bar
-            // graph over the recorded range (more motion, more bytes).
+            // Motion: the share of the picture that changed, per sample of the motion
+            // index (a bar of full height: a quarter of the picture or more), the strongest
+            // sample of each pixel column.
             let trace = self.activity.get(id).map(Vec::as_slice).unwrap_or(&[]);
-            let max = trace
-                .iter()
-                .flat_map(|(_, v)| v.iter().copied())
-                .max()
-                .unwrap_or(0)
-                .max(1) as f32;
             let mut bars = egui::Mesh::default();
-            let px_per_s = rect.width() / span * 1000.0;
-            let stride = ((1.0 / px_per_s).ceil() as usize).max(1);
-            for (start, per_s) in trace {
-                for (k, chunk) in per_s.chunks(stride).enumerate() {
-                    let t = start + (k * stride) as i64 * 1000;
-                    if t < a || t > b {
-                        continue;
+            let mut col: Option<(i32, f32)> = None;
+            let flush = |c: Option<(i32, f32)>, bars: &mut egui::Mesh| {
+                if let Some((x, v)) = c {
+                    let v = (v * 4.0).min(1.0);
+                    if v > 0.0 {
+                        let bar = Rect::from_min_max(
+                            egui::pos2(x as f32, y + 9.0 - 9.0 * v.max(0.12)),
+                            egui::pos2(x as f32 + 1.0, y + 9.0),
+                        );
+                        bars.add_colored_rect(bar, Color32::from_rgb(255, 170, 60));
                     }
-                    let v = chunk.iter().copied().max().unwrap_or(0) as f32 / max;
-                    let x0 = x_of(t);
-                    let x1 = x_of(t + stride as i64 * 1000).max(x0 + 1.0);
-                    let bar = Rect::from_min_max(
-                        egui::pos2(x0, y + 9.0 - 9.0 * v),
-                        egui::pos2(x1, y + 9.0),
-                    );
-                    bars.add_colored_rect(bar, Color32::from_rgb(150, 210, 255));
                 }
+            };
+            for (t, share) in trace {
+                if *t < a || *t > b {
+                    continue;
+                }
+                let x = x_of(*t).floor() as i32;
+                match col {
+                    Some((cx, v)) if cx == x => col = Some((cx, v.max(*share))),
+                    _ => {
+                        flush(col, &mut bars);
+                        col = Some((x, *share));
+                    }
+                }
+            }
+            flush(col, &mut bars);
+            // Search hits on this camera's row.
+            for (_, s, e) in marks.hits.iter().filter(|h| &h.0 == id) {
+                let r = Rect::from_min_max(
+                    egui::pos2(x_of(*s).max(rect.left()), y - 1.0),
+                    egui::pos2(x_of(*e).min(rect.right()).max(x_of(*s) + 2.0), y + 10.0),
+                );
+                p.rect_filled(r, 1.0, Color32::from_rgb(250, 200, 40));
             }
             p.add(egui::Shape::mesh(bars));
             p.text(
