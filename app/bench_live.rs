@@ -59,7 +59,7 @@ fn q(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-fn camera(id: &str, url: &str) -> anyhow::Result<mt_core::CameraConfig> {
+pub(crate) fn camera(id: &str, url: &str) -> anyhow::Result<mt_core::CameraConfig> {
     let text = format!("[[camera]]\nid = \"{id}\"\nname = \"Bench {id}\"\nlat = 21.07\nlon = 105.79\nmain_url = \"{url}\"\n");
     let f = mt_core::parse_cameras("bench-live", &text)?;
     f.cameras.into_iter().next().context("bench camera")

@@ -13,6 +13,7 @@
 
 mod bench;
 mod bench_live;
+mod bench_search;
 mod demo;
 mod evidence;
 mod search_cli;
@@ -184,6 +185,28 @@ enum Cmd {
         minutes: u64,
         #[arg(long, default_value_t = 200)]
         seeks: usize,
+    },
+    /// Region search benchmark: index search over a generated 16 cameras × 7 days index, the
+    /// index's cost while recording 16 cameras, deep scan of an hour of 1080p.
+    BenchSearch {
+        #[arg(long, default_value_t = 16)]
+        camera_count: usize,
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+        #[arg(long, default_value_t = 40)]
+        queries: usize,
+        /// Seconds of recording per phase (with and without the index, twice each).
+        #[arg(long, default_value_t = 20)]
+        record_secs: u64,
+        /// Minutes of 1080p footage for the deep scan.
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
+        /// Where to put the generated footage and index (default: a temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Run one part only: index, record or deep.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Map benchmark: frame preparation, hit-testing and coverage with N generated cameras
     /// over the district data.
@@ -485,6 +508,15 @@ fn main() -> anyhow::Result<()> {
         }) => bench::log(incidents, notes, dir.unwrap_or_else(std::env::temp_dir)),
         Some(Cmd::BenchMap { cameras_n, map_dir }) => bench::map(cameras_n, &map_dir),
         Some(Cmd::BenchEvidence { minutes, seeks }) => bench::evidence(minutes, seeks),
+        Some(Cmd::BenchSearch {
+            camera_count,
+            days,
+            queries,
+            record_secs,
+            minutes,
+            dir,
+            only,
+        }) => bench_search::run(camera_count, days, queries, record_secs, minutes, dir, only),
         Some(Cmd::Record {
             dir,
             segment_secs,

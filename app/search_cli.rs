@@ -97,6 +97,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             to_ms: to,
             sensitivity: a.sensitivity,
             deep: a.deep,
+            confirm: true,
         };
         let src = Source::Recording {
             index: &index,

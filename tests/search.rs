@@ -201,6 +201,7 @@ fn region_search_finds_the_event_not_the_light_and_reports_the_gap() {
         to_ms: to,
         sensitivity: 0.5,
         deep: false,
+        confirm: true,
     };
     let (hits, other) = run(&q, &index, &rec);
     let show = |h: &[Hit]| h.iter().map(|h| (h.start_ms - from, h.end_ms - from, h.score)).collect::<Vec<_>>();

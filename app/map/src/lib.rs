@@ -9,6 +9,7 @@ pub mod mbtiles;
 pub mod plan;
 pub mod proj;
 pub mod sites;
+pub mod streets;
 
 pub use coverage::{Coverage, Gap, Road, WardCoverage};
 pub use layer::{Feature, Kind, Layer, MapData};

@@ -38,17 +38,26 @@ CREATE TABLE IF NOT EXISTS lock (
 );
 -- The motion index (see motion.rs): one row per segment whose keyframes were sampled,
 -- written in the segment's own transaction. No row: the segment is not indexed (footage
--- from before the index, or imported) and a search decodes it.
+-- from before the index, or imported) and a search decodes it. Small rows, scanned by a
+-- search; the samples are read only for the segments whose masks touch the region.
 CREATE TABLE IF NOT EXISTS motion (
-    segment_id INTEGER PRIMARY KEY,
+    segment_id INTEGER NOT NULL,
     camera_id  TEXT NOT NULL,
     start_ms   INTEGER NOT NULL,
     end_ms     INTEGER NOT NULL,
     mask       BLOB NOT NULL,     -- 72 bytes: the cells that changed at all in the segment
     failed     INTEGER NOT NULL,  -- keyframes that gave no picture (holes in the index)
+    lag_ms     INTEGER NOT NULL,  -- the longest time between two compared keyframes
+    trace      BLOB NOT NULL,     -- per second of the segment: share of the picture changed (0–255)
+    bitmaps    BLOB NOT NULL,     -- motion::bitmaps: per cell, its strongest change and the seconds it changed
+    -- Stored in camera and time order, so a search reads one camera's week in one sweep.
+    PRIMARY KEY (camera_id, start_ms, segment_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS motion_segment ON motion (segment_id);
+CREATE TABLE IF NOT EXISTS motion_samples (
+    segment_id INTEGER PRIMARY KEY,
     samples    BLOB NOT NULL      -- motion::encode
 );
-CREATE INDEX IF NOT EXISTS motion_camera_time ON motion (camera_id, start_ms);
 ";
 
 /// A segment's row of the motion index (samples read separately, only where needed).
@@ -59,6 +68,9 @@ pub struct MotionRow {
     pub end_ms: i64,
     pub mask: Vec<u8>,
     pub failed: i64,
+    pub lag_ms: i64,
+    /// [`crate::motion::bitmaps`], read with the row (one scan, no query per segment).
+    pub bitmaps: Vec<u8>,
 }
 
 /// One recorded file. Times are the workstation's timeline (Unix ms): `start_ms` is the
@@ -219,6 +231,9 @@ impl Index {
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
+        // Searches sweep days of the motion index: read it mapped rather than page by page.
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         // Added after the first version: bytes per second of each segment (activity).
         let has_activity: bool = conn
@@ -365,6 +380,8 @@ impl Index {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         tx.execute("DELETE FROM motion WHERE segment_id = ?1", params![id])
             .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM motion_samples WHERE segment_id = ?1", params![id])
+            .map_err(|e| self.err(e))?;
         tx.execute("DELETE FROM segment WHERE id = ?1", params![id])
             .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
@@ -379,14 +396,33 @@ impl Index {
         activity: &[u32],
         motion: Option<(&[crate::motion::Sample], u64)>,
     ) -> Result<i64> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        let id = self.insert(s)?;
-        self.set_activity(id, activity)?;
-        if let Some((samples, failed)) = motion {
-            self.set_motion(id, s, samples, failed)?;
+        // A savepoint rather than a transaction: it nests in a caller's (a benchmark writing
+        // many segments in one), and on its own it is one.
+        self.conn
+            .execute_batch("SAVEPOINT segment_insert")
+            .map_err(|e| self.err(e))?;
+        let r = (|| {
+            let id = self.insert(s)?;
+            self.set_activity(id, activity)?;
+            if let Some((samples, failed)) = motion {
+                self.set_motion(id, s, samples, failed)?;
+            }
+            Ok(id)
+        })();
+        match r {
+            Ok(id) => {
+                self.conn
+                    .execute_batch("RELEASE segment_insert")
+                    .map_err(|e| self.err(e))?;
+                Ok(id)
+            }
+            Err(e) => {
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO segment_insert; RELEASE segment_insert");
+                Err(e)
+            }
         }
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(id)
     }
 
     /// Stores the motion samples of segment `id` (replacing any).
@@ -398,14 +434,21 @@ impl Index {
         failed: u64,
     ) -> Result<()> {
         let (blob, mask) = crate::motion::encode(s.start_ms, samples);
+        let trace = crate::motion::trace(s.start_ms, s.end_ms, samples);
+        let bitmaps = crate::motion::bitmaps(s.start_ms, samples);
+        let lag = samples.iter().map(|x| x.lag_ms as i64).max().unwrap_or(0);
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO motion (segment_id, camera_id, start_ms, end_ms, mask, failed, samples)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO motion (segment_id, camera_id, start_ms, end_ms, mask, failed, lag_ms, trace, bitmaps)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .and_then(|mut st| {
-                st.execute(params![id, s.camera_id, s.start_ms, s.end_ms, &mask[..], failed as i64, blob])
+                st.execute(params![id, s.camera_id, s.start_ms, s.end_ms, &mask[..], failed as i64, lag, trace, bitmaps])
             })
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO motion_samples (segment_id, samples) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![id, blob]))
             .map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -415,7 +458,7 @@ impl Index {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT segment_id, start_ms, end_ms, mask, failed FROM motion
+                "SELECT segment_id, start_ms, end_ms, mask, failed, lag_ms, bitmaps FROM motion
                  WHERE camera_id = ?1 AND start_ms <= ?3 AND end_ms >= ?2 ORDER BY start_ms",
             )
             .map_err(|e| self.err(e))?;
@@ -427,6 +470,8 @@ impl Index {
                     end_ms: r.get(2)?,
                     mask: r.get(3)?,
                     failed: r.get(4)?,
+                    lag_ms: r.get(5)?,
+                    bitmaps: r.get(6)?,
                 })
             })
             .map_err(|e| self.err(e))?
@@ -439,7 +484,7 @@ impl Index {
     pub fn motion_samples(&self, row: &MotionRow) -> Result<Vec<crate::motion::Sample>> {
         let blob: Vec<u8> = self
             .conn
-            .prepare_cached("SELECT samples FROM motion WHERE segment_id = ?1")
+            .prepare_cached("SELECT samples FROM motion_samples WHERE segment_id = ?1")
             .and_then(|mut st| st.query_row(params![row.segment_id], |r| r.get(0)))
             .map_err(|e| self.err(e))?;
         crate::motion::decode(row.start_ms, &blob).ok_or_else(|| RecError::Index {
@@ -448,15 +493,29 @@ impl Index {
         })
     }
 
-    /// Per sample of `camera` in [from, to]: (time, share of the picture that changed at
-    /// the default threshold) — the timeline's motion trace.
+    /// Per second of `camera`'s indexed footage in [from, to]: (time, share of the picture
+    /// that changed at the default sensitivity, 0–1) — the timeline's motion trace. Reads
+    /// the small per-segment traces, not the samples.
     pub fn motion_trace(&self, camera: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, f32)>> {
-        let thr = crate::motion::threshold(0.5);
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT start_ms, trace FROM motion
+                 WHERE camera_id = ?1 AND start_ms <= ?3 AND end_ms >= ?2 ORDER BY start_ms",
+            )
+            .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for row in self.motion_rows(camera, from_ms, to_ms)? {
-            for s in self.motion_samples(&row)? {
-                if (from_ms..=to_ms).contains(&s.t_ms) {
-                    out.push((s.t_ms, s.share(thr)));
+        let rows = st
+            .query_map(params![camera, from_ms, to_ms], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (start, trace) = row.map_err(|e| self.err(e))?;
+            for (k, v) in trace.iter().enumerate() {
+                let t = start + k as i64 * 1000;
+                if (from_ms..=to_ms).contains(&t) && *v > 0 {
+                    out.push((t, *v as f32 / 255.0));
                 }
             }
         }

@@ -191,6 +191,81 @@ pub fn encode(start_ms: i64, samples: &[Sample]) -> (Vec<u8>, [u8; MASK_BYTES]) 
     (b, mask)
 }
 
+/// The lowest change kept in the bitmaps: that of sensitivity 1.
+pub const BITMAP_FLOOR: u8 = 38;
+
+/// Per cell that changed at least [`BITMAP_FLOOR`]: its strongest change in the segment and
+/// the seconds (from `start_ms`, in windows of 64 s) in which it changed at least the floor.
+/// Encoded as (cell u16, max u8, window u8, bits u64) little endian. A search reads these,
+/// not the samples: a cell whose strongest change is below the threshold is skipped, the
+/// others give the seconds to confirm (a superset at thresholds above the floor), with a mask
+/// lookup and an OR per cell.
+pub fn bitmaps(start_ms: i64, samples: &[Sample]) -> Vec<u8> {
+    let mut map: std::collections::BTreeMap<(u16, u8), (u8, u64)> = Default::default();
+    for s in samples {
+        let sec = ((s.t_ms - start_ms).max(0) / 1000).min(255 * 64) as u64;
+        let (w, bit) = ((sec / 64) as u8, sec % 64);
+        for &(c, v) in &s.cells {
+            if v >= BITMAP_FLOOR {
+                let e = map.entry((c, w)).or_default();
+                e.0 = e.0.max(v);
+                e.1 |= 1 << bit;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(map.len() * 12);
+    for ((c, w), (max, bits)) in map {
+        out.extend_from_slice(&c.to_le_bytes());
+        out.push(max);
+        out.push(w);
+        out.extend_from_slice(&bits.to_le_bytes());
+    }
+    out
+}
+
+/// Seconds (from the segment's start) in which a cell of the region whose strongest change
+/// reached `threshold` changed at all (≥ [`BITMAP_FLOOR`]), read straight from the bytes
+/// [`bitmaps`] wrote. Only for thresholds at or above the floor.
+pub fn region_seconds(bitmaps: &[u8], region_mask: &[u8; MASK_BYTES], threshold: u8) -> Vec<u32> {
+    let mut windows: Vec<u64> = Vec::new();
+    for e in bitmaps.chunks_exact(12) {
+        let c = u16::from_le_bytes([e[0], e[1]]) as usize;
+        if e[2] < threshold || c >= CELLS || region_mask[c / 8] & (1 << (c % 8)) == 0 {
+            continue;
+        }
+        let w = e[3] as usize;
+        if windows.len() <= w {
+            windows.resize(w + 1, 0);
+        }
+        windows[w] |= u64::from_le_bytes([e[4], e[5], e[6], e[7], e[8], e[9], e[10], e[11]]);
+    }
+    let mut out = Vec::new();
+    for (w, bits) in windows.iter().enumerate() {
+        let mut b = *bits;
+        while b != 0 {
+            let k = b.trailing_zeros();
+            out.push(w as u32 * 64 + k);
+            b &= b - 1;
+        }
+    }
+    out
+}
+
+/// Per second from `start_ms` to `end_ms`: the largest share of the picture (0–255) that
+/// changed at the default sensitivity in the samples of that second.
+pub fn trace(start_ms: i64, end_ms: i64, samples: &[Sample]) -> Vec<u8> {
+    let n = ((end_ms - start_ms).max(0) / 1000 + 1) as usize;
+    let mut out = vec![0u8; n.min(24 * 3600)];
+    let thr = threshold(0.5);
+    for s in samples {
+        let k = ((s.t_ms - start_ms) / 1000) as usize;
+        if let Some(v) = out.get_mut(k) {
+            *v = (*v).max((s.share(thr) * 255.0).round() as u8);
+        }
+    }
+    out
+}
+
 /// Reads what [`encode`] wrote; None if the bytes are not a valid encoding.
 pub fn decode(start_ms: i64, b: &[u8]) -> Option<Vec<Sample>> {
     let mut out = Vec::new();

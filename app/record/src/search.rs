@@ -33,6 +33,8 @@ const STEP_MS: i64 = 100;
 const LAG_MS: i64 = 1_000;
 /// Changes closer than this are one hit.
 const JOIN_MS: i64 = 1_500;
+/// Of a longer stretch of candidate motion, this much at each end is decoded.
+const LONG_EDGE_MS: i64 = 30_000;
 /// A piece of deep-scan work (one file, at most this long).
 const CHUNK_MS: i64 = 10 * 60_000;
 
@@ -46,6 +48,10 @@ pub struct Query {
     pub sensitivity: f32,
     /// Decode the keyframes even where the motion index has the footage.
     pub deep: bool,
+    /// Confirm candidates by decoding (exact start and end, thumbnails). Without, the
+    /// candidate windows themselves are the hits (keyframe resolution): what the index alone
+    /// can say, in milliseconds.
+    pub confirm: bool,
 }
 
 /// A small RGB picture of a hit's strongest moment.
@@ -164,19 +170,24 @@ pub fn search(
         Source::Recording { index, dir } => {
             let open = crate::recorder::open_segment(dir, &q.camera);
             let idx = index.lock();
-            let tl = idx.timeline(&q.camera, q.from_ms, q.to_ms, open.as_ref().map(|o| o.1))?;
-            for g in tl.gaps {
+            let mut tl = idx.timeline(&q.camera, q.from_ms, q.to_ms, open.as_ref().map(|o| o.1))?;
+            for g in std::mem::take(&mut tl.gaps) {
                 emit(Event::Gap(g));
             }
-            let rows = idx.motion_rows(&q.camera, q.from_ms, q.to_ms)?;
-            let mut pieces: Vec<Piece> = idx
-                .segments(&q.camera, q.from_ms, q.to_ms)?
+            let mut rows: std::collections::HashMap<i64, MotionRow> = idx
+                .motion_rows(&q.camera, q.from_ms, q.to_ms)?
                 .into_iter()
+                .map(|r| (r.segment_id, r))
+                .collect();
+            let mut pieces: Vec<Piece> = tl
+                .runs
+                .into_iter()
+                .flat_map(|r| r.segments)
                 .map(|s| Piece {
                     path: dir.join(&s.file),
                     start_ms: s.start_ms,
                     end_ms: s.end_ms,
-                    motion: rows.iter().find(|r| r.segment_id == s.id).cloned(),
+                    motion: rows.remove(&s.id),
                 })
                 .collect();
             if let Some((path, start)) = open {
@@ -225,9 +236,25 @@ pub fn search(
         match (&p.motion, q.deep, src) {
             (Some(row), false, Source::Recording { index, .. }) if row.failed == 0 => {
                 stats.indexed += 1;
-                if q.region.touches(&row.mask) {
-                    for s in index.lock().motion_samples(row)? {
-                        candidate(&s, &mut windows);
+                if !q.region.touches(&row.mask) {
+                    continue;
+                }
+                match thr >= motion::BITMAP_FLOOR {
+                    // The seconds in which a cell of the region that reached the threshold
+                    // changed (a superset; confirmation is exact).
+                    true => {
+                        let lag = row.lag_ms.max(1_000);
+                        for k in motion::region_seconds(&row.bitmaps, &q.region.mask, thr) {
+                            let t = row.start_ms + k as i64 * 1000;
+                            if t + 1000 >= q.from_ms && t <= q.to_ms {
+                                windows.push((t - lag - 500, t + 1000 + LAG_MS + 500));
+                            }
+                        }
+                    }
+                    false => {
+                        for s in index.lock().motion_samples(row)? {
+                            candidate(&s, &mut windows);
+                        }
                     }
                 }
             }
@@ -297,6 +324,25 @@ pub fn search(
     }
     stats.candidates = merged.len();
     stats.candidate_ms = merged.iter().map(|w| w.1 - w.0).sum();
+    if !q.confirm {
+        for (a, b) in merged {
+            stats.hits += 1;
+            emit(Event::Hit(Hit {
+                camera: q.camera.clone(),
+                start_ms: a,
+                end_ms: b,
+                peak_ms: a,
+                score: 0,
+                thumb: None,
+            }));
+        }
+        stats.total_ms = t0.elapsed().as_secs_f64() * 1e3;
+        emit(Event::Finished {
+            camera: q.camera.clone(),
+            stats: stats.clone(),
+        });
+        return Ok(stats);
+    }
     let total: i64 = stats.candidate_ms.max(1);
     let mut done_ms = 0;
     let mut pending: Option<Hit> = None;
@@ -305,15 +351,37 @@ pub fn search(
             return Err(RecError::Cancelled);
         }
         let mut found = Vec::new();
-        for p in pieces.iter().filter(|p| p.end_ms >= a && p.start_ms <= b) {
-            match confirm(p, &q.region, thr, a, b, cancel, &mut stats) {
-                Ok(h) => found.extend(h),
-                Err(e) => emit(Event::Problem {
-                    camera: q.camera.clone(),
-                    problem: Problem::Footage(e.to_string()),
-                }),
+        // A long stretch of motion (a busy street): only its first and last half minute are
+        // decoded, for the exact start and end; the index vouches for the middle. Decoding it
+        // all would cost as much as watching it.
+        let parts: Vec<(i64, i64)> = if b - a > 2 * LONG_EDGE_MS + 10_000 {
+            vec![(a, a + LONG_EDGE_MS), (b - LONG_EDGE_MS, b)]
+        } else {
+            vec![(a, b)]
+        };
+        for (k, &(pa, pb)) in parts.iter().enumerate() {
+            if k == 1 {
+                // The middle, as the index found it.
+                found.push(Hit {
+                    camera: String::new(),
+                    start_ms: parts[0].1 - LAG_MS,
+                    end_ms: pa,
+                    peak_ms: pa,
+                    score: thr,
+                    thumb: None,
+                });
+            }
+            for p in pieces.iter().filter(|p| p.end_ms >= pa && p.start_ms <= pb) {
+                match confirm(p, &q.region, thr, pa, pb, cancel, &mut stats) {
+                    Ok(h) => found.extend(h),
+                    Err(e) => emit(Event::Problem {
+                        camera: q.camera.clone(),
+                        problem: Problem::Footage(e.to_string()),
+                    }),
+                }
             }
         }
+        found.sort_by_key(|h| h.start_ms);
         for mut h in found {
             h.camera = q.camera.clone();
             match pending.as_mut() {
@@ -479,7 +547,7 @@ fn keyframes_of(p: &Piece, from: i64, to: i64, cancel: &AtomicBool) -> Result<Ve
 }
 
 /// Decodes every frame of `p` in [a − lag, b] and finds where the region changed.
-fn confirm(
+pub fn confirm(
     p: &Piece,
     region: &Region,
     thr: u8,

@@ -216,6 +216,7 @@ impl SearchUi {
                 to_ms: to,
                 sensitivity: self.sensitivity,
                 deep: false,
+                confirm: true,
             })
             .collect();
         self.hits.clear();
