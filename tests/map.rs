@@ -770,3 +770,170 @@ fn plan_png_export_renders_the_uncovered_streets_in_red_on_lavapipe() {
         .count();
     assert!(red > 500, "uncovered streets drawn in red: {red} pixels");
 }
+
+/// Roads of one GeoJSON file of the shared extract, through the map loader.
+fn shared_roads(dir: &std::path::Path, files: &[&str]) -> Vec<Road> {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers: String = files
+        .iter()
+        .map(|f| {
+            let p = std::fs::canonicalize(dir.join(f)).unwrap();
+            format!("[[layer]]\nfile = {}\nkind = \"road\"\n\n", toml_string(&p.display().to_string()))
+        })
+        .collect();
+    let map = tmp.path().join("map.toml");
+    std::fs::write(&map, layers).unwrap();
+    let (data, errors) = MapData::load(&map).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    data.roads()
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A hand-checked layout on a straight east–west street (point P at its middle):
+/// A 30 m west, 10 m north, looking east (90° wide, 60 m): P at bearing 108°, 31.6 m — sees it;
+/// B 20 m east, 20 m south, looking north-west (60°, 50 m): P at 315°, 28.3 m — sees it;
+/// C 40 m north looking north: P behind it; D 100 m east looking west (40°, 80 m): P 100 m
+/// away, out of range, but it sees the street from 20 m east of P; E 100 m west, 30 m north,
+/// looking south (60°, 40 m): sees the street 100 m from P.
+#[test]
+fn trace_lists_the_cameras_that_see_the_point_by_distance_then_those_that_see_the_streets_near_it() {
+    let (roads, _, o, k) = straight_road();
+    let sites = vec![
+        camera_at(o, k, -30.0, 10.0, 90.0, 90.0, 60.0),
+        camera_at(o, k, 20.0, -20.0, 315.0, 60.0, 50.0),
+        camera_at(o, k, 0.0, 40.0, 0.0, 60.0, 50.0),
+        camera_at(o, k, 100.0, 0.0, 270.0, 40.0, 80.0),
+        camera_at(o, k, -100.0, 30.0, 180.0, 60.0, 40.0),
+    ];
+    let graph = mt_map::streets::StreetGraph::build(&roads);
+    let at = |t: &mt_map::streets::Traced| (t.site, t.sees_point, (t.distance_m * 10.0).round() / 10.0);
+    let only_point: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 0.0).iter().map(at).collect();
+    assert_eq!(only_point, vec![(1, true, 28.3), (0, true, 31.6)]);
+    let near: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 50.0).iter().map(at).collect();
+    assert_eq!(near, vec![(1, true, 28.3), (0, true, 31.6), (3, false, 20.0)]);
+    let far: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 120.0).iter().map(at).collect();
+    assert_eq!(far.len(), 4, "{far:?}");
+    assert_eq!(far[3].0, 4);
+    // E sees the street where it is within 30·tan 30° = 17.3 m of its foot: 82.7 m from P
+    // (streets are walked in steps of at most 5 m).
+    assert!((far[3].2 - 82.7).abs() <= 5.0, "{far:?}");
+    // Where P is in each picture: B looks north-west with P dead ahead (the middle).
+    let b = mt_map::streets::trace(&sites, Some(&graph), o, 0.0)[0].picture_x.unwrap();
+    assert!((b - 0.5).abs() < 0.02, "{b}");
+}
+
+/// "Next camera": someone leaves the view of a camera looking south onto an east–west street.
+/// Leaving at the right edge of its picture they go west (a camera facing south has west on
+/// its right); the camera 60 m west is suggested, the one 60 m east is not — and the other way
+/// round at the left edge.
+#[test]
+fn next_camera_follows_the_street_in_the_direction_of_the_movement() {
+    let (roads, _, o, k) = straight_road();
+    let sites = vec![
+        camera_at(o, k, 0.0, 10.0, 180.0, 90.0, 30.0),
+        camera_at(o, k, -60.0, 10.0, 180.0, 90.0, 30.0),
+        camera_at(o, k, 60.0, 10.0, 180.0, 90.0, 30.0),
+    ];
+    let graph = mt_map::streets::StreetGraph::build(&roads);
+    let right: Vec<usize> = mt_map::streets::next_cameras(&sites, &graph, 0, 1.0, 200.0).iter().map(|t| t.site).collect();
+    assert_eq!(right, vec![1]);
+    let left: Vec<usize> = mt_map::streets::next_cameras(&sites, &graph, 0, 0.0, 200.0).iter().map(|t| t.site).collect();
+    assert_eq!(left, vec![2]);
+}
+
+/// The real street networks: the whole area's roads of 2017 (395.8 km) and the 2025 streets
+/// and alleys of two strips. The graph joins the lines (few pieces), a trace from a real
+/// junction walks real streets, and the demo's cameras, placed on the 2017 network, cover a
+/// measured share of it (printed for the README).
+#[test]
+fn street_graph_of_the_real_networks_and_coverage_of_the_2017_network_by_the_demo_cameras() {
+    let Some(dir) = shared_map_dir() else { return };
+    let roads = shared_roads(&dir, &["bac_tu_liem_roads_2017_osm.geojson"]);
+    let total_km: f64 = roads.iter().map(|r| coverage::length_m(&r.coords)).sum::<f64>() / 1e3;
+    assert!((total_km - 395.8).abs() < 4.0, "2017 network {total_km:.1} km");
+    let graph = mt_map::streets::StreetGraph::build(&roads);
+    let pieces = graph.components();
+    assert!(pieces < roads.len() / 2, "{pieces} pieces of {} lines: the graph joins them", roads.len());
+    // From the middle of the district, 500 m along the streets reaches points no further than
+    // 500 m away as the crow flies, and some that far along.
+    let p = lonlat_to_merc(105.761, 21.071);
+    let start = graph.nearest(p).expect("a street near the centre");
+    let walked = graph.walk_points(&start, 500.0, &|_, _| true);
+    assert!(walked.len() > 20);
+    for (c, d) in &walked {
+        assert!(mt_map::proj::ground_distance(start.point, *c) <= d + 1.0);
+    }
+    let alleys = shared_roads(&dir, &["bac_tu_liem_roads_2025_partial_osm.geojson"]);
+    let g25 = mt_map::streets::StreetGraph::build(&alleys);
+    assert!(g25.edge_count() > 5_000, "2025 strips: {} edges", g25.edge_count());
+    // The demo's cameras, each moved to the nearest point of the 2017 network.
+    let demo = demo_sites();
+    let placed: Vec<CameraSite> = demo
+        .iter()
+        .map(|s| {
+            let on = graph.nearest(mt_map::sites::site_merc(s)).unwrap();
+            let (lon, lat) = merc_to_lonlat(on.point);
+            CameraSite { lat_deg: lat, lon_deg: lon, ..s.clone() }
+        })
+        .collect();
+    let (covered, total) = mt_map::streets::network_coverage(&placed, &roads);
+    eprintln!(
+        "COVERAGE of the 2017 network by the {} demo cameras placed on it: {:.2} km of {:.1} km ({:.2} %); graph: {} nodes, {} edges, {pieces} pieces",
+        placed.len(),
+        covered / 1e3,
+        total / 1e3,
+        covered / total * 100.0,
+        graph.nodes.len(),
+        graph.edge_count()
+    );
+    assert!(covered > 0.0 && covered < total);
+}
+
+/// The demo's camera sites (`assets/demo/sites.toml`), as the demo configures them (70°, 40 m).
+fn demo_sites() -> Vec<CameraSite> {
+    let v: toml::Value = toml::from_str(&std::fs::read_to_string(assets().join("demo/sites.toml")).unwrap()).unwrap();
+    v["site"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| CameraSite {
+            id: format!("xd-{:03}", i + 1),
+            name: s["name"].as_str().unwrap().into(),
+            ward: s["ward"].as_str().unwrap().into(),
+            lat_deg: s["lat"].as_float().unwrap(),
+            lon_deg: s["lon"].as_float().unwrap(),
+            heading_deg: s["heading_deg"].as_float().unwrap(),
+            fov_deg: 70.0,
+            range_m: 40.0,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// The demo map's wards are those formed in 2025, each demo camera lies inside the ward its
+/// configuration names (point in polygon on the map's own shapes), and the former wards are
+/// searchable: "Xuân Tảo" leads to the new Xuân Đỉnh.
+#[test]
+fn demo_map_has_the_2025_wards_and_the_cameras_lie_in_theirs() {
+    let (data, errors) = MapData::load(&assets().join("map/map.toml")).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let wards = data.wards();
+    let names: Vec<&str> = wards.iter().map(|w| w.0.as_str()).collect();
+    for w in ["Xuân Đỉnh", "Đông Ngạc", "Nghĩa Đô", "Phú Diễn", "Phú Thượng"] {
+        assert!(names.contains(&w), "{w} in {names:?}");
+    }
+    for old in ["Xuân Tảo", "Cổ Nhuế 1"] {
+        assert!(!names.contains(&old), "the former ward {old} is not drawn as a ward");
+    }
+    for s in demo_sites() {
+        let p = mt_map::sites::site_merc(&s);
+        let inside: Vec<&str> = wards.iter().filter(|(_, mp)| mp.contains(&geo::Point::from(p))).map(|w| w.0.as_str()).collect();
+        assert_eq!(inside, vec![s.ward.as_str()], "{} at {:.4},{:.4}", s.name, s.lat_deg, s.lon_deg);
+    }
+    assert!(mt_core::wards::successors("Xuân Tảo").contains(&"Xuân Đỉnh"));
+    assert!(mt_core::wards::former_names("Xuân Đỉnh").iter().any(|o| o == "Xuân Tảo"));
+}

@@ -8,6 +8,7 @@ pub mod health;
 pub mod secret;
 pub mod site;
 pub mod text;
+pub mod wards;
 
 pub use config::{
     load_cameras, parse_cameras, CameraConfig, CameraFile, CameraId, ConfigError, Transport,

@@ -172,6 +172,22 @@ impl StreetGraph {
     pub fn walk_points(&self, start: &OnStreet, max_m: f64, allow: &dyn Fn(usize, usize) -> bool) -> Vec<(Coord, f64)> {
         let dist = self.reach(start, max_m, allow);
         let mut out = vec![(start.point, 0.0)];
+        // Along the street the point is on, both ways from it.
+        for end in [start.a, start.b] {
+            if !allow(if end == start.a { start.b } else { start.a }, end) {
+                continue;
+            }
+            let e = self.nodes[end];
+            let l = ground_distance(start.point, e);
+            let budget = max_m.min(l);
+            let steps = (budget / STEP_M).ceil().max(1.0) as usize;
+            for k in 1..=steps {
+                let s = budget * k as f64 / steps as f64;
+                let f = s / l.max(1e-9);
+                let p = start.point;
+                out.push((Coord { x: p.x + (e.x - p.x) * f, y: p.y + (e.y - p.y) * f }, s));
+            }
+        }
         for (&v, &dv) in &dist {
             for &(w, l, _) in &self.adj[v] {
                 // Each edge once from its nearer end (or both ends, partly, when neither

@@ -1159,9 +1159,15 @@ impl MatThanApp {
         let mut hidden = 0usize;
         for (i, c) in self.cameras.iter().enumerate() {
             let cfg = &c.config;
+            // The ward's former names (before July 2025) find it too.
             let hay = format!(
-                "{} {} {} {} {}",
-                cfg.name, cfg.ward, cfg.address, cfg.owner, cfg.id
+                "{} {} {} {} {} {}",
+                cfg.name,
+                cfg.ward,
+                cfg.address,
+                cfg.owner,
+                cfg.id,
+                mt_core::wards::former_names(&cfg.ward).join(" ")
             );
             // The map's registry filter (owner, sharing, consent) applies to the list too.
             let registry_ok = self
