@@ -424,3 +424,94 @@ fn draw_a_region_on_a_tile_search_jump_to_the_hit_and_bookmark_it() {
         .unwrap();
     assert_eq!(audited, 1, "the search is audited");
 }
+
+/// Trace from the map: of three recorded cameras around a point, the two whose fields of view
+/// cover it open on the wall, nearest first, in playback at the trace's time — both tiles show
+/// pictures captured at that time (read from the QR code in them) — and a motion search near
+/// the point runs in both.
+#[test]
+fn trace_opens_the_cameras_that_see_the_point_in_synced_playback_and_searches_near_it() {
+    use mt_map::{lonlat_to_merc, merc_to_lonlat};
+    let tmp = tempfile::tempdir().unwrap();
+    let rec_dir = tmp.path().join("rec");
+    let live = |fps: u32| json!({"source": "live", "width": 640, "height": 360, "fps": fps, "gop": fps});
+    let mut r = rig(
+        Some(&rec_dir),
+        60.0,
+        &[("/t/a", live(25)), ("/t/b", live(15)), ("/t/c", live(25))],
+        "",
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    // The point, and the cameras around it (metres east, north; heading; angle; range).
+    let p = lonlat_to_merc(105.7875, 21.0712);
+    let k = mt_map::proj::ground_scale(p.y);
+    let place = [(-30.0, 10.0, 90.0, 90.0, 60.0), (20.0, -20.0, 315.0, 60.0, 50.0), (0.0, 40.0, 0.0, 60.0, 50.0)];
+    let mut cams = std::mem::take(&mut r.cams);
+    for (h, (x, y, heading, fov, range)) in cams.iter_mut().zip(place) {
+        let (lon, lat) = merc_to_lonlat(geo::Coord { x: p.x + x / k, y: p.y + y / k });
+        let c = std::sync::Arc::make_mut(&mut h.config);
+        c.lat_deg = lat;
+        c.lon_deg = lon;
+        c.heading_deg = heading;
+        c.fov_deg = fov;
+        c.range_m = range;
+    }
+    let sites: Vec<mt_core::CameraSite> = cams.iter().map(|h| mt_core::CameraSite::from_config(&h.config)).collect();
+    let rec = r.rec.take().unwrap();
+    let start = mt_record::recorder::open_segment(&rec_dir, "c1").map(|o| o.1).expect("recording under way");
+    let (data, errors) = mt_map::MapData::load(&crate::util::assets().join("map/map.toml")).unwrap();
+    assert!(errors.is_empty());
+    let map = mt_ui::map::MapUi::new(std::sync::Arc::new(data), vec![], sites);
+    let (db, log) = crate::ui::supervisor_log(tmp.path());
+    let mut app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        cams,
+        mt_ui::WallState { layout: mt_ui::WallLayout::G1, tiles: vec![None], show_health: false, view: mt_ui::app::CentralView::Map, ..Default::default() },
+        None,
+        vec![],
+    )
+    .with_log(log)
+    .with_map(map);
+    app.recorder = Some(rec);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, "gs01", "1357");
+    // The trace window, as "Truy vết từ đây" on the map opens it, at a time 4 s into the recording.
+    let t = start + 4_000;
+    h.state_mut().map.as_mut().unwrap().trace = Some(mt_ui::trace::TracePanel::new(p, t, None));
+    h.run_steps(3);
+    assert_eq!(h.query_all_by_label_contains("thấy điểm").count(), 2, "the two cameras that see the point are listed");
+    h.get_by_label("Mở phát lại đồng bộ và tìm chuyển động").click();
+    h.run_steps(3);
+    let st = &h.state().state;
+    assert_eq!(st.layout, mt_ui::WallLayout::G2);
+    assert_eq!(&st.tiles[..3], &[Some("c2".to_string()), Some("c1".to_string()), None], "nearest first; c3 faces away");
+    let pb_t = h.state().playback.as_ref().expect("playback opened").clock_ms;
+    assert!((pb_t - t).abs() < 1_000, "playback at the trace's time: {pb_t} vs {t}");
+    // Both tiles show the pictures captured at that time.
+    let stamps = crate::util::wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        let pb = h.state().playback.as_ref().unwrap();
+        let s: Option<Vec<_>> = ["c2", "c1"]
+            .iter()
+            .map(|c| {
+                pb.player(c)
+                    .filter(|p| p.settled() && p.shown_ms().is_some())
+                    .and_then(|p| p.shared.latest())
+                    .and_then(|f| crate::util::read_stamp(&f))
+            })
+            .collect();
+        s
+    })
+    .expect("both tiles show a recorded picture")
+    .0;
+    for s in &stamps {
+        let behind = pb_t - s.t_ms();
+        assert!((-5..=120).contains(&behind), "a tile shows a picture captured {behind} ms before the playback time");
+    }
+    let search = &h.state().region_search;
+    assert!(search.open && search.regions.len() == 2, "a motion search near the point runs in both");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let traced: i64 = conn.query_row("SELECT count(*) FROM audit_log WHERE action = 'trace'", [], |r| r.get(0)).unwrap();
+    assert_eq!(traced, 1, "the trace is audited");
+}

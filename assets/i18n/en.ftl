@@ -323,3 +323,17 @@ motion-region-small = The region is too small: drag a larger one (at least a qua
 motion-region-outside = The region lies outside the picture
 motion-no-recording = no recording in this period
 motion-footage-error = footage cannot be read: { $detail }
+
+## Trace
+trace-here = Trace from here
+trace-title = Trace
+trace-from-point = Point { $lat }, { $lon }
+trace-from-incident = Incident #{ $id }
+trace-time = Time
+trace-streets = Streets within
+trace-no-streets = The map has no street layer: only cameras that see the point.
+trace-none = No camera sees the point or the streets around it.
+trace-sees-point = sees the point · { $m } m away
+trace-sees-street = sees the street { $m } m from the point
+trace-open = Open in synced playback and search for motion
+motion-trace-regions = Regions near the traced point on { $n } cameras

@@ -323,3 +323,17 @@ motion-region-small = Vùng quá nhỏ: hãy kéo rộng hơn (ít nhất một 
 motion-region-outside = Vùng nằm ngoài ảnh
 motion-no-recording = không có ghi hình trong khoảng này
 motion-footage-error = không đọc được ghi hình: { $detail }
+
+## Truy vết
+trace-here = Truy vết từ đây
+trace-title = Truy vết
+trace-from-point = Điểm { $lat }, { $lon }
+trace-from-incident = Vụ việc #{ $id }
+trace-time = Thời điểm
+trace-streets = Đường trong bán kính
+trace-no-streets = Bản đồ không có lớp đường phố: chỉ tìm camera nhìn thấy điểm.
+trace-none = Không có camera nào nhìn thấy điểm hay các đường quanh đó.
+trace-sees-point = thấy điểm · cách { $m } m
+trace-sees-street = thấy đường cách điểm { $m } m
+trace-open = Mở phát lại đồng bộ và tìm chuyển động
+motion-trace-regions = Vùng gần điểm truy vết trên { $n } camera

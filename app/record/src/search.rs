@@ -762,6 +762,13 @@ pub fn spawn(
         .name("search".into())
         .spawn(move || {
             lower_priority();
+            // Its own connection to the index (SQLite's WAL lets it read while the recorders
+            // write): a long sweep never holds the lock the recorders take.
+            let own = dir
+                .as_ref()
+                .and_then(|d| Index::open(&d.join("index.db")).ok())
+                .map(|i| Arc::new(Mutex::new(i)));
+            let index = own.or(index);
             for q in queries {
                 if cancel.load(Ordering::Relaxed) {
                     break;

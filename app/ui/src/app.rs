@@ -825,6 +825,7 @@ impl MatThanApp {
                         l.new_incident_at(lat, lon, ward, cameras);
                     }
                 }
+                crate::map::MapCommand::Trace(t) => self.open_trace(ui.ctx(), t),
             }
         }
         let ctx = ui.ctx().clone();
@@ -1509,6 +1510,59 @@ impl MatThanApp {
             ui.painter()
                 .rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
         }
+    }
+
+    /// Opens a trace's cameras together: a layout that holds them, the wall beside the map,
+    /// playback at the trace's time, and a motion search near the point in every one (ten
+    /// minutes either side).
+    pub fn open_trace(&mut self, ctx: &egui::Context, t: crate::trace::TraceOpen) {
+        let cams: Vec<(String, Option<f32>)> =
+            t.cameras.into_iter().filter(|c| self.by_id.contains_key(&c.0)).collect();
+        if cams.is_empty() {
+            return;
+        }
+        let layout = match cams.len() {
+            1 => WallLayout::G1,
+            2..=4 => WallLayout::G2,
+            5..=9 => WallLayout::G3,
+            _ => WallLayout::G4,
+        };
+        self.state.layout = layout;
+        self.state.tiles = (0..layout.tile_count())
+            .map(|k| cams.get(k).map(|c| c.0.clone()))
+            .collect();
+        self.maximised = None;
+        self.selected = 0;
+        if self.state.view == CentralView::Map {
+            self.state.view = CentralView::Split;
+        }
+        let Some(rec) = self.recorder.as_ref() else {
+            return;
+        };
+        if self.playback.is_none() {
+            self.audit("playback", String::new());
+            self.playback = Some(crate::playback::Playback::new(rec.index(), rec.dir().to_owned(), t.time_ms));
+        }
+        let (index, dir) = (rec.index(), rec.dir().to_owned());
+        if let Some(pb) = self.playback.as_mut() {
+            pb.window_ms = 1_800_000;
+            pb.playing = false;
+            pb.seek(t.time_ms);
+        }
+        let regions: Vec<(String, mt_record::motion::Region)> = cams
+            .iter()
+            .map(|(id, x)| (id.clone(), crate::trace::region_near(*x)))
+            .collect();
+        self.region_search.open = true;
+        self.region_search.start_regions(
+            &self.tr,
+            regions,
+            (t.time_ms - 600_000, t.time_ms + 600_000),
+            index,
+            dir,
+            ctx,
+        );
+        self.audit("trace", format!("time={};cameras={}", t.time_ms, cams.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(",")));
     }
 
     /// Region search on a playback tile: with the search panel open, a drag over the picture

@@ -12,6 +12,7 @@ pub mod map;
 pub mod playback;
 pub mod replay;
 pub mod search;
+pub mod trace;
 pub mod trust;
 
 pub use app::{Command, MatThanApp, WallState};

@@ -148,7 +148,9 @@ pub(crate) fn fmt_input_time(ms: i64) -> String {
 
 pub(crate) fn parse_input_time(s: &str) -> Option<i64> {
     use chrono::TimeZone;
-    let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%d/%m/%Y %H:%M").ok()?;
+    let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%d/%m/%Y %H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s.trim(), "%d/%m/%Y %H:%M"))
+        .ok()?;
     chrono::Local
         .from_local_datetime(&naive)
         .earliest()

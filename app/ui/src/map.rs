@@ -107,6 +107,8 @@ pub enum MapCommand {
         ward: String,
         cameras: Vec<String>,
     },
+    /// Open the traced cameras in synced playback.
+    Trace(crate::trace::TraceOpen),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -160,6 +162,10 @@ impl LiveCameras<'_> {
 const PERIODS: [Option<i64>; 5] = [Some(7), Some(30), Some(90), Some(365), None];
 
 pub struct MapUi {
+    /// The street graph of the map's road layers (for tracing), built once at load.
+    pub streets: Option<mt_map::streets::StreetGraph>,
+    /// The trace window, when open.
+    pub trace: Option<crate::trace::TracePanel>,
     pub data: Arc<MapData>,
     pub sites: Vec<CameraSite>,
     /// Mercator position of each site (projecting 3,000 sites every frame costs ~1 ms).
@@ -215,9 +221,12 @@ impl MapUi {
         let (fills, labels) = area_fills_and_labels(&data);
         let wards = data.wards();
         let roads = data.roads();
+        let streets = (!roads.is_empty()).then(|| mt_map::streets::StreetGraph::build(&roads));
         let filter = SiteFilter::default();
         let index = SiteIndex::build_filtered(&sites, |s| filter.accepts(s));
         MapUi {
+            streets,
+            trace: None,
             data,
             index,
             merc: sites.iter().map(site_merc).collect(),
@@ -460,6 +469,15 @@ impl MapUi {
         cmds: &mut Vec<MapCommand>,
     ) {
         self.poll(tr, store);
+        if let Some(t) = self.trace.as_mut() {
+            let (open, keep) = t.ui(ui.ctx(), tr, &self.sites, self.streets.as_ref());
+            if let Some(o) = open {
+                cmds.push(MapCommand::Trace(o));
+            }
+            if !keep {
+                self.trace = None;
+            }
+        }
         let area = ui.available_rect_before_wrap();
         ui.allocate_rect(area, Sense::hover());
         let bar = Rect::from_min_size(area.min, egui::vec2(area.width(), 30.0));
@@ -1063,6 +1081,18 @@ impl MapUi {
                     lon,
                     ward: self.ward_at(w).unwrap_or_default(),
                     cameras: near,
+                });
+                ui.close();
+            }
+            if ui.button(tr.t("trace-here")).clicked() {
+                // From an incident pin under the pointer: its place and time; else the point, now.
+                let pin = pin_hit(self, w).and_then(|id| {
+                    let k = self.incidents.iter().position(|p| p.id == id)?;
+                    Some((id, self.incident_merc[k], self.incidents[k].occurred_ms))
+                });
+                self.trace = Some(match pin {
+                    Some((id, at, t)) => crate::trace::TracePanel::new(at, t, Some(id)),
+                    None => crate::trace::TracePanel::new(w, mt_record::now_ms() - 5 * 60_000, None),
                 });
                 ui.close();
             }

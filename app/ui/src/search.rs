@@ -62,6 +62,9 @@ pub struct SearchUi {
     /// The camera the region was drawn on, and the region.
     pub camera: Option<String>,
     pub region: Option<Region>,
+    /// A region per camera (a trace: near the point, in each picture); drawn and searched
+    /// instead of `region` for those cameras.
+    pub regions: HashMap<String, Region>,
     pub error: Option<String>,
     pub period: Period,
     pub from_text: String,
@@ -85,6 +88,7 @@ impl Default for SearchUi {
             open: false,
             camera: None,
             region: None,
+            regions: HashMap::new(),
             error: None,
             period: Period::Day,
             from_text: String::new(),
@@ -121,6 +125,9 @@ impl SearchUi {
 
     /// The region, if any, to draw on `camera`'s tile (all tiles when searching them all).
     pub fn outline_for(&self, camera: &str) -> Option<&[[f32; 2]]> {
+        if let Some(r) = self.regions.get(camera) {
+            return Some(&r.outline[..]);
+        }
         let r = self.region.as_ref()?;
         (self.all_cameras || self.camera.as_deref() == Some(camera)).then_some(&r.outline[..])
     }
@@ -153,6 +160,7 @@ impl SearchUi {
             Ok(r) => {
                 self.region = Some(r);
                 self.camera = Some(camera.to_owned());
+                self.regions.clear();
                 self.error = None;
             }
             Err(e) => {
@@ -207,6 +215,7 @@ impl SearchUi {
         } else {
             self.camera.iter().cloned().collect()
         };
+        self.regions.clear();
         let queries: Vec<Query> = ids
             .iter()
             .map(|c| Query {
@@ -219,6 +228,51 @@ impl SearchUi {
                 confirm: true,
             })
             .collect();
+        self.launch(tr, queries, ids, index, rec_dir, ctx);
+    }
+
+    /// A search with a region per camera over `period` (a trace).
+    pub fn start_regions(
+        &mut self,
+        tr: &Tr,
+        regions: Vec<(String, Region)>,
+        period: (i64, i64),
+        index: Arc<Mutex<Index>>,
+        rec_dir: PathBuf,
+        ctx: &egui::Context,
+    ) {
+        self.cancel();
+        self.period = Period::Custom;
+        self.from_text = crate::log::fmt_input_time(period.0);
+        self.to_text = crate::log::fmt_input_time(period.1);
+        let queries: Vec<Query> = regions
+            .iter()
+            .map(|(c, r)| Query {
+                camera: c.clone(),
+                region: r.clone(),
+                from_ms: period.0,
+                to_ms: period.1,
+                sensitivity: self.sensitivity,
+                deep: false,
+                confirm: true,
+            })
+            .collect();
+        let ids = regions.iter().map(|r| r.0.clone()).collect();
+        self.regions = regions.into_iter().collect();
+        self.region = None;
+        self.camera = None;
+        self.launch(tr, queries, ids, index, rec_dir, ctx);
+    }
+
+    fn launch(
+        &mut self,
+        tr: &Tr,
+        queries: Vec<Query>,
+        ids: Vec<String>,
+        index: Arc<Mutex<Index>>,
+        rec_dir: PathBuf,
+        ctx: &egui::Context,
+    ) {
         self.hits.clear();
         self.gaps.clear();
         self.problems.clear();
@@ -318,6 +372,9 @@ impl SearchUi {
         ui.label(egui::RichText::new(tr.t("motion-hint")).small());
         ui.separator();
         match (&self.camera, &self.region) {
+            _ if !self.regions.is_empty() => {
+                ui.label(tr.t_args("motion-trace-regions", &[("n", self.regions.len().into())]));
+            }
             (Some(c), Some(r)) => {
                 let name = cams.iter().find(|x| &x.0 == c).map(|x| x.1.as_str()).unwrap_or(c);
                 ui.label(tr.t_args("motion-region", &[("camera", name.to_owned().into()), ("cells", r.cells.len().into())]));
