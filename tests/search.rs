@@ -212,6 +212,7 @@ fn region_search_finds_the_event_not_the_light_and_reports_the_gap() {
             .find(|h| (h.start_ms - e.0).abs() <= 1_000 && (h.end_ms - e.1).abs() <= 1_000);
         assert!(found.is_some(), "event {:?} found within ±1 s; hits {:?}", (e.0 - from, e.1 - from), show(&hits));
         assert!(found.unwrap().thumb.is_some(), "a hit has a thumbnail");
+        assert_eq!(found.unwrap().exit_x(), Some(1.0), "the object moved to the right: {:?}", found.unwrap().path_x);
     }
     for h in &hits {
         assert!(

@@ -337,3 +337,7 @@ trace-sees-point = sees the point · { $m } m away
 trace-sees-street = sees the street { $m } m from the point
 trace-open = Open in synced playback and search for motion
 motion-trace-regions = Regions near the traced point on { $n } cameras
+motion-next-camera = Next camera
+motion-next-camera-hint = The cameras along the streets leaving the view in the direction of the movement
+motion-next-none = No camera along the streets in this direction (300 m)
+motion-next-open = { $camera } · { $m } m

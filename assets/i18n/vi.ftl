@@ -337,3 +337,7 @@ trace-sees-point = thấy điểm · cách { $m } m
 trace-sees-street = thấy đường cách điểm { $m } m
 trace-open = Mở phát lại đồng bộ và tìm chuyển động
 motion-trace-regions = Vùng gần điểm truy vết trên { $n } camera
+motion-next-camera = Camera tiếp theo
+motion-next-camera-hint = Các camera dọc những con đường rời khỏi khung hình theo hướng di chuyển
+motion-next-none = Không có camera nào dọc các đường theo hướng này (300 m)
+motion-next-open = { $camera } · { $m } m

@@ -407,6 +407,21 @@ impl Region {
             .unwrap_or(0)
     }
 
+    /// The mean left–right position (0–1 of the picture) of the region's cells that changed
+    /// at least `threshold`, weighted by change.
+    pub fn centroid_x(&self, change: &[u8], threshold: u8) -> Option<f32> {
+        let (mut sum, mut w) = (0f32, 0f32);
+        for (c, _) in &self.cells {
+            let v = change[*c as usize];
+            if v >= threshold {
+                let x = (*c as usize % GRID_W) as f32 + 0.5;
+                sum += x * v as f32;
+                w += v as f32;
+            }
+        }
+        (w > 0.0).then(|| sum / w / GRID_W as f32)
+    }
+
     /// The strongest change inside the region of a full change grid.
     pub fn score_grid(&self, change: &[u8]) -> u8 {
         self.cells

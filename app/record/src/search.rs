@@ -71,6 +71,24 @@ pub struct Hit {
     pub peak_ms: i64,
     pub score: u8,
     pub thumb: Option<Thumb>,
+    /// Where the change was inside the region at its start and at its end (left 0 – right 1
+    /// of the picture): which way something moved, for "next camera".
+    pub path_x: Option<(f32, f32)>,
+}
+
+impl Hit {
+    /// The edge of the picture the movement went towards (0 left, 1 right), or where it
+    /// ended when it did not move sideways.
+    pub fn exit_x(&self) -> Option<f32> {
+        let (a, b) = self.path_x?;
+        Some(if b - a > 0.05 {
+            1.0
+        } else if a - b > 0.05 {
+            0.0
+        } else {
+            b
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -334,6 +352,7 @@ pub fn search(
                 peak_ms: a,
                 score: 0,
                 thumb: None,
+                path_x: None,
             }));
         }
         stats.total_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -369,6 +388,7 @@ pub fn search(
                     peak_ms: pa,
                     score: thr,
                     thumb: None,
+                    path_x: None,
                 });
             }
             for p in pieces.iter().filter(|p| p.end_ms >= pa && p.start_ms <= pb) {
@@ -387,6 +407,11 @@ pub fn search(
             match pending.as_mut() {
                 Some(p) if h.start_ms <= p.end_ms + JOIN_MS => {
                     p.end_ms = p.end_ms.max(h.end_ms);
+                    if let (Some(a), Some(b)) = (p.path_x.as_mut(), h.path_x) {
+                        a.1 = b.1;
+                    } else if p.path_x.is_none() {
+                        p.path_x = h.path_x;
+                    }
                     if h.score > p.score {
                         p.score = h.score;
                         p.peak_ms = h.peak_ms;
@@ -596,7 +621,7 @@ pub fn confirm(
     let mut done = false;
     // Compared pictures: (time, features); active samples: (time, score).
     let mut recent: VecDeque<(i64, Features)> = VecDeque::new();
-    let mut active: Vec<(i64, u8)> = Vec::new();
+    let mut active: Vec<(i64, u8, Option<f32>)> = Vec::new();
     let mut best: Option<(u8, i64, Option<Thumb>)> = None;
     let mut last_t = i64::MIN;
     let mut on_frame = |f: &ff::frame::Video, stats: &mut Stats| -> bool {
@@ -618,9 +643,10 @@ pub fn confirm(
         }
         if let Some((pt, pf)) = recent.front() {
             if t - pt >= LAG_MS - STEP_MS && t >= a - LAG_MS / 2 {
-                let s = region.score_grid(&compare(pf, &feat));
+                let change = compare(pf, &feat);
+                let s = region.score_grid(&change);
                 if s >= thr {
-                    active.push((t, s));
+                    active.push((t, s, region.centroid_x(&change, thr)));
                     if best.as_ref().is_none_or(|b| s > b.0) {
                         best = Some((s, t, thumbnail(f)));
                     }
@@ -683,12 +709,15 @@ pub fn confirm(
     // Active samples → changes: consecutive ones (closer than JOIN_MS) are one; a change seen
     // against the picture a second before lasts until a second before its last sample.
     let mut hits: Vec<Hit> = Vec::new();
-    for (t, s) in active {
+    for (t, s, x) in active {
         match hits.last_mut() {
             Some(h) if t - (h.end_ms + LAG_MS) <= JOIN_MS => {
                 h.end_ms = (t - LAG_MS).max(h.start_ms);
                 if s > h.score {
                     h.score = s;
+                }
+                if let (Some(x), Some(p)) = (x, h.path_x.as_mut()) {
+                    p.1 = x;
                 }
             }
             _ => hits.push(Hit {
@@ -698,6 +727,7 @@ pub fn confirm(
                 peak_ms: t,
                 score: s,
                 thumb: None,
+                path_x: x.map(|x| (x, x)),
             }),
         }
     }

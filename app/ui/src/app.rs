@@ -138,6 +138,8 @@ pub enum Command {
     },
     /// N / Shift+N: the next / previous search hit.
     StepHit(i32),
+    /// "Next camera": put this camera on the tile after the selected one and select it.
+    FollowCamera(String),
 }
 
 pub struct MatThanApp {
@@ -369,6 +371,21 @@ impl MatThanApp {
             Command::RegionDrawn { camera, a, b } => {
                 persist = false;
                 self.region_search.set_rect(&self.tr, &camera, egui::pos2(a[0], a[1]), egui::pos2(b[0], b[1]));
+            }
+            Command::FollowCamera(id) => {
+                persist = false;
+                let n = self.state.layout.tile_count();
+                let at = self
+                    .state
+                    .tiles
+                    .iter()
+                    .position(|t| t.as_deref() == Some(id.as_str()))
+                    .unwrap_or((self.selected + 1) % n.max(1));
+                if self.state.tiles.len() < n {
+                    self.state.tiles.resize(n, None);
+                }
+                self.state.tiles[at] = Some(id);
+                self.selected = at;
             }
             Command::StepHit(dir) => {
                 persist = false;
@@ -636,6 +653,7 @@ impl MatThanApp {
             }
         }
         let mut search_started = false;
+        let mut next_for: Option<usize> = None;
         if let Some(pb) = self.playback.as_mut() {
             pb.tick();
             let n = self.state.layout.tile_count();
@@ -703,6 +721,12 @@ impl MatThanApp {
                         pb.seek(t);
                         pb.playing = play;
                     }
+                    Some(crate::search::SearchAction::NextCamera(i)) => next_for = Some(i),
+                    Some(crate::search::SearchAction::OpenCamera(id, t)) => {
+                        pb.seek(t);
+                        pb.playing = true;
+                        cmds.push(Command::FollowCamera(id));
+                    }
                     None => {}
                 }
                 if out.1 {
@@ -716,6 +740,9 @@ impl MatThanApp {
             }
             ui.ctx()
                 .request_repaint_after(Duration::from_millis(if pb.playing { 16 } else { 100 }));
+        }
+        if let Some(i) = next_for {
+            self.suggest_next(i);
         }
         if search_started {
             // Reviewing footage is accountable to an officer, like playback.
@@ -1510,6 +1537,25 @@ impl MatThanApp {
             ui.painter()
                 .rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
         }
+    }
+
+    /// "Next camera" for search hit `i`: the cameras along the streets leaving its camera's
+    /// view in the direction the change moved (the map's street graph, 300 m).
+    fn suggest_next(&mut self, i: usize) {
+        let Some(row) = self.region_search.hits.get(i) else { return };
+        let list = match self.map.as_ref() {
+            Some(m) => match (m.sites.iter().position(|s| s.id == row.hit.camera), m.streets.as_ref()) {
+                (Some(from), Some(g)) => mt_map::streets::next_cameras(&m.sites, g, from, row.hit.exit_x().unwrap_or(0.5), 300.0)
+                    .into_iter()
+                    .filter(|t| self.by_id.contains_key(&m.sites[t.site].id))
+                    .take(5)
+                    .map(|t| (m.sites[t.site].id.clone(), m.sites[t.site].name.clone(), t.distance_m))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        self.region_search.next = Some((i, list));
     }
 
     /// Opens a trace's cameras together: a layout that holds them, the wall beside the map,

@@ -54,6 +54,10 @@ struct Running {
 pub enum SearchAction {
     /// Go to this time (and play when true).
     Seek(i64, bool),
+    /// Suggest the cameras someone leaving this hit's picture can reach next.
+    NextCamera(usize),
+    /// Put this camera on the wall beside the hit's, at this time.
+    OpenCamera(String, i64),
 }
 
 pub struct SearchUi {
@@ -79,6 +83,9 @@ pub struct SearchUi {
     pub unindexed: usize,
     /// The hit the officer is on (N / Shift+N, a click).
     pub current: Option<usize>,
+    /// "Next camera" for a hit: its index and the suggestions (id, name, metres along the
+    /// streets).
+    pub next: Option<(usize, Vec<(String, String, f64)>)>,
     pub stats: Vec<(String, Stats)>,
 }
 
@@ -101,6 +108,7 @@ impl Default for SearchUi {
             problems: Vec::new(),
             unindexed: 0,
             current: None,
+            next: None,
             stats: Vec::new(),
         }
     }
@@ -274,6 +282,7 @@ impl SearchUi {
         ctx: &egui::Context,
     ) {
         self.hits.clear();
+        self.next = None;
         self.gaps.clear();
         self.problems.clear();
         self.stats.clear();
@@ -476,6 +485,25 @@ impl SearchUi {
                     action = Some(SearchAction::Seek(row.hit.start_ms - LEAD_MS, true));
                 }
                 r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("hit {} {}", row.name, crate::log::format_time(row.hit.start_ms))));
+                ui.horizontal(|ui| {
+                    ui.add_space(100.0);
+                    if ui.small_button(tr.t("motion-next-camera")).on_hover_text(tr.t("motion-next-camera-hint")).clicked() {
+                        action = Some(SearchAction::NextCamera(i));
+                    }
+                });
+                if let Some((_, list)) = self.next.as_ref().filter(|n| n.0 == i) {
+                    if list.is_empty() {
+                        ui.small(tr.t("motion-next-none"));
+                    }
+                    for (id, name, m) in list {
+                        if ui
+                            .button(tr.t_args("motion-next-open", &[("camera", name.clone().into()), ("m", format!("{m:.0}").into())]))
+                            .clicked()
+                        {
+                            action = Some(SearchAction::OpenCamera(id.clone(), row.hit.end_ms - 1_000));
+                        }
+                    }
+                }
             }
             if !self.gaps.is_empty() {
                 ui.separator();
