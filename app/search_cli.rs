@@ -40,16 +40,17 @@ pub fn parse_time(s: &str, now_ms: i64) -> anyhow::Result<i64> {
             return Ok(now_ms);
         }
         if let Some(num) = rest.strip_prefix('-') {
-            let (n, unit) = num.split_at(num.len().saturating_sub(1));
-            let k = match unit {
-                "s" => 1_000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
+            let unit = num.chars().last().unwrap_or(' ');
+            let k: i64 = match unit {
+                's' => 1_000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
                 _ => 0,
             };
-            if let (Ok(n), true) = (n.parse::<i64>(), k > 0) {
-                return Ok(now_ms - n * k);
+            let n = num.strip_suffix(unit).and_then(|n| n.parse::<i64>().ok());
+            if let Some(ms) = n.filter(|_| k > 0).and_then(|n| n.checked_mul(k)) {
+                return Ok(now_ms - ms);
             }
         }
     }

@@ -146,8 +146,9 @@ impl StreetGraph {
         let mut dist: HashMap<usize, f64> = HashMap::new();
         let mut heap = BinaryHeap::new();
         let len = ground_distance(self.nodes[start.a], self.nodes[start.b]);
-        for (n, d) in [(start.a, len * start.t), (start.b, len * (1.0 - start.t))] {
-            if d <= max_m {
+        // Along the start's street only the ways `allow` permits (from the far end's side).
+        for (n, other, d) in [(start.a, start.b, len * start.t), (start.b, start.a, len * (1.0 - start.t))] {
+            if d <= max_m && allow(other, n) {
                 heap.push(Reverse(((d * 1000.0) as i64, n)));
             }
         }
@@ -192,8 +193,11 @@ impl StreetGraph {
             for &(w, l, _) in &self.adj[v] {
                 // Each edge once from its nearer end (or both ends, partly, when neither
                 // reaches the other).
+                if !allow(v, w) {
+                    continue;
+                }
                 let dw = dist.get(&w).copied();
-                if dw.is_some_and(|dw| dw < dv || (dw == dv && w < v)) {
+                if allow(w, v) && dw.is_some_and(|dw| dw < dv || (dw == dv && w < v)) {
                     continue;
                 }
                 let budget = (max_m - dv).min(l);
@@ -229,7 +233,7 @@ pub fn sees(site: &CameraSite, p: Coord) -> bool {
 /// Where in `site`'s picture the point `p` lies, left (0) to right (1), from its bearing
 /// inside the field of view (None outside it).
 pub fn picture_x(site: &CameraSite, p: Coord) -> Option<f32> {
-    if !sees(site, p) || site.fov_deg >= 359.999 {
+    if !sees(site, p) || site.fov_deg >= 359.999 || site.fov_deg <= 0.0 {
         return None;
     }
     let b = bearing(site_merc(site), p);
@@ -268,8 +272,13 @@ pub fn trace(sites: &[CameraSite], graph: Option<&StreetGraph>, p: Coord, street
         .collect();
     out.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
     if let (Some(g), true) = (graph, street_m > 0.0) {
-        if let Some(start) = g.nearest(p) {
-            let pts = g.walk_points(&start, street_m, &|_, _| true);
+        // Distances count from the point: to its nearest street, then along the streets.
+        if let Some(start) = g.nearest(p).filter(|s| s.off_m <= street_m) {
+            let pts: Vec<(Coord, f64)> = g
+                .walk_points(&start, street_m - start.off_m, &|_, _| true)
+                .into_iter()
+                .map(|(c, d)| (c, d + start.off_m))
+                .collect();
             out.extend(cameras_seeing(sites, &pts, &out));
         }
     }

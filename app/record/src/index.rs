@@ -459,7 +459,8 @@ impl Index {
             .conn
             .prepare_cached(
                 "SELECT segment_id, start_ms, end_ms, mask, failed, lag_ms, bitmaps FROM motion
-                 WHERE camera_id = ?1 AND start_ms <= ?3 AND end_ms >= ?2 ORDER BY start_ms",
+                 WHERE camera_id = ?1 AND start_ms >= ?2 - 3600000 AND start_ms <= ?3 AND end_ms >= ?2
+                 ORDER BY start_ms",
             )
             .map_err(|e| self.err(e))?;
         let rows = st
@@ -501,7 +502,8 @@ impl Index {
             .conn
             .prepare_cached(
                 "SELECT start_ms, trace FROM motion
-                 WHERE camera_id = ?1 AND start_ms <= ?3 AND end_ms >= ?2 ORDER BY start_ms",
+                 WHERE camera_id = ?1 AND start_ms >= ?2 - 3600000 AND start_ms <= ?3 AND end_ms >= ?2
+                 ORDER BY start_ms",
             )
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();

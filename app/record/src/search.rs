@@ -189,9 +189,7 @@ pub fn search(
             let open = crate::recorder::open_segment(dir, &q.camera);
             let idx = index.lock();
             let mut tl = idx.timeline(&q.camera, q.from_ms, q.to_ms, open.as_ref().map(|o| o.1))?;
-            for g in std::mem::take(&mut tl.gaps) {
-                emit(Event::Gap(g));
-            }
+            let gaps = std::mem::take(&mut tl.gaps);
             let mut rows: std::collections::HashMap<i64, MotionRow> = idx
                 .motion_rows(&q.camera, q.from_ms, q.to_ms)?
                 .into_iter()
@@ -208,6 +206,12 @@ pub fn search(
                     motion: rows.remove(&s.id),
                 })
                 .collect();
+            drop(idx);
+            // Told after the index is let go (the channel may be full; the recorders must not
+            // wait for the UI).
+            for g in gaps {
+                emit(Event::Gap(g));
+            }
             if let Some((path, start)) = open {
                 if start <= q.to_ms {
                     pieces.push(Piece {
@@ -244,7 +248,8 @@ pub fn search(
     let mut windows: Vec<(i64, i64)> = Vec::new();
     let mut unindexed: Vec<&Piece> = Vec::new();
     let candidate = |s: &Sample, windows: &mut Vec<(i64, i64)>| {
-        if (q.from_ms..=q.to_ms).contains(&s.t_ms) && q.region.score(s) >= thr {
+        // The sample covers [t − lag, t]: it counts if that overlaps the period.
+        if s.t_ms >= q.from_ms && s.t_ms - (s.lag_ms as i64) <= q.to_ms && q.region.score(s) >= thr {
             // The change happened between the two pictures compared; confirmation sees it
             // until a second after it ends.
             windows.push((s.t_ms - s.lag_ms as i64 - 500, s.t_ms + LAG_MS + 500));
@@ -252,7 +257,11 @@ pub fn search(
     };
     for p in &pieces {
         match (&p.motion, q.deep, src) {
-            (Some(row), false, Source::Recording { index, .. }) if row.failed == 0 => {
+            // A row with no sample over a segment longer than the keyframe spacing the index
+            // compares (keyframes further apart than that): a hole in the index, decoded instead.
+            (Some(row), false, Source::Recording { index, .. })
+                if row.failed == 0 && (row.lag_ms > 0 || p.end_ms - p.start_ms <= motion::MAX_SPACING_MS) =>
+            {
                 stats.indexed += 1;
                 if !q.region.touches(&row.mask) {
                     continue;
@@ -264,7 +273,7 @@ pub fn search(
                         let lag = row.lag_ms.max(1_000);
                         for k in motion::region_seconds(&row.bitmaps, &q.region.mask, thr) {
                             let t = row.start_ms + k as i64 * 1000;
-                            if t + 1000 >= q.from_ms && t <= q.to_ms {
+                            if t + 1000 >= q.from_ms && t - lag <= q.to_ms {
                                 windows.push((t - lag - 500, t + 1000 + LAG_MS + 500));
                             }
                         }
@@ -314,14 +323,17 @@ pub fn search(
             });
         }
         stats.keyframes_decoded += keys.iter().map(|k| k.len() as u64).sum::<u64>();
-        for chunk in keys {
-            for w in chunk.windows(2) {
-                let (ta, fa) = (&w[0].0, &w[0].1);
-                let (tb, fb) = (&w[1].0, &w[1].1);
-                let lag = tb - ta;
-                if lag > 0 && lag <= motion::MAX_SPACING_MS {
-                    candidate(&Sample::from_change(*tb, lag, &compare(fa, fb)), &mut windows);
-                }
+        // All keyframes in time order, across chunks and files, each compared with the one
+        // before it (as the recorder does, across its segments).
+        let mut all: Vec<(i64, Features)> = keys.into_iter().flatten().collect();
+        all.sort_by_key(|k| k.0);
+        all.dedup_by_key(|k| k.0);
+        for w in all.windows(2) {
+            let (ta, fa) = (&w[0].0, &w[0].1);
+            let (tb, fb) = (&w[1].0, &w[1].1);
+            let lag = tb - ta;
+            if lag > 0 && lag <= motion::MAX_SPACING_MS {
+                candidate(&Sample::from_change(*tb, lag, &compare(fa, fb)), &mut windows);
             }
         }
     }
@@ -391,14 +403,14 @@ pub fn search(
                     path_x: None,
                 });
             }
-            for p in pieces.iter().filter(|p| p.end_ms >= pa && p.start_ms <= pb) {
-                match confirm(p, &q.region, thr, pa, pb, cancel, &mut stats) {
-                    Ok(h) => found.extend(h),
-                    Err(e) => emit(Event::Problem {
-                        camera: q.camera.clone(),
-                        problem: Problem::Footage(e.to_string()),
-                    }),
-                }
+            let these: Vec<&Piece> = pieces.iter().filter(|p| p.end_ms >= pa && p.start_ms <= pb).collect();
+            match confirm(&these, &q.region, thr, pa, pb, cancel, &mut stats) {
+                Ok(h) => found.extend(h),
+                Err(RecError::Cancelled) => return Err(RecError::Cancelled),
+                Err(e) => emit(Event::Problem {
+                    camera: q.camera.clone(),
+                    problem: Problem::Footage(e.to_string()),
+                }),
             }
         }
         found.sort_by_key(|h| h.start_ms);
@@ -412,10 +424,10 @@ pub fn search(
                     } else if p.path_x.is_none() {
                         p.path_x = h.path_x;
                     }
-                    if h.score > p.score {
-                        p.score = h.score;
+                    if h.score > p.score && h.thumb.is_some() || p.thumb.is_none() {
+                        p.score = p.score.max(h.score);
                         p.peak_ms = h.peak_ms;
-                        p.thumb = h.thumb;
+                        p.thumb = h.thumb.or(p.thumb.take());
                     }
                 }
                 _ => {
@@ -554,12 +566,14 @@ fn keyframes_of(p: &Piece, from: i64, to: i64, cancel: &AtomicBool) -> Result<Ve
         if t < from {
             continue;
         }
-        if t > to {
-            break;
-        }
+        // The first keyframe after the end too: a change just before it shows against it.
+        let past = t > to;
         match dec.features(&pkt) {
             Some(f) => out.push((t, f)),
             None => failed += 1,
+        }
+        if past {
+            break;
         }
     }
     if out.is_empty() && failed > 0 {
@@ -571,9 +585,24 @@ fn keyframes_of(p: &Piece, from: i64, to: i64, cancel: &AtomicBool) -> Result<Ve
     Ok(out)
 }
 
-/// Decodes every frame of `p` in [a − lag, b] and finds where the region changed.
+/// What confirmation carries from one file to the next of a window: the pictures compared
+/// against, the samples where the region changed, and per stretch of change its strongest
+/// moment and thumbnail.
+#[derive(Default)]
+struct ConfirmState {
+    recent: VecDeque<(i64, Features)>,
+    active: Vec<(i64, u8, Option<f32>)>,
+    /// (last sample's time, strongest score, its time, thumbnail) per stretch.
+    peaks: Vec<(i64, u8, i64, Option<Thumb>)>,
+    last_t: i64,
+    /// End of the last file read (a later file starting well after it is a new run).
+    file_end: Option<i64>,
+}
+
+/// Decodes every frame of the pieces in [a − lag, b] — one pass over the files in time order,
+/// so a change across a segment boundary is one — and finds where the region changed.
 pub fn confirm(
-    p: &Piece,
+    pieces: &[&Piece],
     region: &Region,
     thr: u8,
     a: i64,
@@ -581,6 +610,79 @@ pub fn confirm(
     cancel: &AtomicBool,
     stats: &mut Stats,
 ) -> Result<Vec<Hit>> {
+    let mut st = ConfirmState {
+        last_t: i64::MIN / 2,
+        ..Default::default()
+    };
+    let mut sorted: Vec<&Piece> = pieces.to_vec();
+    sorted.sort_by_key(|p| p.start_ms);
+    let mut err = None;
+    for p in sorted {
+        if st.file_end.is_some_and(|e| p.start_ms - e > 2_000) {
+            st.recent.clear();
+        }
+        if let Err(e) = confirm_file(p, &mut st, region, thr, a, b, cancel, stats) {
+            if matches!(e, RecError::Cancelled) {
+                return Err(e);
+            }
+            st.recent.clear();
+            err = Some(e);
+        }
+        st.file_end = Some(p.end_ms);
+    }
+    // Active samples → changes: consecutive ones (closer than JOIN_MS) are one; a change seen
+    // against the picture a second before lasts until a second before its last sample.
+    let mut hits: Vec<Hit> = Vec::new();
+    for (t, s, x) in std::mem::take(&mut st.active) {
+        match hits.last_mut() {
+            Some(h) if t - (h.end_ms + LAG_MS) <= JOIN_MS => {
+                h.end_ms = (t - LAG_MS).max(h.start_ms);
+                if s > h.score {
+                    h.score = s;
+                }
+                if let (Some(x), Some(p)) = (x, h.path_x.as_mut()) {
+                    p.1 = x;
+                }
+            }
+            _ => hits.push(Hit {
+                camera: String::new(),
+                start_ms: t,
+                end_ms: t,
+                peak_ms: t,
+                score: s,
+                thumb: None,
+                path_x: x.map(|x| (x, x)),
+            }),
+        }
+    }
+    for (_, _, t, thumb) in st.peaks {
+        if let Some(h) = hits.iter_mut().find(|h| h.start_ms <= t && t <= h.end_ms + LAG_MS) {
+            if h.thumb.is_none() {
+                h.peak_ms = t;
+                h.thumb = thumb;
+            }
+        }
+    }
+    match (hits.is_empty(), err) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(hits),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn confirm_file(
+    p: &Piece,
+    st: &mut ConfirmState,
+    region: &Region,
+    thr: u8,
+    a: i64,
+    b: i64,
+    cancel: &AtomicBool,
+    stats: &mut Stats,
+) -> Result<()> {
+    if cancel.load(Ordering::Relaxed) {
+        return Err(RecError::Cancelled);
+    }
     let (mut ictx, idx, tb, first) = open_video(&p.path)?;
     let params = ictx
         .stream(idx)
@@ -619,11 +721,7 @@ pub fn confirm(
     let mut gop: Vec<ff::Packet> = Vec::new();
     let mut started = false;
     let mut done = false;
-    // Compared pictures: (time, features); active samples: (time, score).
-    let mut recent: VecDeque<(i64, Features)> = VecDeque::new();
-    let mut active: Vec<(i64, u8, Option<f32>)> = Vec::new();
-    let mut best: Option<(u8, i64, Option<Thumb>)> = None;
-    let mut last_t = i64::MIN;
+    let ConfirmState { recent, active, peaks, last_t, .. } = st;
     let mut on_frame = |f: &ff::frame::Video, stats: &mut Stats| -> bool {
         stats.frames_decoded += 1;
         let Some(pts) = f.timestamp().or(f.pts()) else {
@@ -633,10 +731,10 @@ pub fn confirm(
         if t > b {
             return false;
         }
-        if t < from || t.saturating_sub(last_t) < STEP_MS - 10 {
+        if t < from || t.saturating_sub(*last_t) < STEP_MS - 10 {
             return true;
         }
-        last_t = t;
+        *last_t = t;
         let feat = frame_features(f);
         while recent.len() > 2 && recent[1].0 <= t - LAG_MS {
             recent.pop_front();
@@ -647,8 +745,15 @@ pub fn confirm(
                 let s = region.score_grid(&change);
                 if s >= thr {
                     active.push((t, s, region.centroid_x(&change, thr)));
-                    if best.as_ref().is_none_or(|b| s > b.0) {
-                        best = Some((s, t, thumbnail(f)));
+                    // The strongest moment of each stretch of change keeps a thumbnail.
+                    match peaks.last_mut() {
+                        Some(pk) if t - pk.0 <= JOIN_MS + LAG_MS => {
+                            pk.0 = t;
+                            if s > pk.1 {
+                                *pk = (t, s, t, thumbnail(f));
+                            }
+                        }
+                        _ => peaks.push((t, s, t, thumbnail(f))),
                     }
                 }
             }
@@ -706,38 +811,7 @@ pub fn confirm(
         }
         feed(None, &mut dec, stats);
     }
-    // Active samples → changes: consecutive ones (closer than JOIN_MS) are one; a change seen
-    // against the picture a second before lasts until a second before its last sample.
-    let mut hits: Vec<Hit> = Vec::new();
-    for (t, s, x) in active {
-        match hits.last_mut() {
-            Some(h) if t - (h.end_ms + LAG_MS) <= JOIN_MS => {
-                h.end_ms = (t - LAG_MS).max(h.start_ms);
-                if s > h.score {
-                    h.score = s;
-                }
-                if let (Some(x), Some(p)) = (x, h.path_x.as_mut()) {
-                    p.1 = x;
-                }
-            }
-            _ => hits.push(Hit {
-                camera: String::new(),
-                start_ms: t,
-                end_ms: t,
-                peak_ms: t,
-                score: s,
-                thumb: None,
-                path_x: x.map(|x| (x, x)),
-            }),
-        }
-    }
-    if let Some((_, t, thumb)) = best {
-        if let Some(h) = hits.iter_mut().find(|h| h.start_ms <= t && t <= h.end_ms + LAG_MS) {
-            h.peak_ms = t;
-            h.thumb = thumb;
-        }
-    }
-    Ok(hits)
+    Ok(())
 }
 
 /// A 160-pixel-wide RGB thumbnail (BT.601) of an 8-bit 4:2:0 picture.
@@ -778,8 +852,11 @@ pub fn thumbnail(f: &ff::frame::Video) -> Option<Thumb> {
     })
 }
 
-/// Runs the searches of several cameras one after the other on a thread of lower priority.
-/// Events go to `tx` as they are found; the thread ends when all are done or `cancel` is set.
+/// Runs the searches of several cameras on two threads ("search 0", "search 1") of lower
+/// priority, each with its own connection to the index (SQLite's WAL lets them read while the
+/// recorders write: a long sweep never holds the lock the recorders take). Events go to `tx`
+/// as they are found; the threads end when all are done or `cancel` is set. A send waits only
+/// on the bounded channel the UI drains, never while the index is held.
 pub fn spawn(
     queries: Vec<Query>,
     index: Option<Arc<Mutex<Index>>>,
@@ -788,48 +865,56 @@ pub fn spawn(
     cancel: Arc<AtomicBool>,
     tx: std::sync::mpsc::SyncSender<Event>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("search".into())
-        .spawn(move || {
+    let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(queries)));
+    let workers = queue.lock().len().clamp(1, 2);
+    let files = Arc::new(files);
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let (queue, index, dir, files, cancel, tx) =
+            (queue.clone(), index.clone(), dir.clone(), files.clone(), cancel.clone(), tx.clone());
+        handles.push(std::thread::Builder::new().name(format!("search {w}")).spawn(move || {
             lower_priority();
-            // Its own connection to the index (SQLite's WAL lets it read while the recorders
-            // write): a long sweep never holds the lock the recorders take.
             let own = dir
                 .as_ref()
                 .and_then(|d| Index::open(&d.join("index.db")).ok())
                 .map(|i| Arc::new(Mutex::new(i)));
             let index = own.or(index);
-            for q in queries {
+            loop {
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
+                let Some(q) = queue.lock().pop_front() else { break };
+                let mut send = |e| {
+                    let _ = tx.send(e);
+                };
                 let r = match (&index, &dir, files.get(&q.camera)) {
-                    (_, _, Some(f)) => search(&q, &Source::Files(f.clone()), &cancel, &mut |e| {
-                        let _ = tx.send(e);
-                    }),
-                    (Some(i), Some(d), None) => search(
-                        &q,
-                        &Source::Recording { index: i, dir: d },
-                        &cancel,
-                        &mut |e| {
-                            let _ = tx.send(e);
-                        },
-                    ),
+                    (_, _, Some(f)) => search(&q, &Source::Files(f.clone()), &cancel, &mut send),
+                    (Some(i), Some(d), None) => {
+                        search(&q, &Source::Recording { index: i, dir: d }, &cancel, &mut send)
+                    }
                     _ => Err(RecError::Invalid("no footage of this camera".into())),
                 };
-                if let Err(e) = r {
-                    if matches!(e, RecError::Cancelled) {
-                        break;
+                match r {
+                    Err(RecError::Cancelled) => break,
+                    Err(e) => {
+                        send(Event::Problem {
+                            camera: q.camera.clone(),
+                            problem: Problem::Footage(e.to_string()),
+                        });
+                        send(Event::Finished {
+                            camera: q.camera.clone(),
+                            stats: Stats::default(),
+                        });
                     }
-                    let _ = tx.send(Event::Problem {
-                        camera: q.camera.clone(),
-                        problem: Problem::Footage(e.to_string()),
-                    });
-                    let _ = tx.send(Event::Finished {
-                        camera: q.camera.clone(),
-                        stats: Stats::default(),
-                    });
+                    Ok(_) => {}
                 }
             }
-        })
+        })?);
+    }
+    // The handle the caller gets ends when the workers have.
+    std::thread::Builder::new().name("search".into()).spawn(move || {
+        for h in handles {
+            let _ = h.join();
+        }
+    })
 }

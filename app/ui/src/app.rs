@@ -340,8 +340,8 @@ impl MatThanApp {
                     .player(&hit.camera)
                     .filter(|p| p.shown_ms().is_some())
                     .and_then(|p| p.shared.latest())
-                    .map(|f| match &self.region_search.region {
-                        Some(r) => Arc::new(crate::search::with_outline(&f, &r.outline)),
+                    .map(|f| match self.region_search.outline_for(&hit.camera) {
+                        Some(o) => Arc::new(crate::search::with_outline(&f, o)),
                         None => f,
                     });
                 let name = self
@@ -493,6 +493,10 @@ impl MatThanApp {
                 persist = false;
                 if self.playback.is_none() && self.recorder.is_some() {
                     self.audit("playback", String::new());
+                }
+                if self.playback.is_some() {
+                    // Its results are read in playback only: stop it rather than let it wait.
+                    self.region_search.cancel();
                 }
                 self.playback = match (self.playback.take(), &self.recorder) {
                     (Some(_), _) => None,

@@ -334,6 +334,11 @@ impl SearchUi {
                             *c += 1;
                         }
                     }
+                    if let Some((c, _)) = self.next.as_mut() {
+                        if *c >= pos {
+                            *c += 1;
+                        }
+                    }
                 }
                 Ok(Event::Gap(g)) => self.gaps.push(g),
                 Ok(Event::Unindexed { .. }) => self.unindexed += 1,

@@ -137,5 +137,9 @@ pub fn region_near(picture_x: Option<f32>) -> mt_record::motion::Region {
         Some(px) => (((px - 0.2).clamp(0.0, 0.6)), 0.4),
         None => (0.0, 1.0),
     };
-    mt_record::motion::Region::rect(x, 0.25, w, 0.75).expect("a band inside the picture")
+    match mt_record::motion::Region::rect(x, 0.25, w, 0.75) {
+        Ok(r) => r,
+        // Not reached (the band is clamped inside the picture); the whole picture otherwise.
+        Err(_) => mt_record::motion::Region::rect(0.0, 0.0, 1.0, 1.0).unwrap_or_else(|_| unreachable!()),
+    }
 }
