@@ -263,6 +263,14 @@ impl Index {
             )
             .map_err(err)?;
         }
+        // Every column a timeline reads, in camera and time order: a search over a week reads
+        // this index alone, in one sweep, instead of looking up each row (the activity blobs
+        // make the rows large and scattered).
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS segment_timeline ON segment (camera_id, start_ms, end_ms, id, frames,
+                 bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height)",
+        )
+        .map_err(err)?;
         Ok(Index {
             conn,
             path: path.to_owned(),
