@@ -783,6 +783,36 @@ fn four_cameras_in_playback_show_pictures_of_one_time_and_frame_step_skips_no_pi
     );
 }
 
+/// The workstation with camera c1 on a 1×1 wall, `rec` recording, a supervisor signed in
+/// (gs01), in playback (P). Returns the log's path and the harness.
+pub(crate) fn playback_harness(
+    dir: &Path,
+    cams: Vec<CameraHandle>,
+    rec: Recorder,
+) -> (PathBuf, egui_kittest::Harness<'static, mt_ui::MatThanApp>) {
+    let (db, log) = crate::ui::supervisor_log(dir);
+    let mut app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        cams,
+        mt_ui::WallState {
+            layout: mt_ui::WallLayout::G1,
+            tiles: vec![Some("c1".into())],
+            show_health: false,
+            ..Default::default()
+        },
+        None,
+        vec![],
+    )
+    .with_log(log);
+    app.recorder = Some(rec);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, "gs01", "1357");
+    h.key_press(egui::Key::P);
+    h.run_steps(2);
+    (db, h)
+}
+
 /// B in playback bookmarks the recorded picture on screen with that picture's own time and
 /// its still (all read from the picture's code), not the present moment and the live picture.
 #[test]
@@ -806,26 +836,7 @@ fn b_in_playback_bookmarks_the_recorded_picture_on_screen_with_its_time_and_stil
         .map(|(s, _)| s[0].start_ms)
         .or_else(|| mt_record::recorder::open_segment(&rec_dir, "c1").map(|(_, s)| s))
         .expect("recording under way");
-    let (db, log) = crate::ui::supervisor_log(dir.path());
-    let mut app = mt_ui::MatThanApp::new(
-        &egui::Context::default(),
-        std::mem::take(&mut r.cams),
-        mt_ui::WallState {
-            layout: mt_ui::WallLayout::G1,
-            tiles: vec![Some("c1".into())],
-            show_health: false,
-            ..Default::default()
-        },
-        None,
-        vec![],
-    )
-    .with_log(log);
-    app.recorder = Some(rec);
-    let mut h = crate::ui::harness(app);
-    crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "1357");
-    h.key_press(egui::Key::P);
-    h.run_steps(2);
+    let (db, mut h) = playback_harness(dir.path(), std::mem::take(&mut r.cams), rec);
     let t = start + 2_500;
     h.state_mut().playback.as_mut().unwrap().seek(t);
     wait_for(Duration::from_secs(5), || {

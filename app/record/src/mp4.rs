@@ -360,7 +360,8 @@ pub fn probe(path: &Path) -> Result<Probe> {
     let (mut frames, mut keys) = (0i64, 0i64);
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for (s, pkt) in ictx.packets() {
-        if s.index() != idx {
+        // A packet cut short (the file ends inside it) is not footage.
+        if s.index() != idx || pkt.is_corrupt() {
             continue;
         }
         frames += 1;

@@ -47,6 +47,18 @@ pub struct ClipPlayer {
     pub decode_error: Option<String>,
 }
 
+/// The first presented picture's presentation time: the smallest among the first packets
+/// (B-frames come after the picture they precede). Reads packets (no decoding); the caller
+/// opens the file again to start from the top.
+pub(crate) fn first_pts(ictx: &mut ff::format::context::Input, idx: usize) -> i64 {
+    ictx.packets()
+        .filter(|(s, _)| s.index() == idx)
+        .take(16)
+        .filter_map(|(_, p)| p.pts())
+        .min()
+        .unwrap_or(0)
+}
+
 fn err(path: &Path, e: impl std::fmt::Display) -> RecError {
     RecError::Mp4 {
         path: path.display().to_string(),
@@ -74,13 +86,7 @@ impl ClipPlayer {
         // The first presented picture's time anchors the clip on the timeline: the smallest
         // presentation time among the first packets (B-frames come after the picture they
         // precede). Read without decoding, then start again from the top.
-        let first_pts = ictx
-            .packets()
-            .filter(|(s, _)| s.index() == idx)
-            .take(16)
-            .filter_map(|(_, p)| p.pts())
-            .min()
-            .unwrap_or(0);
+        let first_pts = first_pts(&mut ictx, idx);
         let ictx = ff::format::input(path).map_err(|e| err(path, e))?;
         let mut p = ClipPlayer {
             path: path.to_owned(),

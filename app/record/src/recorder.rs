@@ -509,6 +509,33 @@ impl CameraRecorder {
             f.sync_all().map_err(|e| RecError::io(&partial, e))?;
             let bytes = f.metadata().map_err(|e| RecError::io(&partial, e))?.len();
             drop(f);
+            // A full disk can cut the file short of what was written without libavformat
+            // saying so: then the index names only the whole pictures the file holds (none:
+            // the file goes, and the run ends at the segment before).
+            let mut w = w;
+            if bytes < w.bytes_in {
+                let p = probe(&partial);
+                match p {
+                    Ok(p) if p.frames > 0 => {
+                        tracing::warn!(
+                            "{}: cut short by the disk ({bytes} of {} bytes): {} of {} frames kept",
+                            partial.display(),
+                            w.bytes_in,
+                            p.frames,
+                            w.frames
+                        );
+                        w.frames = p.frames;
+                        w.end_ms = w.start_ms + (p.duration_s * 1000.0) as i64;
+                    }
+                    _ => {
+                        let _ = std::fs::remove_file(&partial);
+                        return Err(RecError::DiskFull {
+                            path: partial.display().to_string(),
+                            message: format!("only {bytes} of {} bytes were written", w.bytes_in),
+                        });
+                    }
+                }
+            }
             let done = partial.with_extension("");
             std::fs::rename(&partial, &done).map_err(|e| RecError::io(&done, e))?;
             sync_dir(&self.cam_dir).map_err(|e| RecError::io(&self.cam_dir, e))?;

@@ -471,13 +471,7 @@ fn open_video(path: &Path) -> Result<(ff::format::context::Input, usize, ff::Rat
         .best(ff::media::Type::Video)
         .ok_or_else(|| e("no video stream".into()))?;
     let (idx, tb) = (st.index(), st.time_base());
-    let first = ictx
-        .packets()
-        .filter(|(s, _)| s.index() == idx)
-        .take(16)
-        .filter_map(|(_, p)| p.pts())
-        .min()
-        .unwrap_or(0);
+    let first = crate::player::first_pts(&mut ictx, idx);
     let ictx = ff::format::input(path).map_err(|x| e(x.to_string()))?;
     Ok((ictx, idx, tb, first))
 }
