@@ -588,6 +588,10 @@ struct ConfirmState {
     active: Vec<(i64, u8, Option<f32>)>,
     /// (last sample's time, strongest score, its time, thumbnail) per stretch.
     peaks: Vec<(i64, u8, i64, Option<Thumb>)>,
+    /// Times at which the region changed from the picture just before (100 ms): where a
+    /// change ends exactly (an object vanishing), which the one-second comparison only
+    /// bounds.
+    short: Vec<i64>,
     last_t: i64,
     /// End of the last file read (a later file starting well after it is a new run).
     file_end: Option<i64>,
@@ -647,6 +651,13 @@ pub fn confirm(
                 thumb: None,
                 path_x: x.map(|x| (x, x)),
             }),
+        }
+    }
+    // The end: the later of "a second before the last one-second change" and the last change
+    // from the picture just before, inside the stretch.
+    for h in &mut hits {
+        if let Some(&t) = st.short.iter().rev().find(|&&t| t >= h.start_ms && t <= h.end_ms + LAG_MS) {
+            h.end_ms = h.end_ms.max(t);
         }
     }
     for (_, _, t, thumb) in st.peaks {
@@ -715,7 +726,7 @@ fn confirm_file(
     let mut gop: Vec<ff::Packet> = Vec::new();
     let mut started = false;
     let mut done = false;
-    let ConfirmState { recent, active, peaks, last_t, .. } = st;
+    let ConfirmState { recent, active, peaks, last_t, short, .. } = st;
     let mut on_frame = |f: &ff::frame::Video, stats: &mut Stats| -> bool {
         stats.frames_decoded += 1;
         let Some(pts) = f.timestamp().or(f.pts()) else {
@@ -750,6 +761,11 @@ fn confirm_file(
                         _ => peaks.push((t, s, t, thumbnail(f))),
                     }
                 }
+            }
+        }
+        if let Some((_, pf)) = recent.back() {
+            if t >= a - LAG_MS / 2 && region.score_grid(&compare(pf, &feat)) >= thr {
+                short.push(t);
             }
         }
         recent.push_back((t, feat));
