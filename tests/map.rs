@@ -939,6 +939,9 @@ fn demo_map_has_the_2025_wards_and_the_cameras_lie_in_theirs() {
         let inside: Vec<&str> = wards.iter().filter(|(_, mp)| mp.contains(&geo::Point::from(p))).map(|w| w.0.as_str()).collect();
         assert_eq!(inside, vec![s.ward.as_str()], "{} at {:.4},{:.4}", s.name, s.lat_deg, s.lon_deg);
     }
+    // The demo's streets meet where they cross (shared vertices): a trace can turn there.
+    let g = mt_map::streets::StreetGraph::build(&data.roads());
+    assert_eq!(g.components(), 2, "the demo streets: the main network and one alley");
     assert!(mt_core::wards::successors("Xuân Tảo").contains(&"Xuân Đỉnh"));
     assert!(mt_core::wards::former_names("Xuân Đỉnh").iter().any(|o| o == "Xuân Tảo"));
 }
