@@ -25,9 +25,18 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
 }
 
 /// One camera-day of samples, a sample a second: events moving along the camera's streets.
-fn gen_segment(rng: &mut fastrand::Rng, streets: &[((f32, f32), (f32, f32))], start_ms: i64, busy: bool) -> Vec<Sample> {
+fn gen_segment(
+    rng: &mut fastrand::Rng,
+    streets: &[((f32, f32), (f32, f32))],
+    start_ms: i64,
+    busy: bool,
+) -> Vec<Sample> {
     let mut out: Vec<Sample> = (0..60)
-        .map(|k| Sample { t_ms: start_ms + k * 1000 + 1000, lag_ms: 1000, cells: Vec::new() })
+        .map(|k| Sample {
+            t_ms: start_ms + k * 1000 + 1000,
+            lag_ms: 1000,
+            cells: Vec::new(),
+        })
         .collect();
     let rate = if busy { 2.0 } else { 0.2 };
     let n = (0..8).filter(|_| rng.f32() < rate / 8.0).count();
@@ -41,7 +50,9 @@ fn gen_segment(rng: &mut fastrand::Rng, streets: &[((f32, f32), (f32, f32))], st
                 for dx in -1..=1 {
                     let (x, y) = (cx + dx, cy + dy);
                     if (0..GRID_W as i32).contains(&x) && (0..GRID_H as i32).contains(&y) {
-                        out[k].cells.push(((y as usize * GRID_W + x as usize) as u16, rng.u8(90..=255)));
+                        out[k]
+                            .cells
+                            .push(((y as usize * GRID_W + x as usize) as u16, rng.u8(90..=255)));
                     }
                 }
             }
@@ -161,7 +172,11 @@ fn index_bench(root: &Path, cameras: usize, days: i64, queries: usize) -> anyhow
             let idx = index.lock();
             for cam in &cams {
                 for row in idx.motion_rows(cam, from, to)? {
-                    hits += idx.motion_samples(&row)?.iter().filter(|s| region.score(s) >= thr).count();
+                    hits += idx
+                        .motion_samples(&row)?
+                        .iter()
+                        .filter(|s| region.score(s) >= thr)
+                        .count();
                 }
             }
             std::hint::black_box(hits);
@@ -176,14 +191,20 @@ fn index_bench(root: &Path, cameras: usize, days: i64, queries: usize) -> anyhow
     println!("| index search, one region over {cameras} cameras × {days} days ({queries} random regions) | p50 ms | p99 ms | ratio (p50) |");
     println!("|---|---|---|---|");
     let n50 = pct(&mut naive, 0.5);
-    println!("| every sample read and tested (baseline) | {n50:.0} | {:.0} | 1 |", pct(&mut naive, 0.99));
+    println!(
+        "| every sample read and tested (baseline) | {n50:.0} | {:.0} | 1 |",
+        pct(&mut naive, 0.99)
+    );
     let l50 = pct(&mut lat, 0.5);
     println!(
         "| region search, index stage (per camera: its week of motion rows, the cells of the region) | {l50:.1} | {:.1} | {:.3} |",
         pct(&mut lat, 0.99),
         l50 / n50
     );
-    println!("({} candidate windows per query on average)", windows / queries.max(1));
+    println!(
+        "({} candidate windows per query on average)",
+        windows / queries.max(1)
+    );
     println!();
     Ok(())
 }
@@ -194,7 +215,18 @@ fn make_1080p(out: &Path, secs: u32, annexb: bool) -> anyhow::Result<()> {
     let mut c = Command::new("ffmpeg");
     c.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size=1920x1080:rate=25:duration={secs}"))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-bf", "2", "-b:v", "2M"]);
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-bf",
+            "2",
+            "-b:v",
+            "2M",
+        ]);
     if annexb {
         c.args(["-x264-params", "aud=1"]);
     }
@@ -209,9 +241,18 @@ fn recording_bench(root: &Path, cameras: usize, secs: u64) -> anyhow::Result<()>
     let clip = root.join("cam1080.h264");
     make_1080p(&clip, 10, true)?;
     let mounts: Vec<(String, serde_json::Value)> = (0..cameras)
-        .map(|k| (format!("/hd{k}/main"), serde_json::json!({"source": "clip", "file": clip.display().to_string()})))
+        .map(|k| {
+            (
+                format!("/hd{k}/main"),
+                serde_json::json!({"source": "clip", "file": clip.display().to_string()}),
+            )
+        })
         .collect();
-    let opts = mt_capture::sim::SimOptions { mounts: mounts.clone(), large: false, send_log: false };
+    let opts = mt_capture::sim::SimOptions {
+        mounts: mounts.clone(),
+        large: false,
+        send_log: false,
+    };
     let sim = mt_capture::sim::SimServer::start_with(&crate::assets_dir(), 0, 1, &opts)?;
     let cap = mt_capture::Capture::new(mt_capture::Timeouts::default())?;
     let mut handles = Vec::new();
@@ -231,12 +272,22 @@ fn recording_bench(root: &Path, cameras: usize, secs: u64) -> anyhow::Result<()>
         }
         std::thread::sleep(Duration::from_secs(2));
         let c0 = crate::bench::cpu_secs(libc::RUSAGE_SELF);
-        let b0: f64 = rec.status().cameras.values().map(|c| c.motion_busy.as_secs_f64()).sum();
+        let b0: f64 = rec
+            .status()
+            .cameras
+            .values()
+            .map(|c| c.motion_busy.as_secs_f64())
+            .sum();
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs(secs));
         let cpu = crate::bench::cpu_secs(libc::RUSAGE_SELF) - c0;
         let st = rec.status();
-        let busy: f64 = st.cameras.values().map(|c| c.motion_busy.as_secs_f64()).sum::<f64>() - b0;
+        let busy: f64 = st
+            .cameras
+            .values()
+            .map(|c| c.motion_busy.as_secs_f64())
+            .sum::<f64>()
+            - b0;
         let samples: u64 = st.cameras.values().map(|c| c.motion_samples).sum();
         let wall = t.elapsed().as_secs_f64();
         rec.stop();
@@ -250,10 +301,26 @@ fn recording_bench(root: &Path, cameras: usize, secs: u64) -> anyhow::Result<()>
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     println!("| recording {cameras} cameras 1920×1080 25 fps H.264 (GOP 50), {secs} s × 2 each | CPU, % of one core | ratio |");
     println!("|---|---|---|");
-    println!("| receive + record, no motion index (baseline) | {:.1} | 1 |", mean(&off));
-    println!("| receive + record + motion index | {:.1} | {:.2} |", mean(&on), mean(&on) / mean(&off));
-    println!("| of which the motion index's own threads (keyframe decode + grid) | {:.1} | |", mean(&busy));
-    println!("(the machine has {} cores; samples taken: {:?})", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), rows.iter().map(|r| r.3).collect::<Vec<_>>());
+    println!(
+        "| receive + record, no motion index (baseline) | {:.1} | 1 |",
+        mean(&off)
+    );
+    println!(
+        "| receive + record + motion index | {:.1} | {:.2} |",
+        mean(&on),
+        mean(&on) / mean(&off)
+    );
+    println!(
+        "| of which the motion index's own threads (keyframe decode + grid) | {:.1} | |",
+        mean(&busy)
+    );
+    println!(
+        "(the machine has {} cores; samples taken: {:?})",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        rows.iter().map(|r| r.3).collect::<Vec<_>>()
+    );
     println!();
     Ok(())
 }
@@ -278,7 +345,12 @@ fn deep_bench(root: &Path, minutes: i64) -> anyhow::Result<()> {
     let minute = root.join("minute.mp4");
     make_1080p(&minute, 60, false)?;
     let list = root.join("list.txt");
-    std::fs::write(&list, (0..minutes).map(|_| format!("file '{}'\n", minute.display())).collect::<String>())?;
+    std::fs::write(
+        &list,
+        (0..minutes)
+            .map(|_| format!("file '{}'\n", minute.display()))
+            .collect::<String>(),
+    )?;
     let hour = root.join("hour.mp4");
     let st = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i"])
@@ -290,7 +362,12 @@ fn deep_bench(root: &Path, minutes: i64) -> anyhow::Result<()> {
         bail!("ffmpeg concat failed");
     }
     let start = mt_record::now_ms() - minutes * 60_000 - 60_000;
-    let piece = Piece { path: hour.clone(), start_ms: start, end_ms: start + minutes * 60_000, motion: None };
+    let piece = Piece {
+        path: hour.clone(),
+        start_ms: start,
+        end_ms: start + minutes * 60_000,
+        motion: None,
+    };
     let cancel = AtomicBool::new(false);
     let chunk = 10 * 60_000;
     let jobs: Vec<(&Piece, i64, i64)> = (0..minutes * 60_000 / chunk)
@@ -324,16 +401,30 @@ fn deep_bench(root: &Path, minutes: i64) -> anyhow::Result<()> {
     println!("| deep scan, {minutes} min of 1920×1080 25 fps H.264 (GOP 50), 2 cores | s | × real time | ratio |");
     println!("|---|---|---|---|");
     println!("| `ffmpeg -threads 2 -skip_frame nokey -i … -f null -` (baseline) | {ff_key:.1} | {:.0} | 1 |", real / ff_key);
-    println!("| keyframe pass ({keys} keyframes, worker threads) | {k:.1} | {:.0} | {:.2} |", real / k, k / ff_key);
+    println!(
+        "| keyframe pass ({keys} keyframes, worker threads) | {k:.1} | {:.0} | {:.2} |",
+        real / k,
+        k / ff_key
+    );
     println!("| `ffmpeg -threads 2 -i … -t 600 -f null -`: 10 min decoded in full (baseline) | {ff_full:.1} | {:.0} | 1 |", 600.0 / ff_full);
     println!("| full-frame confirmation of 10 candidate minutes ({} frames) | {confirm_s:.1} | {:.0} | {:.2} |", stats.frames_decoded, 600.0 / confirm_s, confirm_s / ff_full);
     println!();
     Ok(())
 }
 
-pub fn run(cameras: usize, days: i64, queries: usize, record_secs: u64, minutes: i64, dir: Option<PathBuf>, only: Option<String>) -> anyhow::Result<()> {
+pub fn run(
+    cameras: usize,
+    days: i64,
+    queries: usize,
+    record_secs: u64,
+    minutes: i64,
+    dir: Option<PathBuf>,
+    only: Option<String>,
+) -> anyhow::Result<()> {
     let part = |p: &str| only.as_deref().is_none_or(|o| o == p);
-    let root = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("matthan-bench-search-{}", std::process::id())));
+    let root = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("matthan-bench-search-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&root)?;
     let r = (|| {
         if part("index") {

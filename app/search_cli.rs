@@ -16,7 +16,11 @@ pub fn vn() -> FixedOffset {
 /// ISO 8601 with the offset, in Vietnam's time: `2026-12-01T18:07:44.120+07:00`.
 pub fn iso(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&vn()).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string())
+        .map(|t| {
+            t.with_timezone(&vn())
+                .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                .to_string()
+        })
         .unwrap_or_else(|| ms.to_string())
 }
 
@@ -28,7 +32,12 @@ pub fn parse_time(s: &str, now_ms: i64) -> anyhow::Result<i64> {
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.timestamp_millis());
     }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
             if let Some(d) = vn().from_local_datetime(&n).single() {
                 return Ok(d.timestamp_millis());
@@ -80,11 +89,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bail!("--to ({}) is not after --from ({})", iso(to), iso(from));
     }
     if !(0.0..=1.0).contains(&a.sensitivity) {
-        bail!("--sensitivity must be between 0 and 1, not {}", a.sensitivity);
+        bail!(
+            "--sensitivity must be between 0 and 1, not {}",
+            a.sensitivity
+        );
     }
     let db = a.rec_dir.join("index.db");
     if !db.exists() {
-        bail!("{}: no recording index here (is --rec-dir the recording directory?)", db.display());
+        bail!(
+            "{}: no recording index here (is --rec-dir the recording directory?)",
+            db.display()
+        );
     }
     let index = parking_lot::Mutex::new(
         mt_record::Index::open(&db).with_context(|| db.display().to_string())?,
@@ -104,7 +119,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             index: &index,
             dir: a.rec_dir,
         };
-        let r = search::search(&q, &src, &cancel, &mut |e| match e {
+        let r = search::search(&q, &src, &cancel, &mut |e| {
+            match e {
             Event::Hit(h) => println!(
                 "{}",
                 serde_json::json!({
@@ -146,6 +162,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 stats.candidate_ms as f64 / 1e3,
                 stats.total_ms
             ),
+        }
         });
         if let Err(e) = r {
             eprintln!("{camera}: {e}");

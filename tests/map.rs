@@ -778,7 +778,10 @@ fn shared_roads(dir: &std::path::Path, files: &[&str]) -> Vec<Road> {
         .iter()
         .map(|f| {
             let p = std::fs::canonicalize(dir.join(f)).unwrap();
-            format!("[[layer]]\nfile = {}\nkind = \"road\"\n\n", toml_string(&p.display().to_string()))
+            format!(
+                "[[layer]]\nfile = {}\nkind = \"road\"\n\n",
+                toml_string(&p.display().to_string())
+            )
         })
         .collect();
     let map = tmp.path().join("map.toml");
@@ -799,7 +802,8 @@ fn toml_string(s: &str) -> String {
 /// away, out of range, but it sees the street from 20 m east of P; E 100 m west, 30 m north,
 /// looking south (60°, 40 m): sees the street 100 m from P.
 #[test]
-fn trace_lists_the_cameras_that_see_the_point_by_distance_then_those_that_see_the_streets_near_it() {
+fn trace_lists_the_cameras_that_see_the_point_by_distance_then_those_that_see_the_streets_near_it()
+{
     let (roads, _, o, k) = straight_road();
     let sites = vec![
         camera_at(o, k, -30.0, 10.0, 90.0, 90.0, 60.0),
@@ -809,19 +813,34 @@ fn trace_lists_the_cameras_that_see_the_point_by_distance_then_those_that_see_th
         camera_at(o, k, -100.0, 30.0, 180.0, 60.0, 40.0),
     ];
     let graph = mt_map::streets::StreetGraph::build(&roads);
-    let at = |t: &mt_map::streets::Traced| (t.site, t.sees_point, (t.distance_m * 10.0).round() / 10.0);
-    let only_point: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 0.0).iter().map(at).collect();
+    let at =
+        |t: &mt_map::streets::Traced| (t.site, t.sees_point, (t.distance_m * 10.0).round() / 10.0);
+    let only_point: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 0.0)
+        .iter()
+        .map(at)
+        .collect();
     assert_eq!(only_point, vec![(1, true, 28.3), (0, true, 31.6)]);
-    let near: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 50.0).iter().map(at).collect();
-    assert_eq!(near, vec![(1, true, 28.3), (0, true, 31.6), (3, false, 20.0)]);
-    let far: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 120.0).iter().map(at).collect();
+    let near: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 50.0)
+        .iter()
+        .map(at)
+        .collect();
+    assert_eq!(
+        near,
+        vec![(1, true, 28.3), (0, true, 31.6), (3, false, 20.0)]
+    );
+    let far: Vec<_> = mt_map::streets::trace(&sites, Some(&graph), o, 120.0)
+        .iter()
+        .map(at)
+        .collect();
     assert_eq!(far.len(), 4, "{far:?}");
     assert_eq!(far[3].0, 4);
     // E sees the street where it is within 30·tan 30° = 17.3 m of its foot: 82.7 m from P
     // (streets are walked in steps of at most 5 m).
     assert!((far[3].2 - 82.7).abs() <= 5.0, "{far:?}");
     // Where P is in each picture: B looks north-west with P dead ahead (the middle).
-    let b = mt_map::streets::trace(&sites, Some(&graph), o, 0.0)[0].picture_x.unwrap();
+    let b = mt_map::streets::trace(&sites, Some(&graph), o, 0.0)[0]
+        .picture_x
+        .unwrap();
     assert!((b - 0.5).abs() < 0.02, "{b}");
 }
 
@@ -839,9 +858,15 @@ fn next_camera_follows_the_street_in_the_direction_of_the_movement() {
     ];
     let graph = mt_map::streets::StreetGraph::build(&roads);
     // 300 m, as the workstation asks: the whole street lies within reach both ways.
-    let right: Vec<usize> = mt_map::streets::next_cameras(&sites, &graph, 0, 1.0, 300.0).iter().map(|t| t.site).collect();
+    let right: Vec<usize> = mt_map::streets::next_cameras(&sites, &graph, 0, 1.0, 300.0)
+        .iter()
+        .map(|t| t.site)
+        .collect();
     assert_eq!(right, vec![1]);
-    let left: Vec<usize> = mt_map::streets::next_cameras(&sites, &graph, 0, 0.0, 300.0).iter().map(|t| t.site).collect();
+    let left: Vec<usize> = mt_map::streets::next_cameras(&sites, &graph, 0, 0.0, 300.0)
+        .iter()
+        .map(|t| t.site)
+        .collect();
     assert_eq!(left, vec![2]);
 }
 
@@ -853,13 +878,24 @@ fn next_camera_follows_the_street_in_the_direction_of_the_movement() {
 fn street_graph_of_the_real_networks_and_coverage_of_the_2017_network_by_the_demo_cameras() {
     let Some(dir) = shared_map_dir() else { return };
     let roads = shared_roads(&dir, &["bac_tu_liem_roads_2017_osm.geojson"]);
-    let total_km: f64 = roads.iter().map(|r| coverage::length_m(&r.coords)).sum::<f64>() / 1e3;
-    assert!((total_km - 395.8).abs() < 4.0, "2017 network {total_km:.1} km");
+    let total_km: f64 = roads
+        .iter()
+        .map(|r| coverage::length_m(&r.coords))
+        .sum::<f64>()
+        / 1e3;
+    assert!(
+        (total_km - 395.8).abs() < 4.0,
+        "2017 network {total_km:.1} km"
+    );
     let graph = mt_map::streets::StreetGraph::build(&roads);
     let pieces = graph.components();
     // The extract's 1,256 lines only touch at their ends: joined, they are 15 networks (the
     // main one and islands the box cuts off).
-    assert_eq!((graph.nodes.len(), graph.edge_count(), pieces), (6_272, 7_051, 15), "nodes, edges, pieces");
+    assert_eq!(
+        (graph.nodes.len(), graph.edge_count(), pieces),
+        (6_272, 7_051, 15),
+        "nodes, edges, pieces"
+    );
     // From the middle of the district, 500 m along the streets reaches points no further than
     // 500 m away as the crow flies, and some that far along.
     let p = lonlat_to_merc(105.761, 21.071);
@@ -871,7 +907,11 @@ fn street_graph_of_the_real_networks_and_coverage_of_the_2017_network_by_the_dem
     }
     let alleys = shared_roads(&dir, &["bac_tu_liem_roads_2025_partial_osm.geojson"]);
     let g25 = mt_map::streets::StreetGraph::build(&alleys);
-    assert!(g25.edge_count() > 5_000, "2025 strips: {} edges", g25.edge_count());
+    assert!(
+        g25.edge_count() > 5_000,
+        "2025 strips: {} edges",
+        g25.edge_count()
+    );
     // The demo's cameras, each moved to the nearest point of the 2017 network.
     let demo = demo_sites();
     let placed: Vec<CameraSite> = demo
@@ -879,7 +919,11 @@ fn street_graph_of_the_real_networks_and_coverage_of_the_2017_network_by_the_dem
         .map(|s| {
             let on = graph.nearest(mt_map::sites::site_merc(s)).unwrap();
             let (lon, lat) = merc_to_lonlat(on.point);
-            CameraSite { lat_deg: lat, lon_deg: lon, ..s.clone() }
+            CameraSite {
+                lat_deg: lat,
+                lon_deg: lon,
+                ..s.clone()
+            }
         })
         .collect();
     let (covered, total) = mt_map::streets::network_coverage(&placed, &roads);
@@ -894,12 +938,17 @@ fn street_graph_of_the_real_networks_and_coverage_of_the_2017_network_by_the_dem
     );
     // Each 40 m, 70° view covers at most ~45 m of a straight street; 16 of them, some
     // overlapping, over a 396 km network.
-    assert!((300.0..=16.0 * 80.0).contains(&covered), "{covered:.0} m covered");
+    assert!(
+        (300.0..=16.0 * 80.0).contains(&covered),
+        "{covered:.0} m covered"
+    );
 }
 
 /// The demo's camera sites (`assets/demo/sites.toml`), as the demo configures them (70°, 40 m).
 fn demo_sites() -> Vec<CameraSite> {
-    let v: toml::Value = toml::from_str(&std::fs::read_to_string(assets().join("demo/sites.toml")).unwrap()).unwrap();
+    let v: toml::Value =
+        toml::from_str(&std::fs::read_to_string(assets().join("demo/sites.toml")).unwrap())
+            .unwrap();
     v["site"]
         .as_array()
         .unwrap()
@@ -928,20 +977,46 @@ fn demo_map_has_the_2025_wards_and_the_cameras_lie_in_theirs() {
     assert!(errors.is_empty(), "{errors:?}");
     let wards = data.wards();
     let names: Vec<&str> = wards.iter().map(|w| w.0.as_str()).collect();
-    for w in ["Xuân Đỉnh", "Đông Ngạc", "Nghĩa Đô", "Phú Diễn", "Phú Thượng"] {
+    for w in [
+        "Xuân Đỉnh",
+        "Đông Ngạc",
+        "Nghĩa Đô",
+        "Phú Diễn",
+        "Phú Thượng",
+    ] {
         assert!(names.contains(&w), "{w} in {names:?}");
     }
     for old in ["Xuân Tảo", "Cổ Nhuế 1"] {
-        assert!(!names.contains(&old), "the former ward {old} is not drawn as a ward");
+        assert!(
+            !names.contains(&old),
+            "the former ward {old} is not drawn as a ward"
+        );
     }
     for s in demo_sites() {
         let p = mt_map::sites::site_merc(&s);
-        let inside: Vec<&str> = wards.iter().filter(|(_, mp)| mp.contains(&geo::Point::from(p))).map(|w| w.0.as_str()).collect();
-        assert_eq!(inside, vec![s.ward.as_str()], "{} at {:.4},{:.4}", s.name, s.lat_deg, s.lon_deg);
+        let inside: Vec<&str> = wards
+            .iter()
+            .filter(|(_, mp)| mp.contains(&geo::Point::from(p)))
+            .map(|w| w.0.as_str())
+            .collect();
+        assert_eq!(
+            inside,
+            vec![s.ward.as_str()],
+            "{} at {:.4},{:.4}",
+            s.name,
+            s.lat_deg,
+            s.lon_deg
+        );
     }
     // The demo's streets meet where they cross (shared vertices): a trace can turn there.
     let g = mt_map::streets::StreetGraph::build(&data.roads());
-    assert_eq!(g.components(), 2, "the demo streets: the main network and one alley");
+    assert_eq!(
+        g.components(),
+        2,
+        "the demo streets: the main network and one alley"
+    );
     assert!(mt_core::wards::successors("Xuân Tảo").contains(&"Xuân Đỉnh"));
-    assert!(mt_core::wards::former_names("Xuân Đỉnh").iter().any(|o| o == "Xuân Tảo"));
+    assert!(mt_core::wards::former_names("Xuân Đỉnh")
+        .iter()
+        .any(|o| o == "Xuân Tảo"));
 }

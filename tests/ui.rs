@@ -191,7 +191,11 @@ fn every_translation_key_exists_in_both_languages() {
         for (n, line) in text.lines().enumerate() {
             if let Some((id, _)) = line.split_once(" = ") {
                 if !id.starts_with(' ') && !id.starts_with('#') {
-                    assert!(seen.insert(id.to_owned()), "{file}:{}: {id} is defined twice", n + 1);
+                    assert!(
+                        seen.insert(id.to_owned()),
+                        "{file}:{}: {id} is defined twice",
+                        n + 1
+                    );
                 }
             }
         }

@@ -35,7 +35,9 @@ pub fn successors(old: &str) -> Vec<&'static str> {
 mod tests {
     #[test]
     fn old_wards_are_aliases_of_the_new_ones() {
-        assert!(super::former_names("Phường Xuân Đỉnh").iter().any(|o| o == "Xuân Tảo"));
+        assert!(super::former_names("Phường Xuân Đỉnh")
+            .iter()
+            .any(|o| o == "Xuân Tảo"));
         let s = super::successors("xuan tao");
         assert!(s.contains(&"Xuân Đỉnh") && s.contains(&"Nghĩa Đô"), "{s:?}");
         assert!(super::former_names("Nowhere").is_empty());

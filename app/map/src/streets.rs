@@ -52,25 +52,26 @@ impl StreetGraph {
         let mut adj: Vec<Vec<(usize, f64, usize)>> = Vec::new();
         // Vertices snapped on a grid of SNAP_M Mercator-scaled cells (neighbours checked too).
         let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
-        let mut node_of = |c: Coord, nodes: &mut Vec<Coord>, adj: &mut Vec<Vec<(usize, f64, usize)>>| -> usize {
-            let cell = SNAP_M / ground_scale(c.y);
-            let (gx, gy) = ((c.x / cell).floor() as i64, (c.y / cell).floor() as i64);
-            for dx in -1..=1 {
-                for dy in -1..=1 {
-                    if let Some(v) = grid.get(&(gx + dx, gy + dy)) {
-                        for &n in v {
-                            if ground_distance(nodes[n], c) <= SNAP_M {
-                                return n;
+        let mut node_of =
+            |c: Coord, nodes: &mut Vec<Coord>, adj: &mut Vec<Vec<(usize, f64, usize)>>| -> usize {
+                let cell = SNAP_M / ground_scale(c.y);
+                let (gx, gy) = ((c.x / cell).floor() as i64, (c.y / cell).floor() as i64);
+                for dx in -1..=1 {
+                    for dy in -1..=1 {
+                        if let Some(v) = grid.get(&(gx + dx, gy + dy)) {
+                            for &n in v {
+                                if ground_distance(nodes[n], c) <= SNAP_M {
+                                    return n;
+                                }
                             }
                         }
                     }
                 }
-            }
-            nodes.push(c);
-            adj.push(Vec::new());
-            grid.entry((gx, gy)).or_default().push(nodes.len() - 1);
-            nodes.len() - 1
-        };
+                nodes.push(c);
+                adj.push(Vec::new());
+                grid.entry((gx, gy)).or_default().push(nodes.len() - 1);
+                nodes.len() - 1
+            };
         let mut lines = Vec::new();
         let mut names = Vec::new();
         for (ri, r) in roads.iter().enumerate() {
@@ -135,19 +136,36 @@ impl StreetGraph {
         let (dx, dy) = (pb.x - pa.x, pb.y - pa.y);
         let len2 = (dx * dx + dy * dy).max(1e-9);
         let t = (((p.x - pa.x) * dx + (p.y - pa.y) * dy) / len2).clamp(0.0, 1.0);
-        let point = Coord { x: pa.x + dx * t, y: pa.y + dy * t };
+        let point = Coord {
+            x: pa.x + dx * t,
+            y: pa.y + dy * t,
+        };
         let _ = e.distance_2(&[p.x, p.y]);
-        Some(OnStreet { a, b, t, point, off_m: ground_distance(point, p) })
+        Some(OnStreet {
+            a,
+            b,
+            t,
+            point,
+            off_m: ground_distance(point, p),
+        })
     }
 
     /// Street distance (ground metres) from `start` to every node within `max_m`, walking
     /// only where `allow(from, to)` says (Dijkstra).
-    pub fn reach(&self, start: &OnStreet, max_m: f64, allow: &dyn Fn(usize, usize) -> bool) -> HashMap<usize, f64> {
+    pub fn reach(
+        &self,
+        start: &OnStreet,
+        max_m: f64,
+        allow: &dyn Fn(usize, usize) -> bool,
+    ) -> HashMap<usize, f64> {
         let mut dist: HashMap<usize, f64> = HashMap::new();
         let mut heap = BinaryHeap::new();
         let len = ground_distance(self.nodes[start.a], self.nodes[start.b]);
         // Along the start's street only the ways `allow` permits (from the far end's side).
-        for (n, other, d) in [(start.a, start.b, len * start.t), (start.b, start.a, len * (1.0 - start.t))] {
+        for (n, other, d) in [
+            (start.a, start.b, len * start.t),
+            (start.b, start.a, len * (1.0 - start.t)),
+        ] {
             if d <= max_m && allow(other, n) {
                 heap.push(Reverse(((d * 1000.0) as i64, n)));
             }
@@ -170,7 +188,12 @@ impl StreetGraph {
 
     /// Points along the streets reached from `start` (within `max_m`), every [`STEP_M`] at
     /// most, each with its street distance: what a field of view is tested against.
-    pub fn walk_points(&self, start: &OnStreet, max_m: f64, allow: &dyn Fn(usize, usize) -> bool) -> Vec<(Coord, f64)> {
+    pub fn walk_points(
+        &self,
+        start: &OnStreet,
+        max_m: f64,
+        allow: &dyn Fn(usize, usize) -> bool,
+    ) -> Vec<(Coord, f64)> {
         let dist = self.reach(start, max_m, allow);
         let mut out = vec![(start.point, 0.0)];
         // Along the street the point is on, both ways from it.
@@ -186,7 +209,13 @@ impl StreetGraph {
                 let s = budget * k as f64 / steps as f64;
                 let f = s / l.max(1e-9);
                 let p = start.point;
-                out.push((Coord { x: p.x + (e.x - p.x) * f, y: p.y + (e.y - p.y) * f }, s));
+                out.push((
+                    Coord {
+                        x: p.x + (e.x - p.x) * f,
+                        y: p.y + (e.y - p.y) * f,
+                    },
+                    s,
+                ));
             }
         }
         for (&v, &dv) in &dist {
@@ -206,7 +235,13 @@ impl StreetGraph {
                     let s = budget * k as f64 / steps as f64;
                     let f = s / l.max(1e-9);
                     let (a, b) = (self.nodes[v], self.nodes[w]);
-                    out.push((Coord { x: a.x + (b.x - a.x) * f, y: a.y + (b.y - a.y) * f }, dv + s));
+                    out.push((
+                        Coord {
+                            x: a.x + (b.x - a.x) * f,
+                            y: a.y + (b.y - a.y) * f,
+                        },
+                        dv + s,
+                    ));
                 }
             }
         }
@@ -258,7 +293,12 @@ pub struct Traced {
 /// Cameras around `p`: those whose field of view covers it, by distance from it, then those
 /// that see a street within `street_m` of it (along the street graph), by street distance.
 /// Planned sites are left out.
-pub fn trace(sites: &[CameraSite], graph: Option<&StreetGraph>, p: Coord, street_m: f64) -> Vec<Traced> {
+pub fn trace(
+    sites: &[CameraSite],
+    graph: Option<&StreetGraph>,
+    p: Coord,
+    street_m: f64,
+) -> Vec<Traced> {
     let mut out: Vec<Traced> = sites
         .iter()
         .enumerate()
@@ -288,17 +328,21 @@ pub fn trace(sites: &[CameraSite], graph: Option<&StreetGraph>, p: Coord, street
 /// The cameras (not already in `have`) whose fields of view cover any of `pts` (point,
 /// street distance), each at its smallest distance, nearest first.
 fn cameras_seeing(sites: &[CameraSite], pts: &[(Coord, f64)], have: &[Traced]) -> Vec<Traced> {
-    let boxes: RTree<GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>> = RTree::bulk_load(
-        sites
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| !s.planned && !have.iter().any(|h| h.site == *i))
-            .map(|(i, s)| {
-                let (a, b) = sector_bounds(s);
-                GeomWithData::new(rstar::primitives::Rectangle::from_corners([a.x, a.y], [b.x, b.y]), i)
-            })
-            .collect(),
-    );
+    let boxes: RTree<GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>> =
+        RTree::bulk_load(
+            sites
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| !s.planned && !have.iter().any(|h| h.site == *i))
+                .map(|(i, s)| {
+                    let (a, b) = sector_bounds(s);
+                    GeomWithData::new(
+                        rstar::primitives::Rectangle::from_corners([a.x, a.y], [b.x, b.y]),
+                        i,
+                    )
+                })
+                .collect(),
+        );
     let mut best: HashMap<usize, (f64, Option<f32>)> = HashMap::new();
     for &(c, d) in pts {
         for e in boxes.locate_in_envelope_intersecting(&AABB::from_point([c.x, c.y])) {
@@ -310,9 +354,18 @@ fn cameras_seeing(sites: &[CameraSite], pts: &[(Coord, f64)], have: &[Traced]) -
     }
     let mut v: Vec<Traced> = best
         .into_iter()
-        .map(|(site, (d, x))| Traced { site, sees_point: false, distance_m: d, picture_x: x })
+        .map(|(site, (d, x))| Traced {
+            site,
+            sees_point: false,
+            distance_m: d,
+            picture_x: x,
+        })
         .collect();
-    v.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.site.cmp(&b.site)));
+    v.sort_by(|a, b| {
+        a.distance_m
+            .total_cmp(&b.distance_m)
+            .then(a.site.cmp(&b.site))
+    });
     v
 }
 
@@ -321,18 +374,33 @@ fn cameras_seeing(sites: &[CameraSite], pts: &[(Coord, f64)], have: &[Traced]) -
 /// away from the camera's view, in the direction of the movement (streets turning back by
 /// more than 100° from it are not taken), up to `max_m`; the cameras that see those streets,
 /// nearest first.
-pub fn next_cameras(sites: &[CameraSite], graph: &StreetGraph, from: usize, exit_x: f32, max_m: f64) -> Vec<Traced> {
+pub fn next_cameras(
+    sites: &[CameraSite],
+    graph: &StreetGraph,
+    from: usize,
+    exit_x: f32,
+    max_m: f64,
+) -> Vec<Traced> {
     let s = &sites[from];
     let c = site_merc(s);
     let b = s.heading_deg - s.fov_deg / 2.0 + s.fov_deg * exit_x.clamp(0.0, 1.0) as f64;
     let r = range_merc(s, c) * 0.8;
     let d = crate::proj::bearing_vector(b);
-    let exit = Coord { x: c.x + d.x * r, y: c.y + d.y * r };
-    let Some(start) = graph.nearest(exit) else { return Vec::new() };
+    let exit = Coord {
+        x: c.x + d.x * r,
+        y: c.y + d.y * r,
+    };
+    let Some(start) = graph.nearest(exit) else {
+        return Vec::new();
+    };
     // The direction of travel: along the edge of the view, away from the camera's centre line
     // (leaving at the left edge means going to the left of the picture).
     let side = if exit_x < 0.5 { -90.0 } else { 90.0 };
-    let travel = if (exit_x - 0.5).abs() < 0.15 { b } else { b + side * 0.5 };
+    let travel = if (exit_x - 0.5).abs() < 0.15 {
+        b
+    } else {
+        b + side * 0.5
+    };
     let nodes = &graph.nodes;
     let allow = move |v: usize, w: usize| {
         let bw = bearing(nodes[v], nodes[w]);
@@ -340,24 +408,33 @@ pub fn next_cameras(sites: &[CameraSite], graph: &StreetGraph, from: usize, exit
         diff.abs() <= 100.0 || ground_distance(nodes[v], nodes[w]) < 2.0
     };
     let pts = graph.walk_points(&start, max_m, &allow);
-    let skip = [Traced { site: from, sees_point: true, distance_m: 0.0, picture_x: None }];
+    let skip = [Traced {
+        site: from,
+        sees_point: true,
+        distance_m: 0.0,
+        picture_x: None,
+    }];
     cameras_seeing(sites, &pts, &skip)
 }
 
 /// Share of the network's length (ground metres) that some camera's field of view covers,
 /// sampled every [`STEP_M`]: (covered m, total m).
 pub fn network_coverage(sites: &[CameraSite], roads: &[Road]) -> (f64, f64) {
-    let boxes: RTree<GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>> = RTree::bulk_load(
-        sites
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.planned)
-            .map(|(i, s)| {
-                let (a, b) = sector_bounds(s);
-                GeomWithData::new(rstar::primitives::Rectangle::from_corners([a.x, a.y], [b.x, b.y]), i)
-            })
-            .collect(),
-    );
+    let boxes: RTree<GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>> =
+        RTree::bulk_load(
+            sites
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.planned)
+                .map(|(i, s)| {
+                    let (a, b) = sector_bounds(s);
+                    GeomWithData::new(
+                        rstar::primitives::Rectangle::from_corners([a.x, a.y], [b.x, b.y]),
+                        i,
+                    )
+                })
+                .collect(),
+        );
     let (mut covered, mut total) = (0.0, 0.0);
     for r in roads {
         for w in r.coords.windows(2) {
@@ -365,7 +442,10 @@ pub fn network_coverage(sites: &[CameraSite], roads: &[Road]) -> (f64, f64) {
             let n = (l / STEP_M).ceil().max(1.0) as usize;
             for k in 0..n {
                 let f = (k as f64 + 0.5) / n as f64;
-                let p = Coord { x: w[0].x + (w[1].x - w[0].x) * f, y: w[0].y + (w[1].y - w[0].y) * f };
+                let p = Coord {
+                    x: w[0].x + (w[1].x - w[0].x) * f,
+                    y: w[0].y + (w[1].y - w[0].y) * f,
+                };
                 total += l / n as f64;
                 if boxes
                     .locate_in_envelope_intersecting(&AABB::from_point([p.x, p.y]))

@@ -388,8 +388,11 @@ impl Index {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         tx.execute("DELETE FROM motion WHERE segment_id = ?1", params![id])
             .map_err(|e| self.err(e))?;
-        tx.execute("DELETE FROM motion_samples WHERE segment_id = ?1", params![id])
-            .map_err(|e| self.err(e))?;
+        tx.execute(
+            "DELETE FROM motion_samples WHERE segment_id = ?1",
+            params![id],
+        )
+        .map_err(|e| self.err(e))?;
         tx.execute("DELETE FROM segment WHERE id = ?1", params![id])
             .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
@@ -455,7 +458,9 @@ impl Index {
             })
             .map_err(|e| self.err(e))?;
         self.conn
-            .prepare_cached("INSERT OR REPLACE INTO motion_samples (segment_id, samples) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT OR REPLACE INTO motion_samples (segment_id, samples) VALUES (?1, ?2)",
+            )
             .and_then(|mut st| st.execute(params![id, blob]))
             .map_err(|e| self.err(e))?;
         Ok(())

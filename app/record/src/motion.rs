@@ -47,7 +47,14 @@ pub struct Features(pub Vec<f32>);
 
 /// Block means of a luma plane (`bytes` = 1 for 8-bit, 2 for 16-bit little-endian samples
 /// of which the top `bits` are used). Every second pixel of every second row is read.
-pub fn features(data: &[u8], stride: usize, w: usize, h: usize, bytes: usize, bits: u32) -> Features {
+pub fn features(
+    data: &[u8],
+    stride: usize,
+    w: usize,
+    h: usize,
+    bytes: usize,
+    bits: u32,
+) -> Features {
     let mut sum = vec![0u32; FW * FH];
     let mut cnt = vec![0u32; FW * FH];
     if w == 0 || h == 0 {
@@ -485,7 +492,10 @@ impl KeyDecoder {
         let c = ff::decoder::find(id).ok_or_else(|| ff_err(codec.label(), "no decoder"))?;
         let mut ctx = ff::codec::Context::new_with_codec(c);
         skip_loop_filter(&mut ctx);
-        let dec = ctx.decoder().video().map_err(|e| ff_err(codec.label(), e))?;
+        let dec = ctx
+            .decoder()
+            .video()
+            .map_err(|e| ff_err(codec.label(), e))?;
         Ok(KeyDecoder {
             dec,
             out: ff::frame::Video::empty(),
@@ -636,7 +646,11 @@ mod tests {
         let a = features(&textured(w, h, 1.0, 0.0), w, w, h, 1, 8);
         let brighter = features(&textured(w, h, 1.3, 0.0), w, w, h, 1, 8);
         let change = compare(&a, &brighter);
-        assert!(change.iter().all(|&c| c < FLOOR), "{:?}", change.iter().max());
+        assert!(
+            change.iter().all(|&c| c < FLOOR),
+            "{:?}",
+            change.iter().max()
+        );
         let mut obj = textured(w, h, 1.0, 0.0);
         for y in 100..160 {
             for x in 300..360 {
@@ -654,15 +668,32 @@ mod tests {
     #[test]
     fn samples_round_trip_and_bad_regions_are_named() {
         let s = vec![
-            Sample { t_ms: 1_000, lag_ms: 1000, cells: vec![(3, 40), (500, 255)] },
-            Sample { t_ms: 2_000, lag_ms: 1000, cells: vec![] },
+            Sample {
+                t_ms: 1_000,
+                lag_ms: 1000,
+                cells: vec![(3, 40), (500, 255)],
+            },
+            Sample {
+                t_ms: 2_000,
+                lag_ms: 1000,
+                cells: vec![],
+            },
         ];
         let (b, mask) = encode(500, &s);
         assert_eq!(decode(500, &b).unwrap(), s);
         assert_eq!(mask[0], 1 << 3);
         assert!(decode(500, &b[..b.len() - 1]).is_none());
-        assert!(matches!(Region::parse_rect("0.8,0.1,0.5,0.2"), Err(RegionError::Outside(_))));
-        assert!(matches!(Region::parse_rect("a,b"), Err(RegionError::Syntax(_))));
-        assert!(matches!(Region::parse_rect("0.1,0.1,0.001,0.001"), Err(RegionError::TooSmall(_))));
+        assert!(matches!(
+            Region::parse_rect("0.8,0.1,0.5,0.2"),
+            Err(RegionError::Outside(_))
+        ));
+        assert!(matches!(
+            Region::parse_rect("a,b"),
+            Err(RegionError::Syntax(_))
+        ));
+        assert!(matches!(
+            Region::parse_rect("0.1,0.1,0.001,0.001"),
+            Err(RegionError::TooSmall(_))
+        ));
     }
 }

@@ -24,7 +24,9 @@ use ffmpeg_next as ff;
 use parking_lot::Mutex;
 
 use crate::index::{Gap, Index, MotionRow};
-use crate::motion::{self, compare, frame_features, threshold, Features, KeyDecoder, Region, Sample};
+use crate::motion::{
+    self, compare, frame_features, threshold, Features, KeyDecoder, Region, Sample,
+};
 use crate::{RecError, Result};
 
 /// Pictures compared during confirmation are this far apart …
@@ -97,12 +99,25 @@ pub enum Event {
     /// No recording here (with the reason).
     Gap(Gap),
     /// Footage without a motion index, decoded instead.
-    Unindexed { camera: String, from_ms: i64, to_ms: i64 },
+    Unindexed {
+        camera: String,
+        from_ms: i64,
+        to_ms: i64,
+    },
     /// Something the officer must be told; the search goes on with the rest.
-    Problem { camera: String, problem: Problem },
+    Problem {
+        camera: String,
+        problem: Problem,
+    },
     /// Share of this camera's work done (0–1).
-    Progress { camera: String, done: f32 },
-    Finished { camera: String, stats: Stats },
+    Progress {
+        camera: String,
+        done: f32,
+    },
+    Finished {
+        camera: String,
+        stats: Stats,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -249,7 +264,8 @@ pub fn search(
     let mut unindexed: Vec<&Piece> = Vec::new();
     let candidate = |s: &Sample, windows: &mut Vec<(i64, i64)>| {
         // The sample covers [t − lag, t]: it counts if that overlaps the period.
-        if s.t_ms >= q.from_ms && s.t_ms - (s.lag_ms as i64) <= q.to_ms && q.region.score(s) >= thr {
+        if s.t_ms >= q.from_ms && s.t_ms - (s.lag_ms as i64) <= q.to_ms && q.region.score(s) >= thr
+        {
             // The change happened between the two pictures compared; confirmation sees it
             // until a second after it ends.
             windows.push((s.t_ms - s.lag_ms as i64 - 500, s.t_ms + LAG_MS + 500));
@@ -260,7 +276,8 @@ pub fn search(
             // A row with no sample over a segment longer than the keyframe spacing the index
             // compares (keyframes further apart than that): a hole in the index, decoded instead.
             (Some(row), false, Source::Recording { index, .. })
-                if row.failed == 0 && (row.lag_ms > 0 || p.end_ms - p.start_ms <= motion::MAX_SPACING_MS) =>
+                if row.failed == 0
+                    && (row.lag_ms > 0 || p.end_ms - p.start_ms <= motion::MAX_SPACING_MS) =>
             {
                 stats.indexed += 1;
                 if !q.region.touches(&row.mask) {
@@ -333,7 +350,10 @@ pub fn search(
             let (tb, fb) = (&w[1].0, &w[1].1);
             let lag = tb - ta;
             if lag > 0 && lag <= motion::MAX_SPACING_MS {
-                candidate(&Sample::from_change(*tb, lag, &compare(fa, fb)), &mut windows);
+                candidate(
+                    &Sample::from_change(*tb, lag, &compare(fa, fb)),
+                    &mut windows,
+                );
             }
         }
     }
@@ -403,7 +423,10 @@ pub fn search(
                     path_x: None,
                 });
             }
-            let these: Vec<&Piece> = pieces.iter().filter(|p| p.end_ms >= pa && p.start_ms <= pb).collect();
+            let these: Vec<&Piece> = pieces
+                .iter()
+                .filter(|p| p.end_ms >= pa && p.start_ms <= pb)
+                .collect();
             match confirm(&these, &q.region, thr, pa, pb, cancel, &mut stats) {
                 Ok(h) => found.extend(h),
                 Err(RecError::Cancelled) => return Err(RecError::Cancelled),
@@ -534,7 +557,12 @@ pub fn scan_keyframes(
 }
 
 /// The keyframes of one file between `from` and `to` (timeline ms), decoded one by one.
-fn keyframes_of(p: &Piece, from: i64, to: i64, cancel: &AtomicBool) -> Result<Vec<(i64, Features)>> {
+fn keyframes_of(
+    p: &Piece,
+    from: i64,
+    to: i64,
+    cancel: &AtomicBool,
+) -> Result<Vec<(i64, Features)>> {
     let (mut ictx, idx, tb, first) = open_video(&p.path)?;
     let params = ictx
         .stream(idx)
@@ -656,12 +684,20 @@ pub fn confirm(
     // The end: the later of "a second before the last one-second change" and the last change
     // from the picture just before, inside the stretch.
     for h in &mut hits {
-        if let Some(&t) = st.short.iter().rev().find(|&&t| t >= h.start_ms && t <= h.end_ms + LAG_MS) {
+        if let Some(&t) = st
+            .short
+            .iter()
+            .rev()
+            .find(|&&t| t >= h.start_ms && t <= h.end_ms + LAG_MS)
+        {
             h.end_ms = h.end_ms.max(t);
         }
     }
     for (_, _, t, thumb) in st.peaks {
-        if let Some(h) = hits.iter_mut().find(|h| h.start_ms <= t && t <= h.end_ms + LAG_MS) {
+        if let Some(h) = hits
+            .iter_mut()
+            .find(|h| h.start_ms <= t && t <= h.end_ms + LAG_MS)
+        {
             if h.thumb.is_none() {
                 h.peak_ms = t;
                 h.thumb = thumb;
@@ -726,7 +762,14 @@ fn confirm_file(
     let mut gop: Vec<ff::Packet> = Vec::new();
     let mut started = false;
     let mut done = false;
-    let ConfirmState { recent, active, peaks, last_t, short, .. } = st;
+    let ConfirmState {
+        recent,
+        active,
+        peaks,
+        last_t,
+        short,
+        ..
+    } = st;
     let mut on_frame = |f: &ff::frame::Video, stats: &mut Stats| -> bool {
         stats.frames_decoded += 1;
         let Some(pts) = f.timestamp().or(f.pts()) else {
@@ -771,19 +814,20 @@ fn confirm_file(
         recent.push_back((t, feat));
         true
     };
-    let mut feed = |pkt: Option<&ff::Packet>, dec: &mut ff::decoder::Video, stats: &mut Stats| -> bool {
-        let ok = match pkt {
-            Some(k) => dec.send_packet(k).is_ok(),
-            None => dec.send_eof().is_ok(),
-        };
-        let _ = ok;
-        while dec.receive_frame(&mut out).is_ok() {
-            if !on_frame(&out, stats) {
-                return false;
+    let mut feed =
+        |pkt: Option<&ff::Packet>, dec: &mut ff::decoder::Video, stats: &mut Stats| -> bool {
+            let ok = match pkt {
+                Some(k) => dec.send_packet(k).is_ok(),
+                None => dec.send_eof().is_ok(),
+            };
+            let _ = ok;
+            while dec.receive_frame(&mut out).is_ok() {
+                if !on_frame(&out, stats) {
+                    return false;
+                }
             }
-        }
-        true
-    };
+            true
+        };
     for (s, pkt) in ictx.packets() {
         if s.index() != idx {
             continue;
@@ -791,7 +835,10 @@ fn confirm_file(
         if cancel.load(Ordering::Relaxed) {
             return Err(RecError::Cancelled);
         }
-        let t = pkt.pts().map(|x| wall(p.start_ms, first, tb, x)).unwrap_or(i64::MIN);
+        let t = pkt
+            .pts()
+            .map(|x| wall(p.start_ms, first, tb, x))
+            .unwrap_or(i64::MIN);
         if !started {
             if pkt.is_key() {
                 gop.clear();
@@ -826,7 +873,10 @@ fn confirm_file(
 
 /// A 160-pixel-wide RGB thumbnail (BT.601) of an 8-bit 4:2:0 picture.
 pub fn thumbnail(f: &ff::frame::Video) -> Option<Thumb> {
-    if !matches!(f.format(), ff::format::Pixel::YUV420P | ff::format::Pixel::YUVJ420P) {
+    if !matches!(
+        f.format(),
+        ff::format::Pixel::YUV420P | ff::format::Pixel::YUVJ420P
+    ) {
         return None;
     }
     let (w, h) = (f.width() as usize, f.height() as usize);
@@ -848,7 +898,11 @@ pub fn thumbnail(f: &ff::frame::Video) -> Option<Thumb> {
                 u[(py / 2) * su + px / 2] as f32 - 128.0,
                 v[(py / 2) * sv + px / 2] as f32 - 128.0,
             );
-            let (yy, k) = if full { (yy, 1.0) } else { ((yy - 16.0) * 1.164, 1.138) };
+            let (yy, k) = if full {
+                (yy, 1.0)
+            } else {
+                ((yy - 16.0) * 1.164, 1.138)
+            };
             let r = yy + 1.402 * k * vv;
             let g = yy - 0.344 * k * uu - 0.714 * k * vv;
             let bb = yy + 1.772 * k * uu;
@@ -880,51 +934,70 @@ pub fn spawn(
     let files = Arc::new(files);
     let mut handles = Vec::new();
     for w in 0..workers {
-        let (queue, index, dir, files, cancel, tx) =
-            (queue.clone(), index.clone(), dir.clone(), files.clone(), cancel.clone(), tx.clone());
-        handles.push(std::thread::Builder::new().name(format!("search {w}")).spawn(move || {
-            lower_priority();
-            let own = dir
-                .as_ref()
-                .and_then(|d| Index::open(&d.join("index.db")).ok())
-                .map(|i| Arc::new(Mutex::new(i)));
-            let index = own.or(index);
-            loop {
-                if cancel.load(Ordering::Relaxed) {
-                    break;
-                }
-                let Some(q) = queue.lock().pop_front() else { break };
-                let mut send = |e| {
-                    let _ = tx.send(e);
-                };
-                let r = match (&index, &dir, files.get(&q.camera)) {
-                    (_, _, Some(f)) => search(&q, &Source::Files(f.clone()), &cancel, &mut send),
-                    (Some(i), Some(d), None) => {
-                        search(&q, &Source::Recording { index: i, dir: d }, &cancel, &mut send)
+        let (queue, index, dir, files, cancel, tx) = (
+            queue.clone(),
+            index.clone(),
+            dir.clone(),
+            files.clone(),
+            cancel.clone(),
+            tx.clone(),
+        );
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("search {w}"))
+                .spawn(move || {
+                    lower_priority();
+                    let own = dir
+                        .as_ref()
+                        .and_then(|d| Index::open(&d.join("index.db")).ok())
+                        .map(|i| Arc::new(Mutex::new(i)));
+                    let index = own.or(index);
+                    loop {
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let Some(q) = queue.lock().pop_front() else {
+                            break;
+                        };
+                        let mut send = |e| {
+                            let _ = tx.send(e);
+                        };
+                        let r = match (&index, &dir, files.get(&q.camera)) {
+                            (_, _, Some(f)) => {
+                                search(&q, &Source::Files(f.clone()), &cancel, &mut send)
+                            }
+                            (Some(i), Some(d), None) => search(
+                                &q,
+                                &Source::Recording { index: i, dir: d },
+                                &cancel,
+                                &mut send,
+                            ),
+                            _ => Err(RecError::Invalid("no footage of this camera".into())),
+                        };
+                        match r {
+                            Err(RecError::Cancelled) => break,
+                            Err(e) => {
+                                send(Event::Problem {
+                                    camera: q.camera.clone(),
+                                    problem: Problem::Footage(e.to_string()),
+                                });
+                                send(Event::Finished {
+                                    camera: q.camera.clone(),
+                                    stats: Stats::default(),
+                                });
+                            }
+                            Ok(_) => {}
+                        }
                     }
-                    _ => Err(RecError::Invalid("no footage of this camera".into())),
-                };
-                match r {
-                    Err(RecError::Cancelled) => break,
-                    Err(e) => {
-                        send(Event::Problem {
-                            camera: q.camera.clone(),
-                            problem: Problem::Footage(e.to_string()),
-                        });
-                        send(Event::Finished {
-                            camera: q.camera.clone(),
-                            stats: Stats::default(),
-                        });
-                    }
-                    Ok(_) => {}
-                }
-            }
-        })?);
+                })?,
+        );
     }
     // The handle the caller gets ends when the workers have.
-    std::thread::Builder::new().name("search".into()).spawn(move || {
-        for h in handles {
-            let _ = h.join();
-        }
-    })
+    std::thread::Builder::new()
+        .name("search".into())
+        .spawn(move || {
+            for h in handles {
+                let _ = h.join();
+            }
+        })
 }

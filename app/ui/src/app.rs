@@ -335,7 +335,11 @@ impl MatThanApp {
                 // on the still, the hit in the note.
                 persist = false;
                 let pb = self.playback.as_ref().expect("checked");
-                let hit = self.region_search.hit_at(pb.clock_ms).expect("checked").clone();
+                let hit = self
+                    .region_search
+                    .hit_at(pb.clock_ms)
+                    .expect("checked")
+                    .clone();
                 let frame = pb
                     .player(&hit.camera)
                     .filter(|p| p.shown_ms().is_some())
@@ -370,7 +374,12 @@ impl MatThanApp {
             }
             Command::RegionDrawn { camera, a, b } => {
                 persist = false;
-                self.region_search.set_rect(&self.tr, &camera, egui::pos2(a[0], a[1]), egui::pos2(b[0], b[1]));
+                self.region_search.set_rect(
+                    &self.tr,
+                    &camera,
+                    egui::pos2(a[0], a[1]),
+                    egui::pos2(b[0], b[1]),
+                );
             }
             Command::FollowCamera(id) => {
                 persist = false;
@@ -719,7 +728,9 @@ impl MatThanApp {
                 egui::Panel::right("search")
                     .resizable(true)
                     .default_size(300.0)
-                    .show(ui, |ui| out = self.region_search.panel_ui(ui, tr, &tile_cams));
+                    .show(ui, |ui| {
+                        out = self.region_search.panel_ui(ui, tr, &tile_cams)
+                    });
                 match out.0 {
                     Some(crate::search::SearchAction::Seek(t, play)) => {
                         pb.seek(t);
@@ -735,7 +746,8 @@ impl MatThanApp {
                 }
                 if out.1 {
                     let (index, dir, window) = (pb.index(), pb.rec_dir(), pb.window());
-                    self.region_search.start(tr, &tile_cams, window, index, dir, ui.ctx());
+                    self.region_search
+                        .start(tr, &tile_cams, window, index, dir, ui.ctx());
                     search_started = self.region_search.running();
                 }
             }
@@ -752,8 +764,16 @@ impl MatThanApp {
             // Reviewing footage is accountable to an officer, like playback.
             let subject = format!(
                 "cameras={};region={:?};sensitivity={:.2}",
-                if self.region_search.all_cameras { "layout".to_owned() } else { self.region_search.camera.clone().unwrap_or_default() },
-                self.region_search.region.as_ref().map(|r| r.outline.clone()).unwrap_or_default(),
+                if self.region_search.all_cameras {
+                    "layout".to_owned()
+                } else {
+                    self.region_search.camera.clone().unwrap_or_default()
+                },
+                self.region_search
+                    .region
+                    .as_ref()
+                    .map(|r| r.outline.clone())
+                    .unwrap_or_default(),
                 self.region_search.sensitivity
             );
             self.audit("search", subject);
@@ -1546,15 +1566,32 @@ impl MatThanApp {
     /// "Next camera" for search hit `i`: the cameras along the streets leaving its camera's
     /// view in the direction the change moved (the map's street graph, 300 m).
     fn suggest_next(&mut self, i: usize) {
-        let Some(row) = self.region_search.hits.get(i) else { return };
+        let Some(row) = self.region_search.hits.get(i) else {
+            return;
+        };
         let list = match self.map.as_ref() {
-            Some(m) => match (m.sites.iter().position(|s| s.id == row.hit.camera), m.streets.as_ref()) {
-                (Some(from), Some(g)) => mt_map::streets::next_cameras(&m.sites, g, from, row.hit.exit_x().unwrap_or(0.5), 300.0)
-                    .into_iter()
-                    .filter(|t| self.by_id.contains_key(&m.sites[t.site].id))
-                    .take(5)
-                    .map(|t| (m.sites[t.site].id.clone(), m.sites[t.site].name.clone(), t.distance_m))
-                    .collect(),
+            Some(m) => match (
+                m.sites.iter().position(|s| s.id == row.hit.camera),
+                m.streets.as_ref(),
+            ) {
+                (Some(from), Some(g)) => mt_map::streets::next_cameras(
+                    &m.sites,
+                    g,
+                    from,
+                    row.hit.exit_x().unwrap_or(0.5),
+                    300.0,
+                )
+                .into_iter()
+                .filter(|t| self.by_id.contains_key(&m.sites[t.site].id))
+                .take(5)
+                .map(|t| {
+                    (
+                        m.sites[t.site].id.clone(),
+                        m.sites[t.site].name.clone(),
+                        t.distance_m,
+                    )
+                })
+                .collect(),
                 _ => Vec::new(),
             },
             None => Vec::new(),
@@ -1566,8 +1603,11 @@ impl MatThanApp {
     /// playback at the trace's time, and a motion search near the point in every one (ten
     /// minutes either side).
     pub fn open_trace(&mut self, ctx: &egui::Context, t: crate::trace::TraceOpen) {
-        let cams: Vec<(String, Option<f32>)> =
-            t.cameras.into_iter().filter(|c| self.by_id.contains_key(&c.0)).collect();
+        let cams: Vec<(String, Option<f32>)> = t
+            .cameras
+            .into_iter()
+            .filter(|c| self.by_id.contains_key(&c.0))
+            .collect();
         if cams.is_empty() {
             return;
         }
@@ -1591,7 +1631,11 @@ impl MatThanApp {
         };
         if self.playback.is_none() {
             self.audit("playback", String::new());
-            self.playback = Some(crate::playback::Playback::new(rec.index(), rec.dir().to_owned(), t.time_ms));
+            self.playback = Some(crate::playback::Playback::new(
+                rec.index(),
+                rec.dir().to_owned(),
+                t.time_ms,
+            ));
         }
         let (index, dir) = (rec.index(), rec.dir().to_owned());
         if let Some(pb) = self.playback.as_mut() {
@@ -1612,7 +1656,17 @@ impl MatThanApp {
             dir,
             ctx,
         );
-        self.audit("trace", format!("time={};cameras={}", t.time_ms, cams.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(",")));
+        self.audit(
+            "trace",
+            format!(
+                "time={};cameras={}",
+                t.time_ms,
+                cams.iter()
+                    .map(|c| c.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        );
     }
 
     /// Region search on a playback tile: with the search panel open, a drag over the picture

@@ -1092,7 +1092,9 @@ impl MapUi {
                 });
                 self.trace = Some(match pin {
                     Some((id, at, t)) => crate::trace::TracePanel::new(at, t, Some(id)),
-                    None => crate::trace::TracePanel::new(w, mt_record::now_ms() - 5 * 60_000, None),
+                    None => {
+                        crate::trace::TracePanel::new(w, mt_record::now_ms() - 5 * 60_000, None)
+                    }
                 });
                 ui.close();
             }

@@ -123,7 +123,10 @@ pub fn to_frac(pic: Rect, p: egui::Pos2) -> egui::Pos2 {
 }
 
 fn from_frac(pic: Rect, f: [f32; 2]) -> egui::Pos2 {
-    egui::pos2(pic.left() + f[0] * pic.width(), pic.top() + f[1] * pic.height())
+    egui::pos2(
+        pic.left() + f[0] * pic.width(),
+        pic.top() + f[1] * pic.height(),
+    )
 }
 
 impl SearchUi {
@@ -142,11 +145,23 @@ impl SearchUi {
 
     /// Draws the region over a tile's picture `pic`, or the rectangle being dragged on it
     /// (`drag`: from, to, in fractions).
-    pub fn paint_region(&self, painter: &egui::Painter, pic: Rect, camera: &str, drag: Option<(egui::Pos2, egui::Pos2)>) {
+    pub fn paint_region(
+        &self,
+        painter: &egui::Painter,
+        pic: Rect,
+        camera: &str,
+        drag: Option<(egui::Pos2, egui::Pos2)>,
+    ) {
         let yellow = Color32::from_rgb(250, 200, 40);
         if let Some((a, b)) = drag {
             let r = Rect::from_two_pos(from_frac(pic, [a.x, a.y]), from_frac(pic, [b.x, b.y]));
-            painter.rect(r, 0.0, Color32::from_rgba_unmultiplied(250, 200, 40, 40), Stroke::new(2.0, yellow), StrokeKind::Inside);
+            painter.rect(
+                r,
+                0.0,
+                Color32::from_rgba_unmultiplied(250, 200, 40, 40),
+                Stroke::new(2.0, yellow),
+                StrokeKind::Inside,
+            );
             return;
         }
         if let Some(o) = self.outline_for(camera) {
@@ -217,7 +232,9 @@ impl SearchUi {
             self.error = Some(tr.t("motion-no-region"));
             return;
         };
-        let Some((from, to)) = self.period_ms(tr, window) else { return };
+        let Some((from, to)) = self.period_ms(tr, window) else {
+            return;
+        };
         let ids: Vec<String> = if self.all_cameras {
             cameras.iter().map(|c| c.0.clone()).collect()
         } else {
@@ -291,7 +308,14 @@ impl SearchUi {
         self.error = None;
         let cancel = Arc::new(AtomicBool::new(false));
         let (tx, rx) = std::sync::mpsc::sync_channel(256);
-        match mt_record::search::spawn(queries, Some(index), Some(rec_dir), HashMap::new(), cancel.clone(), tx) {
+        match mt_record::search::spawn(
+            queries,
+            Some(index),
+            Some(rec_dir),
+            HashMap::new(),
+            cancel.clone(),
+            tx,
+        ) {
             Ok(_) => {
                 self.running = Some(Running {
                     rx,
@@ -303,7 +327,10 @@ impl SearchUi {
                 });
                 ctx.request_repaint();
             }
-            Err(e) => self.error = Some(tr.t_args("motion-footage-error", &[("detail", e.to_string().into())])),
+            Err(e) => {
+                self.error =
+                    Some(tr.t_args("motion-footage-error", &[("detail", e.to_string().into())]))
+            }
         }
     }
 
@@ -315,18 +342,26 @@ impl SearchUi {
 
     /// Takes what the search thread found since the last frame (at most 64 events a frame).
     pub fn poll(&mut self, ctx: &egui::Context, names: &HashMap<String, String>) {
-        let Some(run) = self.running.as_mut() else { return };
+        let Some(run) = self.running.as_mut() else {
+            return;
+        };
         for _ in 0..64 {
             match run.rx.try_recv() {
                 Ok(Event::Hit(h)) => {
                     let tex = h.thumb.as_ref().map(|t| {
                         ctx.load_texture(
                             format!("hit-{}-{}", h.camera, h.start_ms),
-                            egui::ColorImage::from_rgb([t.width as usize, t.height as usize], &t.rgb),
+                            egui::ColorImage::from_rgb(
+                                [t.width as usize, t.height as usize],
+                                &t.rgb,
+                            ),
                             egui::TextureOptions::LINEAR,
                         )
                     });
-                    let name = names.get(&h.camera).cloned().unwrap_or_else(|| h.camera.clone());
+                    let name = names
+                        .get(&h.camera)
+                        .cloned()
+                        .unwrap_or_else(|| h.camera.clone());
                     let pos = self.hits.partition_point(|r| r.hit.start_ms <= h.start_ms);
                     self.hits.insert(pos, HitRow { hit: h, name, tex });
                     if let Some(c) = self.current.as_mut() {
@@ -364,9 +399,13 @@ impl SearchUi {
     /// The hit after (or before, `dir` < 0) time `t`.
     pub fn step(&mut self, t: i64, dir: i32) -> Option<i64> {
         let i = if dir > 0 {
-            self.hits.iter().position(|h| h.hit.start_ms - LEAD_MS > t + 500)
+            self.hits
+                .iter()
+                .position(|h| h.hit.start_ms - LEAD_MS > t + 500)
         } else {
-            self.hits.iter().rposition(|h| h.hit.start_ms - LEAD_MS < t - 500)
+            self.hits
+                .iter()
+                .rposition(|h| h.hit.start_ms - LEAD_MS < t - 500)
         }?;
         self.current = Some(i);
         Some(self.hits[i].hit.start_ms - LEAD_MS)
@@ -379,7 +418,12 @@ impl SearchUi {
         (h.start_ms - LEAD_MS - 500 <= t && t <= h.end_ms + 2_000).then_some(h)
     }
 
-    pub fn panel_ui(&mut self, ui: &mut egui::Ui, tr: &Tr, cams: &[(String, String)]) -> (Option<SearchAction>, bool) {
+    pub fn panel_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        tr: &Tr,
+        cams: &[(String, String)],
+    ) -> (Option<SearchAction>, bool) {
         let mut action = None;
         let mut start = false;
         ui.heading(tr.t("motion-title"));
@@ -390,8 +434,18 @@ impl SearchUi {
                 ui.label(tr.t_args("motion-trace-regions", &[("n", self.regions.len().into())]));
             }
             (Some(c), Some(r)) => {
-                let name = cams.iter().find(|x| &x.0 == c).map(|x| x.1.as_str()).unwrap_or(c);
-                ui.label(tr.t_args("motion-region", &[("camera", name.to_owned().into()), ("cells", r.cells.len().into())]));
+                let name = cams
+                    .iter()
+                    .find(|x| &x.0 == c)
+                    .map(|x| x.1.as_str())
+                    .unwrap_or(c);
+                ui.label(tr.t_args(
+                    "motion-region",
+                    &[
+                        ("camera", name.to_owned().into()),
+                        ("cells", r.cells.len().into()),
+                    ],
+                ));
             }
             _ => {
                 ui.colored_label(Color32::from_rgb(250, 200, 40), tr.t("motion-draw"));
@@ -411,14 +465,24 @@ impl SearchUi {
         if self.period == Period::Custom {
             ui.horizontal(|ui| {
                 ui.label(tr.t("motion-from"));
-                ui.add(egui::TextEdit::singleline(&mut self.from_text).hint_text("01/12/2026 18:00").desired_width(120.0));
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.from_text)
+                        .hint_text("01/12/2026 18:00")
+                        .desired_width(120.0),
+                );
             });
             ui.horizontal(|ui| {
                 ui.label(tr.t("motion-to"));
-                ui.add(egui::TextEdit::singleline(&mut self.to_text).hint_text("01/12/2026 19:00").desired_width(120.0));
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.to_text)
+                        .hint_text("01/12/2026 19:00")
+                        .desired_width(120.0),
+                );
             });
         }
-        ui.add(egui::Slider::new(&mut self.sensitivity, 0.0..=1.0).text(tr.t("motion-sensitivity")));
+        ui.add(
+            egui::Slider::new(&mut self.sensitivity, 0.0..=1.0).text(tr.t("motion-sensitivity")),
+        );
         ui.checkbox(&mut self.all_cameras, tr.t("motion-all-cameras"));
         ui.horizontal(|ui| {
             if self.running.is_some() {
@@ -442,93 +506,168 @@ impl SearchUi {
         if let Some(run) = &self.running {
             let n = run.cameras.len().max(1) as f32;
             let done: f32 = run.progress.values().sum::<f32>() / n;
-            ui.add(egui::ProgressBar::new(done).show_percentage().text(tr.t_args(
-                "motion-progress",
-                &[("done", run.finished.into()), ("total", run.cameras.len().into()), ("secs", format!("{:.1}", run.started.elapsed().as_secs_f32()).into())],
-            )));
+            ui.add(
+                egui::ProgressBar::new(done)
+                    .show_percentage()
+                    .text(tr.t_args(
+                        "motion-progress",
+                        &[
+                            ("done", run.finished.into()),
+                            ("total", run.cameras.len().into()),
+                            (
+                                "secs",
+                                format!("{:.1}", run.started.elapsed().as_secs_f32()).into(),
+                            ),
+                        ],
+                    )),
+            );
         } else if !self.stats.is_empty() {
             let ms: f64 = self.stats.iter().map(|s| s.1.total_ms).sum();
-            ui.label(tr.t_args("motion-done", &[("hits", self.hits.len().into()), ("secs", format!("{:.1}", ms / 1e3).into())]));
+            ui.label(tr.t_args(
+                "motion-done",
+                &[
+                    ("hits", self.hits.len().into()),
+                    ("secs", format!("{:.1}", ms / 1e3).into()),
+                ],
+            ));
         }
         if self.unindexed > 0 {
-            ui.label(egui::RichText::new(tr.t_args("motion-unindexed", &[("n", self.unindexed.into())])).small());
+            ui.label(
+                egui::RichText::new(tr.t_args("motion-unindexed", &[("n", self.unindexed.into())]))
+                    .small(),
+            );
         }
         for (c, m) in &self.problems {
-            let name = cams.iter().find(|x| &x.0 == c).map(|x| x.1.as_str()).unwrap_or(c);
+            let name = cams
+                .iter()
+                .find(|x| &x.0 == c)
+                .map(|x| x.1.as_str())
+                .unwrap_or(c);
             let text = match m {
                 Problem::NoRecording => tr.t("motion-no-recording"),
-                Problem::Footage(d) => tr.t_args("motion-footage-error", &[("detail", d.clone().into())]),
+                Problem::Footage(d) => {
+                    tr.t_args("motion-footage-error", &[("detail", d.clone().into())])
+                }
             };
             ui.colored_label(Color32::from_rgb(240, 150, 90), format!("{name}: {text}"));
         }
         ui.separator();
-        egui::ScrollArea::vertical().id_salt("motion-hits").show(ui, |ui| {
-            for (i, row) in self.hits.iter().enumerate() {
-                let selected = self.current == Some(i);
-                let r = ui
-                    .horizontal(|ui| {
-                        if let Some(t) = &row.tex {
-                            ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(96.0, 54.0)));
-                        }
-                        ui.vertical(|ui| {
-                            ui.strong(&row.name);
-                            ui.label(format!(
-                                "{} – {}",
-                                crate::log::format_time(row.hit.start_ms),
-                                crate::log::format_time(row.hit.end_ms).split(' ').nth(1).unwrap_or_default()
-                            ));
-                            ui.label(egui::RichText::new(tr.t_args("motion-score", &[("score", format!("{:.0}", row.hit.score as f32 / 2.55).into())])).small());
-                        });
-                    })
-                    .response;
-                let r = ui.interact(r.rect, ui.scope_id().with(("hit", i)), egui::Sense::click());
-                if selected {
-                    ui.painter().rect_stroke(r.rect.expand(2.0), 2.0, Stroke::new(2.0, Color32::from_rgb(250, 200, 40)), StrokeKind::Outside);
-                }
-                if r.clicked() {
-                    self.current = Some(i);
-                    action = Some(SearchAction::Seek(row.hit.start_ms - LEAD_MS, true));
-                }
-                r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, format!("hit {} {}", row.name, crate::log::format_time(row.hit.start_ms))));
-                ui.horizontal(|ui| {
-                    ui.add_space(100.0);
-                    if ui.small_button(tr.t("motion-next-camera")).on_hover_text(tr.t("motion-next-camera-hint")).clicked() {
-                        action = Some(SearchAction::NextCamera(i));
+        egui::ScrollArea::vertical()
+            .id_salt("motion-hits")
+            .show(ui, |ui| {
+                for (i, row) in self.hits.iter().enumerate() {
+                    let selected = self.current == Some(i);
+                    let r = ui
+                        .horizontal(|ui| {
+                            if let Some(t) = &row.tex {
+                                ui.add(
+                                    egui::Image::new(t).fit_to_exact_size(egui::vec2(96.0, 54.0)),
+                                );
+                            }
+                            ui.vertical(|ui| {
+                                ui.strong(&row.name);
+                                ui.label(format!(
+                                    "{} – {}",
+                                    crate::log::format_time(row.hit.start_ms),
+                                    crate::log::format_time(row.hit.end_ms)
+                                        .split(' ')
+                                        .nth(1)
+                                        .unwrap_or_default()
+                                ));
+                                ui.label(
+                                    egui::RichText::new(tr.t_args(
+                                        "motion-score",
+                                        &[(
+                                            "score",
+                                            format!("{:.0}", row.hit.score as f32 / 2.55).into(),
+                                        )],
+                                    ))
+                                    .small(),
+                                );
+                            });
+                        })
+                        .response;
+                    let r =
+                        ui.interact(r.rect, ui.scope_id().with(("hit", i)), egui::Sense::click());
+                    if selected {
+                        ui.painter().rect_stroke(
+                            r.rect.expand(2.0),
+                            2.0,
+                            Stroke::new(2.0, Color32::from_rgb(250, 200, 40)),
+                            StrokeKind::Outside,
+                        );
                     }
-                });
-                if let Some((_, list)) = self.next.as_ref().filter(|n| n.0 == i) {
-                    if list.is_empty() {
-                        ui.small(tr.t("motion-next-none"));
+                    if r.clicked() {
+                        self.current = Some(i);
+                        action = Some(SearchAction::Seek(row.hit.start_ms - LEAD_MS, true));
                     }
-                    for (id, name, m) in list {
+                    r.widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::Button,
+                            true,
+                            format!(
+                                "hit {} {}",
+                                row.name,
+                                crate::log::format_time(row.hit.start_ms)
+                            ),
+                        )
+                    });
+                    ui.horizontal(|ui| {
+                        ui.add_space(100.0);
                         if ui
-                            .button(tr.t_args("motion-next-open", &[("camera", name.clone().into()), ("m", format!("{m:.0}").into())]))
+                            .small_button(tr.t("motion-next-camera"))
+                            .on_hover_text(tr.t("motion-next-camera-hint"))
                             .clicked()
                         {
-                            action = Some(SearchAction::OpenCamera(id.clone(), row.hit.end_ms - 1_000));
+                            action = Some(SearchAction::NextCamera(i));
+                        }
+                    });
+                    if let Some((_, list)) = self.next.as_ref().filter(|n| n.0 == i) {
+                        if list.is_empty() {
+                            ui.small(tr.t("motion-next-none"));
+                        }
+                        for (id, name, m) in list {
+                            if ui
+                                .button(tr.t_args(
+                                    "motion-next-open",
+                                    &[
+                                        ("camera", name.clone().into()),
+                                        ("m", format!("{m:.0}").into()),
+                                    ],
+                                ))
+                                .clicked()
+                            {
+                                action = Some(SearchAction::OpenCamera(
+                                    id.clone(),
+                                    row.hit.end_ms - 1_000,
+                                ));
+                            }
                         }
                     }
                 }
-            }
-            if !self.gaps.is_empty() {
-                ui.separator();
-                for g in &self.gaps {
-                    let name = cams.iter().find(|x| x.0 == g.camera_id).map(|x| x.1.as_str()).unwrap_or(&g.camera_id);
-                    ui.colored_label(
-                        Color32::from_rgb(230, 110, 110),
-                        tr.t_args(
-                            "motion-gap",
-                            &[
-                                ("camera", name.to_owned().into()),
-                                ("from", crate::log::format_time(g.from_ms).into()),
-                                ("to", crate::log::format_time(g.to_ms).into()),
-                                ("reason", tr.t(&format!("gap-{}", g.reason.key())).into()),
-                            ],
-                        ),
-                    );
+                if !self.gaps.is_empty() {
+                    ui.separator();
+                    for g in &self.gaps {
+                        let name = cams
+                            .iter()
+                            .find(|x| x.0 == g.camera_id)
+                            .map(|x| x.1.as_str())
+                            .unwrap_or(&g.camera_id);
+                        ui.colored_label(
+                            Color32::from_rgb(230, 110, 110),
+                            tr.t_args(
+                                "motion-gap",
+                                &[
+                                    ("camera", name.to_owned().into()),
+                                    ("from", crate::log::format_time(g.from_ms).into()),
+                                    ("to", crate::log::format_time(g.to_ms).into()),
+                                    ("reason", tr.t(&format!("gap-{}", g.reason.key())).into()),
+                                ],
+                            ),
+                        );
+                    }
                 }
-            }
-        });
+            });
         (action, start)
     }
 }
@@ -559,7 +698,10 @@ pub fn with_outline(f: &DecodedFrame, outline: &[[f32; 2]]) -> DecodedFrame {
         let n = ((bx - ax).abs().max((by - ay).abs()).ceil() as i64).max(1);
         for i in 0..=n {
             let t = i as f64 / n as f64;
-            put((ax + (bx - ax) * t).round() as i64 - 1, (ay + (by - ay) * t).round() as i64 - 1);
+            put(
+                (ax + (bx - ax) * t).round() as i64 - 1,
+                (ay + (by - ay) * t).round() as i64 - 1,
+            );
         }
     }
     out

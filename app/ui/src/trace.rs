@@ -70,13 +70,24 @@ impl TracePanel {
                 let (lon, lat) = mt_map::merc_to_lonlat(self.at);
                 ui.label(match self.incident {
                     Some(id) => tr.t_args("trace-from-incident", &[("id", id.into())]),
-                    None => tr.t_args("trace-from-point", &[("lat", format!("{lat:.5}").into()), ("lon", format!("{lon:.5}").into())]),
+                    None => tr.t_args(
+                        "trace-from-point",
+                        &[
+                            ("lat", format!("{lat:.5}").into()),
+                            ("lon", format!("{lon:.5}").into()),
+                        ],
+                    ),
                 });
                 ui.horizontal(|ui| {
                     ui.label(tr.t("trace-time"));
                     ui.add(egui::TextEdit::singleline(&mut self.time_text).desired_width(130.0));
                 });
-                ui.add(egui::Slider::new(&mut self.street_m, 0.0..=300.0).step_by(10.0).suffix(" m").text(tr.t("trace-streets")));
+                ui.add(
+                    egui::Slider::new(&mut self.street_m, 0.0..=300.0)
+                        .step_by(10.0)
+                        .suffix(" m")
+                        .text(tr.t("trace-streets")),
+                );
                 if graph.is_none() {
                     ui.small(tr.t("trace-no-streets"));
                 }
@@ -87,9 +98,15 @@ impl TracePanel {
                 for t in &self.found {
                     let s = &sites[t.site];
                     let how = if t.sees_point {
-                        tr.t_args("trace-sees-point", &[("m", format!("{:.0}", t.distance_m).into())])
+                        tr.t_args(
+                            "trace-sees-point",
+                            &[("m", format!("{:.0}", t.distance_m).into())],
+                        )
                     } else {
-                        tr.t_args("trace-sees-street", &[("m", format!("{:.0}", t.distance_m).into())])
+                        tr.t_args(
+                            "trace-sees-street",
+                            &[("m", format!("{:.0}", t.distance_m).into())],
+                        )
                     };
                     ui.horizontal(|ui| {
                         ui.strong(&s.name);
@@ -105,7 +122,10 @@ impl TracePanel {
                 }
                 ui.separator();
                 if ui
-                    .add_enabled(!self.found.is_empty(), egui::Button::new(tr.t("trace-open")))
+                    .add_enabled(
+                        !self.found.is_empty(),
+                        egui::Button::new(tr.t("trace-open")),
+                    )
                     .clicked()
                 {
                     match crate::log::parse_input_time(&self.time_text) {
@@ -140,6 +160,8 @@ pub fn region_near(picture_x: Option<f32>) -> mt_record::motion::Region {
     match mt_record::motion::Region::rect(x, 0.25, w, 0.75) {
         Ok(r) => r,
         // Not reached (the band is clamped inside the picture); the whole picture otherwise.
-        Err(_) => mt_record::motion::Region::rect(0.0, 0.0, 1.0, 1.0).unwrap_or_else(|_| unreachable!()),
+        Err(_) => {
+            mt_record::motion::Region::rect(0.0, 0.0, 1.0, 1.0).unwrap_or_else(|_| unreachable!())
+        }
     }
 }
