@@ -490,17 +490,7 @@ fn draw_a_region_on_a_tile_search_jump_to_the_hit_and_bookmark_it() {
     h.key_press(egui::Key::P);
     h.run_steps(2);
     h.state_mut().playback.as_mut().unwrap().seek(first + 2_000);
-    let wait_picture = |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>| {
-        crate::util::wait_for(Duration::from_secs(8), || {
-            h.run_steps(1);
-            let pb = h.state().playback.as_ref().unwrap();
-            pb.player("c1")
-                .filter(|p| p.settled() && p.shown_ms().is_some())
-                .map(|_| ())
-        })
-        .expect("the recorded picture is on the tile");
-    };
-    wait_picture(&mut h);
+    crate::timeline::wait_recorded_picture(&mut h, "c1", Duration::from_secs(8));
     h.get_by_label("Tìm chuyển động").click();
     h.run_steps(3);
     // Drag the region (the same fractions as REGION) over the picture.
@@ -609,7 +599,7 @@ fn draw_a_region_on_a_tile_search_jump_to_the_hit_and_bookmark_it() {
         .as_mut()
         .unwrap()
         .seek(hit.start_ms + 500);
-    wait_picture(&mut h);
+    crate::timeline::wait_recorded_picture(&mut h, "c1", Duration::from_secs(8));
     h.key_press(egui::Key::B);
     h.run_steps(3);
     let draft = h

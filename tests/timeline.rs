@@ -813,6 +813,22 @@ pub(crate) fn playback_harness(
     (db, h)
 }
 
+/// Runs the UI until `camera`'s playback tile shows its recorded picture at the clock.
+pub(crate) fn wait_recorded_picture(
+    h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>,
+    camera: &str,
+    limit: Duration,
+) {
+    wait_for(limit, || {
+        h.run_steps(1);
+        let pb = h.state().playback.as_ref().unwrap();
+        pb.player(camera)
+            .filter(|p| p.settled() && p.shown_ms().is_some())
+            .map(|_| ())
+    })
+    .expect("the recorded picture is on the tile");
+}
+
 /// B in playback bookmarks the recorded picture on screen with that picture's own time and
 /// its still (all read from the picture's code), not the present moment and the live picture.
 #[test]
@@ -839,14 +855,7 @@ fn b_in_playback_bookmarks_the_recorded_picture_on_screen_with_its_time_and_stil
     let (db, mut h) = playback_harness(dir.path(), std::mem::take(&mut r.cams), rec);
     let t = start + 2_500;
     h.state_mut().playback.as_mut().unwrap().seek(t);
-    wait_for(Duration::from_secs(5), || {
-        h.run_steps(1);
-        let pb = h.state().playback.as_ref().unwrap();
-        pb.player("c1")
-            .filter(|p| p.settled() && p.shown_ms().is_some())
-            .map(|_| ())
-    })
-    .expect("the recorded picture at t is on the tile");
+    wait_recorded_picture(&mut h, "c1", Duration::from_secs(5));
     h.key_press(egui::Key::B);
     h.run_steps(3);
     let draft = h

@@ -697,12 +697,6 @@ impl MatThanApp {
             let mut live = false;
             let names: HashMap<String, String> = tile_cams.iter().cloned().collect();
             self.region_search.poll(ui.ctx(), &names);
-            let hits: Vec<(String, i64, i64)> = self
-                .region_search
-                .hits
-                .iter()
-                .map(|h| (h.hit.camera.clone(), h.hit.start_ms, h.hit.end_ms))
-                .collect();
             let mut toggle_search = false;
             egui::Panel::bottom("playback")
                 .resizable(false)
@@ -714,7 +708,7 @@ impl MatThanApp {
                         &crate::playback::Marks {
                             bookmarks: &bookmarks,
                             incidents: &incidents,
-                            hits: &hits,
+                            hits: &self.region_search.hits,
                             search_open: self.region_search.open,
                         },
                         &mut toggle_search,

@@ -50,7 +50,7 @@ pub struct Marks<'a> {
     pub bookmarks: &'a [i64],
     pub incidents: &'a [i64],
     /// Region search hits: (camera, start, end).
-    pub hits: &'a [(String, i64, i64)],
+    pub hits: &'a [crate::search::HitRow],
     /// The region search panel is open (its button shows it).
     pub search_open: bool,
 }
@@ -402,7 +402,13 @@ impl Playback {
             }
             flush(col, &mut bars);
             // Search hits on this camera's row.
-            for (_, s, e) in marks.hits.iter().filter(|h| &h.0 == id) {
+            for h in marks
+                .hits
+                .iter()
+                .map(|r| &r.hit)
+                .filter(|h| &h.camera == id)
+            {
+                let (s, e) = (&h.start_ms, &h.end_ms);
                 let r = Rect::from_min_max(
                     egui::pos2(x_of(*s).max(rect.left()), y - 1.0),
                     egui::pos2(x_of(*e).min(rect.right()).max(x_of(*s) + 2.0), y + 10.0),
