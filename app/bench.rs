@@ -319,7 +319,7 @@ pub fn log(incidents: usize, notes: usize, dir: std::path::PathBuf) -> anyhow::R
     let fresh = !path.exists();
     let mut db = mt_store::Db::open(&path)?;
     if db.operator_count()? == 0 {
-        db.add_operator(None, "gs01", "Bench", mt_store::Role::Supervisor, "2468")?;
+        db.add_operator(None, "gs01", "Bench", mt_store::Role::Supervisor, "246802")?;
     }
     if fresh {
         let t0 = Instant::now();

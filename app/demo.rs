@@ -174,18 +174,25 @@ pub fn ensure_demo_operator(db: &std::path::Path) -> anyhow::Result<()> {
             "gs01",
             "Giám sát viên (demo)",
             mt_store::Role::Supervisor,
-            "1234",
+            "246810",
         )?;
         db.add_operator(
-            Some("gs01"),
+            Some(mt_store::By::Officer("gs01")),
             "cb01",
             "Cán bộ trực ban (demo)",
             mt_store::Role::Operator,
-            "1111",
+            "135791",
+        )?;
+        db.add_operator(
+            Some(mt_store::By::Officer("gs01")),
+            "dt01",
+            "Điều tra viên (demo)",
+            mt_store::Role::Investigator,
+            "975312",
         )?;
     }
     tracing::info!(
-        "demo log {}: sign in as gs01 / PIN 1234 (or cb01 / 1111)",
+        "demo log {}: sign in as gs01 / PIN 246810 (supervisor), dt01 / 975312 (investigator) or cb01 / 135791 (operator)",
         db.path().display()
     );
     Ok(())

@@ -16,6 +16,7 @@ mod bench_live;
 mod bench_search;
 mod demo;
 mod evidence;
+mod officers;
 mod search_cli;
 
 use std::path::{Path, PathBuf};
@@ -222,6 +223,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// The officers of the log: add, disable, enable, reset a PIN, list. Audited as the
+    /// shell user.
+    Operator {
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: OperatorCmd,
+    },
+    /// Workstation settings kept in the log (idle lock, time zone). Audited.
+    Settings {
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: SettingsCmd,
+    },
     /// The incident log database.
     Db {
         #[command(subcommand)]
@@ -284,13 +300,70 @@ enum KeysCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Recompute the audit chain and every audited record; exit 1 and name the first broken
-    /// link if anything was edited or deleted behind the app's back.
+    /// Recompute the audit chain and every audited record, and check them against the signed
+    /// checkpoints (the file beside the log, or the ones named); exit 1 and name the first
+    /// broken link if anything was edited or deleted behind the app's back.
     Verify {
         /// Database file (default: matthan.db in the user's data directory).
         #[arg(long)]
         db: Option<PathBuf>,
+        /// A checkpoint file (e.g. a copy taken earlier); default: the one beside the log.
+        #[arg(long)]
+        checkpoint: Vec<PathBuf>,
+        /// An evidence archive exported earlier: its signed manifest carries the chain's head.
+        #[arg(long)]
+        archive: Vec<PathBuf>,
+        /// Recording directory (its index.db is checked against the checkpoints' segments);
+        /// default: recordings/ beside the log.
+        #[arg(long)]
+        rec_dir: Option<PathBuf>,
     },
+    /// Sign a checkpoint of the audit chain and the recordings' index now (the workstation
+    /// does it every 15 minutes and at every export).
+    Checkpoint {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        rec_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCmd {
+    /// Add an officer; the PIN (6+ digits, or a passphrase of 10+ characters) is read from
+    /// standard input.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// viewer, operator, investigator or supervisor.
+        #[arg(long)]
+        role: String,
+        /// Rank and unit, e.g. "Thượng úy – CA phường Xuân Đỉnh".
+        #[arg(long, default_value = "")]
+        unit: String,
+    },
+    /// Disable an officer (they can no longer sign in; their records stay).
+    Disable { id: String },
+    /// Enable a disabled officer again.
+    Enable { id: String },
+    /// Give an officer a temporary PIN (read from standard input) they must change at their
+    /// next sign-in.
+    ResetPin { id: String },
+    /// Change an officer's role.
+    SetRole { id: String, role: String },
+    /// One line per officer: ID, name, role, state.
+    List,
+}
+
+#[derive(Subcommand)]
+enum SettingsCmd {
+    /// Print the workstation settings.
+    Show,
+    /// Minutes without input before the screen locks (0: never).
+    IdleLock { minutes: u32 },
+    /// The workstation's time zone (IANA name; default Asia/Ho_Chi_Minh).
+    TimeZone { zone: String },
 }
 
 #[derive(Subcommand)]
@@ -454,26 +527,31 @@ fn main() -> anyhow::Result<()> {
             )
         }
         Some(Cmd::Audit {
-            cmd: AuditCmd::Verify { db },
+            cmd:
+                AuditCmd::Verify {
+                    db,
+                    checkpoint,
+                    archive,
+                    rec_dir,
+                },
         }) => {
             let db = open_db(db)?;
-            let rep = db.verify_audit()?;
-            println!(
-                "{}: {} audit rows and {} records checked",
-                db.path().display(),
-                rep.rows_checked,
-                rep.records_checked
-            );
-            if rep.ok() {
-                println!("OK: the chain is unbroken and every record is as audited");
-                Ok(())
-            } else {
-                println!("FIRST BROKEN LINK: {}", rep.problems[0]);
-                for p in &rep.problems[1..] {
-                    println!("also: {p}");
-                }
-                std::process::exit(1);
-            }
+            let code = officers::audit_verify(&db, &checkpoint, &archive, rec_dir)?;
+            std::process::exit(code);
+        }
+        Some(Cmd::Audit {
+            cmd: AuditCmd::Checkpoint { db, rec_dir },
+        }) => {
+            let mut db = open_db(db)?;
+            officers::checkpoint_now(&mut db, rec_dir)
+        }
+        Some(Cmd::Operator { db, cmd }) => {
+            let mut db = open_db(db)?;
+            officers::operator(&mut db, cmd)
+        }
+        Some(Cmd::Settings { db, cmd }) => {
+            let mut db = open_db(db)?;
+            officers::settings(&mut db, cmd)
         }
         Some(Cmd::Db {
             cmd: DbCmd::Backup { file, db },
@@ -702,7 +780,7 @@ fn stress_bookmarks(path: &Path) -> anyhow::Result<()> {
             "gs01",
             "Giám sát 01",
             mt_store::Role::Supervisor,
-            "2468",
+            "246802",
         )?;
     }
     let mut out = std::io::stdout().lock();

@@ -664,7 +664,7 @@ fn dragging_the_heading_handle_on_the_map_saves_and_audits_the_new_heading() {
             "gs01",
             "Trần Văn Giám",
             mt_store::Role::Supervisor,
-            "1357",
+            "135790",
         )
         .unwrap();
     let store = mt_store::thread::StoreThread::start(&db).unwrap();
@@ -672,7 +672,7 @@ fn dragging_the_heading_handle_on_the_map_saves_and_audits_the_new_heading() {
     let log = mt_ui::log::LogUi::new(store, dir.path().join("exports"));
     let mut h = crate::ui::harness(app.with_log(log));
     crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "1357");
+    crate::ui::sign_in(&mut h, "gs01", "135790");
     h.get_by_label("Sửa camera").click();
     h.run_steps(2);
     let i = h

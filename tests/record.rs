@@ -685,7 +685,7 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
             "gs01",
             "Trần Văn Giám",
             mt_store::Role::Supervisor,
-            "1357",
+            "135790",
         )
         .unwrap();
         d.add_incident(
@@ -730,7 +730,7 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
     .with_log(log);
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "1357");
+    crate::ui::sign_in(&mut h, "gs01", "135790");
     h.state_mut().log.as_mut().unwrap().open_incident(incident);
     crate::ui::settle(&mut h);
     h.get_by_label("Xuất chứng cứ").click();
@@ -1339,7 +1339,7 @@ fn supervisor_sees_a_resigned_archive_amber_trusts_its_key_in_the_app_and_it_tur
     .with_log(log);
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "1357");
+    crate::ui::sign_in(&mut h, "gs01", "135790");
     let open = |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>, p: &Path| {
         let ctx = h.ctx.clone();
         h.state_mut()
@@ -1484,15 +1484,15 @@ fn only_a_supervisor_sees_the_trusted_keys_button() {
             "gs01",
             "Trần Văn Giám",
             mt_store::Role::Supervisor,
-            "1357",
+            "135790",
         )
         .unwrap();
         d.add_operator(
-            Some("gs01"),
+            Some(mt_store::By::Officer("gs01")),
             "cb02",
             "Lê Thị Hoa",
             mt_store::Role::Operator,
-            "2468",
+            "246802",
         )
         .unwrap();
     }
@@ -1513,7 +1513,7 @@ fn only_a_supervisor_sees_the_trusted_keys_button() {
     .with_log(log);
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "cb02", "2468");
+    crate::ui::sign_in(&mut h, "cb02", "246802");
     assert!(h.query_by_label("Mở tệp chứng cứ").is_some(), "signed in");
     assert!(h.query_by_label("Khoá tin cậy").is_none());
 }

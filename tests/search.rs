@@ -486,7 +486,7 @@ fn draw_a_region_on_a_tile_search_jump_to_the_hit_and_bookmark_it() {
     app.recorder = Some(rec);
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "1357");
+    crate::ui::sign_in(&mut h, "gs01", "135790");
     h.key_press(egui::Key::P);
     h.run_steps(2);
     h.state_mut().playback.as_mut().unwrap().seek(first + 2_000);
@@ -716,7 +716,7 @@ fn trace_opens_the_cameras_that_see_the_point_in_synced_playback_and_searches_ne
     app.recorder = Some(rec);
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "1357");
+    crate::ui::sign_in(&mut h, "gs01", "135790");
     // The trace window, as "Truy vết từ đây" on the map opens it, at a time 4 s into the recording.
     let t = start + 4_000;
     h.state_mut().map.as_mut().unwrap().trace = Some(mt_ui::trace::TracePanel::new(p, t, None));

@@ -6,6 +6,7 @@ mod util;
 
 mod config;
 mod map;
+mod officers;
 mod record;
 mod render;
 mod rtsp;

@@ -807,7 +807,7 @@ pub(crate) fn playback_harness(
     app.recorder = Some(rec);
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "1357");
+    crate::ui::sign_in(&mut h, "gs01", "135790");
     h.key_press(egui::Key::P);
     h.run_steps(2);
     (db, h)
@@ -1089,7 +1089,7 @@ fn a_command_line_export_is_audited_and_a_later_rewrite_of_the_log_is_found_from
             "gs01",
             "Trần Văn Giám",
             mt_store::Role::Supervisor,
-            "1357",
+            "135790",
         )
         .unwrap();
         d.audit_head().unwrap().expect("the log has an audit row")

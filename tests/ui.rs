@@ -248,7 +248,7 @@ pub(crate) fn supervisor_log(dir: &std::path::Path) -> (std::path::PathBuf, mt_u
             "gs01",
             "Trần Văn Giám",
             mt_store::Role::Supervisor,
-            "1357",
+            "135790",
         )
         .unwrap();
     let log = mt_ui::log::LogUi::new(
@@ -291,7 +291,7 @@ fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
         .click();
     h.run_steps(1);
     h.get_by_role_and_label(egui::Role::PasswordInput, "Mã PIN")
-        .type_text("1357");
+        .type_text("135790");
     h.run_steps(1);
     h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
         .click();
@@ -396,7 +396,7 @@ fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
     let db = dir.path().join("log.db");
     mt_store::Db::open(&db)
         .unwrap()
-        .add_operator(None, "gs01", "G", mt_store::Role::Supervisor, "1357")
+        .add_operator(None, "gs01", "G", mt_store::Role::Supervisor, "135790")
         .unwrap();
     let log = mt_ui::log::LogUi::new(
         mt_store::thread::StoreThread::start(&db).unwrap(),
@@ -404,7 +404,7 @@ fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
     );
     let mut h = harness(app(&cap, None).with_log(log));
     settle(&mut h);
-    sign_in(&mut h, "gs01", "1357");
+    sign_in(&mut h, "gs01", "135790");
     assert!(h.state().log.as_ref().unwrap().operator.is_some());
 
     // The disk is "full": the database may not grow by a single page.

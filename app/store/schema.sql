@@ -5,12 +5,16 @@
 -- Migration 1: operators, bookmarks, incidents, notes, the audit chain.
 -- Times are Unix milliseconds, UTC (`*_ms`); angles in degrees (`*_deg`).
 
-CREATE TABLE operator (
-    id          TEXT PRIMARY KEY,           -- the ID typed at sign-in
-    name        TEXT NOT NULL,
-    role        TEXT NOT NULL CHECK (role IN ('operator', 'supervisor')),
-    pin_argon2  TEXT NOT NULL,              -- argon2id PHC string; the PIN is never stored
-    created_ms  INTEGER NOT NULL
+-- (Rebuilt by migration 6: four roles, unit, disabled, must_change_pin.)
+CREATE TABLE "operator" (
+    id               TEXT PRIMARY KEY,      -- the ID typed at sign-in
+    name             TEXT NOT NULL,
+    role             TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'investigator', 'supervisor')),
+    pin_argon2       TEXT NOT NULL,         -- argon2id PHC string; the PIN is never stored
+    created_ms       INTEGER NOT NULL,
+    unit             TEXT NOT NULL DEFAULT '',  -- rank and unit ("Thượng úy, CA phường Xuân Đỉnh")
+    disabled         INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    must_change_pin  INTEGER NOT NULL DEFAULT 0 CHECK (must_change_pin IN (0, 1))
 );
 
 CREATE TABLE bookmark (
@@ -147,4 +151,21 @@ CREATE INDEX incident_place ON incident (occurred_ms) WHERE lat_deg IS NOT NULL;
 CREATE TABLE bookmark_source (
     bookmark_id  INTEGER PRIMARY KEY REFERENCES bookmark (id),
     source       TEXT NOT NULL CHECK (source IN ('playback', 'replay'))
+);
+
+-- Migration 6: the sign-in guard and workstation settings.
+-- Consecutive failed sign-ins per typed ID (whether or not such an officer exists, so the
+-- answer does not tell which IDs are real). Reset by a good sign-in; not audited content
+-- (every failure has its own audit row).
+CREATE TABLE sign_in_guard (
+    id               TEXT PRIMARY KEY,
+    failures         INTEGER NOT NULL,
+    locked_until_ms  INTEGER NOT NULL
+);
+
+CREATE TABLE setting (
+    key         TEXT PRIMARY KEY,           -- 'idle_lock_minutes', 'time_zone'
+    value       TEXT NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    updated_by  TEXT NOT NULL
 );

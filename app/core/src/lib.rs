@@ -8,6 +8,7 @@ pub mod health;
 pub mod secret;
 pub mod site;
 pub mod text;
+pub mod time;
 pub mod wards;
 
 pub use config::{

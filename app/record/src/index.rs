@@ -19,6 +19,19 @@ CREATE TABLE IF NOT EXISTS segment (
     sha256     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS segment_camera_time ON segment (camera_id, start_ms);
+-- Segments retention (or a removal by the app) took away: their identity stays, so a signed
+-- checkpoint of the index (checkpoint.rs) can still be checked after the file is gone.
+CREATE TABLE IF NOT EXISTS segment_retired (
+    id          INTEGER PRIMARY KEY,
+    camera_id   TEXT NOT NULL,
+    start_ms    INTEGER NOT NULL,
+    end_ms      INTEGER NOT NULL,
+    frames      INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    file        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    retired_ms  INTEGER NOT NULL
+);
 -- Footage recorded as received but damaged by lost RTP packets: from the first frame after
 -- the loss up to the next keyframe (the pictures are smeared there, not missing).
 CREATE TABLE IF NOT EXISTS damage (
@@ -295,9 +308,13 @@ impl Index {
     pub fn insert(&self, s: &Segment) -> Result<i64> {
         self.conn
             .execute(
-                "INSERT INTO segment (camera_id, start_ms, end_ms, frames, bytes, file, sha256,
+                // An id is never reused, not even the newest one's after it was removed: a
+                // signed checkpoint names segments by id (checkpoint.rs).
+                "INSERT INTO segment (id, camera_id, start_ms, end_ms, frames, bytes, file, sha256,
                                       run_start_ms, end_reason, end_detail, codec, width, height)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 VALUES ((SELECT ifnull(max(m), 0) + 1 FROM (SELECT max(id) AS m FROM segment
+                          UNION ALL SELECT max(id) FROM segment_retired)),
+                         ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     s.camera_id,
                     s.start_ms,
@@ -391,6 +408,12 @@ impl Index {
         tx.execute(
             "DELETE FROM motion_samples WHERE segment_id = ?1",
             params![id],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO segment_retired (id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, retired_ms)
+             SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, ?2 FROM segment WHERE id = ?1",
+            params![id, mt_core::time::now_ms()],
         )
         .map_err(|e| self.err(e))?;
         tx.execute("DELETE FROM segment WHERE id = ?1", params![id])

@@ -54,6 +54,21 @@ pub fn load_or_create(path: &Path) -> Result<SigningKey> {
 pub fn load(path: &Path) -> Result<Option<SigningKey>> {
     match std::fs::read(path) {
         Ok(bytes) => {
+            // Readable by the app's user only: a key others could read signs for anyone.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(m) = std::fs::metadata(path) {
+                    if m.permissions().mode() & 0o077 != 0 {
+                        tracing::warn!(
+                            "{}: the signing key was readable by other users; made it owner-only (0600)",
+                            path.display()
+                        );
+                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                            .map_err(|e| RecError::io(path, e))?;
+                    }
+                }
+            }
             let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
                 RecError::Invalid(format!(
                     "{}: not a signing key (expected 32 bytes, found {})",

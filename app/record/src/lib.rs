@@ -13,6 +13,7 @@
 //!   missing or extra.
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod checkpoint;
 pub mod export;
 pub mod incident;
 pub mod index;

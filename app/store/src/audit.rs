@@ -11,7 +11,17 @@ use sha2::{Digest, Sha256};
 
 /// How each kind of audited record is read for hashing (columns in a fixed order).
 const KINDS: &[(&str, &str, &str)] = &[
-    ("operator", "SELECT id, name, role, pin_argon2, created_ms FROM operator WHERE id = ?1", "SELECT id FROM operator"),
+    (
+        "operator",
+        // Unit and flags (migration 6) are folded into name and role only when set, so
+        // officers written before keep their hashes.
+        "SELECT id,
+                name || CASE WHEN unit = '' THEN '' ELSE char(31) || unit END,
+                role || CASE WHEN disabled = 1 THEN char(31) || 'disabled' ELSE '' END
+                     || CASE WHEN must_change_pin = 1 THEN char(31) || 'must_change_pin' ELSE '' END,
+                pin_argon2, created_ms FROM operator WHERE id = ?1",
+        "SELECT id FROM operator",
+    ),
     (
         "bookmark",
         // The source (migration 5) is folded into the note's hashed text only when there is
@@ -35,6 +45,7 @@ const KINDS: &[(&str, &str, &str)] = &[
         "SELECT id, name, ward, lat_deg, lon_deg, heading_deg, fov_deg, range_m, planned, owner_kind, owner, address, phone, consent, sharing, installed_on, installed_by, updated_ms, updated_by FROM camera_site WHERE id = ?1",
         "SELECT id FROM camera_site",
     ),
+    ("setting", "SELECT key, value, updated_ms, updated_by FROM setting WHERE key = ?1", "SELECT key FROM setting"),
 ];
 
 /// SHA-256 (hex) of the record named by `subject` ("bookmark:12"), or "" if it does not exist.

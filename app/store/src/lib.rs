@@ -6,9 +6,11 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod officers;
 pub mod sites;
 pub mod thread;
 
+pub use officers::{pin_problem, By, Operator, Right, Role, Setting, Settings, ROLES};
 pub use sites::IncidentPlace;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +27,11 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_search_prefix.sql"),
     include_str!("../migrations/0004_camera_sites.sql"),
     include_str!("../migrations/0005_bookmark_source.sql"),
+    include_str!("../migrations/0006_officers.sql"),
 ];
+/// Migrations that rebuild a table others refer to: run with foreign keys off (SQLite's
+/// documented procedure), checked with `PRAGMA foreign_key_check` before commit.
+const REBUILDS: &[i64] = &[6];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +58,16 @@ pub enum StoreError {
     },
     #[error("wrong operator ID or PIN")]
     BadCredentials,
+    #[error("too many wrong PINs: this ID is locked for {seconds} s")]
+    Locked { seconds: i64 },
+    #[error("this officer is disabled; ask a supervisor")]
+    Disabled,
+    #[error("{operator} may not use {action}: {why}")]
+    Forbidden {
+        operator: String,
+        action: &'static str,
+        why: String,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("{path}: {source}")]
@@ -68,28 +84,6 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Operator,
-    Supervisor,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Operator => "operator",
-            Role::Supervisor => "supervisor",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Operator {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -359,9 +353,44 @@ impl Db {
             version: v,
             detail: e.to_string(),
         };
+        let rebuild = REBUILDS.contains(&v);
+        if rebuild {
+            self.conn
+                .execute_batch("PRAGMA foreign_keys = OFF")
+                .map_err(merr)?;
+        }
+        let res = self.apply_migration_tx(v);
+        if rebuild {
+            self.conn
+                .execute_batch("PRAGMA foreign_keys = ON")
+                .map_err(merr)?;
+        }
+        res
+    }
+
+    fn apply_migration_tx(&mut self, v: i64) -> Result<()> {
+        let p = self.path.display().to_string();
+        let merr = |e: rusqlite::Error| StoreError::Migration {
+            path: p.clone(),
+            version: v,
+            detail: e.to_string(),
+        };
         let tx = self.conn.transaction().map_err(merr)?;
         tx.execute_batch(MIGRATIONS[(v - 1) as usize])
             .map_err(merr)?;
+        if REBUILDS.contains(&v) {
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+                .map_err(merr)?;
+            if let Some(table) = broken {
+                return Err(StoreError::Migration {
+                    path: p.clone(),
+                    version: v,
+                    detail: format!("a row of {table} refers to a missing record"),
+                });
+            }
+        }
         if v == 2 || v == 3 {
             // Index what migration 1 databases already hold.
             reindex_all(&tx).map_err(merr)?;
@@ -436,106 +465,6 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    // ---- operators -------------------------------------------------------------------
-
-    pub fn operator_count(&self) -> Result<i64> {
-        self.conn
-            .query_row("SELECT count(*) FROM operator", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
-    }
-
-    /// Adds an operator. The first operator must be a supervisor (the first run creates one).
-    pub fn add_operator(
-        &mut self,
-        by: Option<&str>,
-        id: &str,
-        name: &str,
-        role: Role,
-        pin: &str,
-    ) -> Result<Operator> {
-        if id.trim().is_empty() || pin.chars().count() < 4 {
-            return Err(StoreError::Invalid(
-                "operator ID must not be empty and the PIN must have at least 4 digits".into(),
-            ));
-        }
-        if self.operator_count()? == 0 && role != Role::Supervisor {
-            return Err(StoreError::Invalid(
-                "the first operator must be a supervisor".into(),
-            ));
-        }
-        use argon2::password_hash::{PasswordHasher, SaltString};
-        use rand_core::OsRng;
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = argon2::Argon2::default()
-            .hash_password(pin.as_bytes(), &salt)
-            .map_err(|e| StoreError::Invalid(format!("cannot hash PIN: {e}")))?
-            .to_string();
-        let now = now_ms();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| classify(&self.path.display().to_string(), e))?;
-        tx.execute(
-            "INSERT INTO operator (id, name, role, pin_argon2, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, name, role.as_str(), hash, now],
-        )
-        .map_err(|e| classify(&self.path.display().to_string(), e))?;
-        let subject = format!("operator:{id}");
-        let content = audit::content_hash(&tx, &subject)
-            .map_err(|e| classify(&self.path.display().to_string(), e))?;
-        audit::append(
-            &tx,
-            now,
-            by.unwrap_or(id),
-            "operator_create",
-            &subject,
-            &content,
-        )
-        .map_err(|e| classify(&self.path.display().to_string(), e))?;
-        tx.commit()
-            .map_err(|e| classify(&self.path.display().to_string(), e))?;
-        Ok(Operator {
-            id: id.into(),
-            name: name.into(),
-            role,
-        })
-    }
-
-    /// Checks an operator's PIN and records the sign-in.
-    pub fn sign_in(&mut self, id: &str, pin: &str) -> Result<Operator> {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let row: Option<(String, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT name, role, pin_argon2 FROM operator WHERE id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some((name, role, hash)) = row else {
-            return Err(StoreError::BadCredentials);
-        };
-        let parsed = PasswordHash::new(&hash).map_err(|_| StoreError::BadCredentials)?;
-        argon2::Argon2::default()
-            .verify_password(pin.as_bytes(), &parsed)
-            .map_err(|_| StoreError::BadCredentials)?;
-        self.audit(id, "sign_in", "")?;
-        Ok(Operator {
-            id: id.into(),
-            name,
-            role: if role == "supervisor" {
-                Role::Supervisor
-            } else {
-                Role::Operator
-            },
-        })
-    }
-
-    pub fn sign_out(&mut self, id: &str) -> Result<()> {
-        self.audit(id, "sign_out", "")
-    }
-
     /// Appends an audit row for an action without a record of its own (sign-in, export …).
     pub fn audit(&mut self, operator: &str, action: &str, subject: &str) -> Result<()> {
         let p = self.path.display().to_string();
@@ -567,6 +496,7 @@ impl Db {
         archive_name: &str,
         archive_sha256: &str,
     ) -> Result<()> {
+        self.require(operator, Right::Export)?;
         let inc = incident
             .map(|i| i.to_string())
             .unwrap_or_else(|| "-".into());
@@ -581,6 +511,7 @@ impl Db {
 
     /// Inserts a bookmark durably (the commit is on disk when this returns).
     pub fn add_bookmark(&mut self, operator: &str, b: &NewBookmark) -> Result<i64> {
+        self.require(operator, Right::Bookmark)?;
         let p = self.path.display().to_string();
         let now = now_ms();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
@@ -658,6 +589,7 @@ impl Db {
     // ---- incidents -------------------------------------------------------------------
 
     pub fn add_incident(&mut self, operator: &str, i: &NewIncident) -> Result<i64> {
+        self.require(operator, Right::Incident)?;
         let p = self.path.display().to_string();
         let now = now_ms();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
@@ -690,6 +622,7 @@ impl Db {
     }
 
     pub fn set_status(&mut self, operator: &str, incident: i64, status: Status) -> Result<()> {
+        self.require(operator, Right::Incident)?;
         let p = self.path.display().to_string();
         let now = now_ms();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
@@ -726,6 +659,7 @@ impl Db {
         ward: &str,
         occurred_ms: i64,
     ) -> Result<()> {
+        self.require(operator, Right::Incident)?;
         if title.trim().is_empty() {
             return Err(StoreError::Invalid("an incident needs a title".into()));
         }
@@ -759,6 +693,7 @@ impl Db {
 
     /// Appends a note to an incident's notes log.
     pub fn add_note(&mut self, operator: &str, incident: i64, body: &str) -> Result<i64> {
+        self.require(operator, Right::Incident)?;
         let p = self.path.display().to_string();
         let now = now_ms();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
@@ -923,11 +858,7 @@ impl Db {
 
     /// Adds or changes a catalogue entry (supervisors only), audited.
     pub fn set_incident_type(&mut self, by: &Operator, t: &IncidentType) -> Result<()> {
-        if by.role != Role::Supervisor {
-            return Err(StoreError::Invalid(
-                "only a supervisor may change the incident types".into(),
-            ));
-        }
+        self.require(&by.id, Right::Catalogue)?;
         let p = self.path.display().to_string();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
         tx.execute(
@@ -1018,17 +949,6 @@ impl Db {
         })
     }
 
-    /// Formats a time (Unix ms) in the workstation's local time zone with SQLite's strftime.
-    fn local_time(&self, ms: i64, format: &str) -> Result<String> {
-        self.conn
-            .query_row(
-                "SELECT strftime(?1, ?2 / 1000, 'unixepoch', 'localtime')",
-                params![format, ms],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
-    }
-
     pub fn stats(&self, q: &Query) -> Result<Stats> {
         let list = self.all_matching(q)?;
         let mut st = Stats::default();
@@ -1038,7 +958,7 @@ impl Db {
         for i in &list {
             *by_type.entry(i.type_code.clone()).or_insert(0i64) += 1;
             *by_ward.entry(i.ward.clone()).or_insert(0i64) += 1;
-            let month = self.local_time(i.occurred_ms, "%Y-%m")?;
+            let month = mt_core::time::format(i.occurred_ms, "%Y-%m");
             *by_month.entry(month).or_insert(0i64) += 1;
         }
         st.by_type = by_type.into_iter().collect();
@@ -1051,18 +971,19 @@ impl Db {
     /// Writes the incidents matching `q` to `dest` as CSV (UTF-8 with BOM, so spreadsheet
     /// programs keep the Vietnamese text), atomically, and audits the export.
     pub fn export_csv(&mut self, by: &str, q: &Query, dest: &Path) -> Result<usize> {
+        self.require(by, Right::Export)?;
         let list = self.all_matching(q)?;
         let types: std::collections::HashMap<String, String> = self
             .incident_types()?
             .into_iter()
             .map(|t| (t.code, t.name_vi))
             .collect();
-        // Hand-written: six columns of plain text need only quoting, not a CSV crate.
-        let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        // Hand-written: seven columns of plain text need only quoting, not a CSV crate.
+        let field = |s: &str| format!("\"{}\"", csv_safe(s).replace('"', "\"\""));
         let mut out = String::from("\u{feff}");
         out += "id,tiêu đề,loại,trạng thái,thời gian xảy ra,phường,người tạo\r\n";
         for i in &list {
-            let when = self.local_time(i.occurred_ms, "%Y-%m-%d %H:%M")?;
+            let when = mt_core::time::iso(i.occurred_ms);
             out += &format!(
                 "{},{},{},{},{},{},{}\r\n",
                 i.id,
@@ -1099,6 +1020,19 @@ impl Db {
     /// Verifies the audit chain and every audited record; see [`audit::verify`].
     pub fn verify_audit(&self) -> Result<audit::Report> {
         audit::verify(&self.conn).map_err(|e| self.err(e))
+    }
+}
+
+/// A CSV cell a spreadsheet will not run as a formula: one starting with = + - @ (or a tab
+/// or carriage return, which some programs skip before looking) gets a leading apostrophe,
+/// as OWASP's CSV-injection advice says.
+pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some(
+            '=' | '+' | '-' | '@' | '\t' | '\r' | '\u{2212}' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}'
+            | '\u{ff20}',
+        ) => format!("'{cell}").into(),
+        _ => cell.into(),
     }
 }
 

@@ -108,6 +108,7 @@ impl Db {
     /// Creates or changes a registry entry (audited as `camera_site_create` or
     /// `camera_site_edit`). Bad values are refused with the field named.
     pub fn save_site(&mut self, operator: &str, site: &CameraSite) -> Result<()> {
+        self.require(operator, crate::Right::Registry)?;
         site.validate()
             .map_err(|m| StoreError::Invalid(format!("camera {}: {m}", site.id)))?;
         let p = self.path.display().to_string();
@@ -144,6 +145,7 @@ impl Db {
     /// Removes a planned site (audited as `camera_site_delete`). Real cameras are not deleted
     /// here: their sharing is set to "withdrawn" instead, so their history stays.
     pub fn delete_planned_site(&mut self, operator: &str, id: &str) -> Result<()> {
+        self.require(operator, crate::Right::Registry)?;
         let p = self.path.display().to_string();
         let now = now_ms();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;

@@ -1,0 +1,828 @@
+//! Officers, rights and the audit trail that no one rewrites quietly: the store's own refusals,
+//! lockout, sign-in timing, officer changes in the chain, signed checkpoints against
+//! tampering (through `matthan audit verify`, exit 1), and one clock whatever the OS zone.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use mt_store::{By, Db, NewBookmark, NewIncident, Query, Right, Role, Setting, StoreError};
+
+const SUP: &str = "gs01";
+const PIN: &str = "135790";
+
+fn bookmark() -> NewBookmark {
+    NewBookmark {
+        camera_id: "xd-001".into(),
+        frame_time_ms: mt_store::now_ms(),
+        pre_ms: 30_000,
+        post_ms: 30_000,
+        note: "Xe máy không biển số".into(),
+        snapshot_png: None,
+        source: "live".into(),
+    }
+}
+
+fn incident() -> NewIncident {
+    NewIncident {
+        title: "Trộm cắp xe máy".into(),
+        type_code: "theft".into(),
+        occurred_ms: 1_796_123_264_120,
+        ward: "Xuân Đỉnh".into(),
+        camera_ids: vec!["xd-001".into()],
+        bookmark_ids: vec![],
+        lat_deg: None,
+        lon_deg: None,
+    }
+}
+
+/// A log with one officer of each role: gs01 supervisor, dt01 investigator, cb01 operator,
+/// xem01 viewer (PINs 135790, 975312, 246802, 864209).
+fn staffed(path: &Path) -> Db {
+    let mut db = Db::open(path).unwrap();
+    db.add_operator(None, SUP, "Trần Văn Giám", Role::Supervisor, PIN)
+        .unwrap();
+    for (id, role, pin) in [
+        ("dt01", Role::Investigator, "975312"),
+        ("cb01", Role::Operator, "246802"),
+        ("xem01", Role::Viewer, "864209"),
+    ] {
+        db.add_officer(
+            Some(By::Officer(SUP)),
+            id,
+            id,
+            "CA phường Xuân Đỉnh",
+            role,
+            pin,
+        )
+        .unwrap();
+    }
+    db
+}
+
+fn forbidden<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Forbidden { .. }))
+}
+
+fn site(id: &str) -> mt_core::CameraSite {
+    mt_core::CameraSite {
+        id: id.into(),
+        name: "Cổng trường".into(),
+        ward: "Xuân Đỉnh".into(),
+        lat_deg: 21.07,
+        lon_deg: 105.79,
+        heading_deg: 90.0,
+        fov_deg: 60.0,
+        range_m: 30.0,
+        planned: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn each_role_is_refused_by_the_store_what_it_may_not_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = staffed(&dir.path().join("log.db"));
+    // Viewer: live only.
+    assert!(forbidden(db.add_bookmark("xem01", &bookmark())));
+    assert!(forbidden(db.add_incident("xem01", &incident())));
+    assert!(forbidden(db.audit_as(
+        "xem01",
+        Right::Playback,
+        "playback",
+        "xd-001"
+    )));
+    // Operator: playback, bookmarks, incidents; no export, no search, no registry.
+    db.audit_as("cb01", Right::Playback, "playback", "xd-001")
+        .unwrap();
+    let b = db.add_bookmark("cb01", &bookmark()).unwrap();
+    let inc = db.add_incident("cb01", &incident()).unwrap();
+    db.add_note("cb01", inc, "Đã trích xuất hình ảnh").unwrap();
+    assert!(forbidden(db.export_csv(
+        "cb01",
+        &Query::default(),
+        &dir.path().join("a.csv")
+    )));
+    assert!(forbidden(db.audit_evidence_export(
+        "cb01",
+        Some(inc),
+        "x.zip",
+        "00"
+    )));
+    assert!(forbidden(db.audit_as("cb01", Right::Search, "search", "")));
+    assert!(
+        !dir.path().join("a.csv").exists(),
+        "a refused export wrote nothing"
+    );
+    // Investigator: + export and search; no officers, registry, catalogue, settings.
+    db.export_csv("dt01", &Query::default(), &dir.path().join("b.csv"))
+        .unwrap();
+    db.audit_evidence_export("dt01", Some(inc), "x.zip", "00")
+        .unwrap();
+    assert!(forbidden(db.save_site("dt01", &site("plan-1"))));
+    assert!(forbidden(db.add_officer(
+        Some(By::Officer("dt01")),
+        "cb09",
+        "X",
+        "",
+        Role::Operator,
+        "246813"
+    )));
+    assert!(forbidden(
+        db.set_setting(By::Officer("dt01"), &Setting::IdleLockMinutes(5))
+    ));
+    let dt = db.operator("dt01").unwrap().unwrap();
+    let t = db.incident_types().unwrap()[0].clone();
+    assert!(forbidden(db.set_incident_type(&dt, &t)));
+    // Supervisor: everything.
+    db.save_site(SUP, &site("plan-1")).unwrap();
+    db.set_setting(By::Officer(SUP), &Setting::IdleLockMinutes(5))
+        .unwrap();
+    let sup = db.operator(SUP).unwrap().unwrap();
+    db.set_incident_type(&sup, &t).unwrap();
+    // A disabled officer and one who must change the PIN are refused everything.
+    db.set_disabled(By::Officer(SUP), "cb01", true).unwrap();
+    assert!(forbidden(db.add_bookmark("cb01", &bookmark())));
+    db.set_disabled(By::Officer(SUP), "cb01", false).unwrap();
+    db.reset_pin(By::Officer(SUP), "cb01", "510723").unwrap();
+    assert!(forbidden(db.add_bookmark("cb01", &bookmark())));
+    // Unknown IDs are refused too.
+    assert!(forbidden(db.add_bookmark("nobody", &bookmark())));
+    // What was refused left no rows.
+    assert_eq!(db.bookmarks(100).unwrap().len(), 1);
+    assert_eq!(db.bookmarks(100).unwrap()[0].id, b);
+    assert!(db.verify_audit().unwrap().ok());
+}
+
+#[test]
+fn the_last_active_supervisor_cannot_be_disabled_or_demoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = staffed(&dir.path().join("log.db"));
+    let e = db.set_disabled(By::Officer(SUP), SUP, true).unwrap_err();
+    assert!(e.to_string().contains("last active supervisor"), "{e}");
+    let e = db
+        .update_officer(By::Shell("root"), SUP, "G", "", Role::Operator)
+        .unwrap_err();
+    assert!(e.to_string().contains("last active supervisor"), "{e}");
+    // With a second supervisor, the first may go.
+    db.update_officer(By::Officer(SUP), "dt01", "dt01", "", Role::Supervisor)
+        .unwrap();
+    db.set_disabled(By::Officer("dt01"), SUP, true).unwrap();
+    assert!(matches!(db.sign_in(SUP, PIN), Err(StoreError::Disabled)));
+    let e = db
+        .set_disabled(By::Shell("root"), "dt01", true)
+        .unwrap_err();
+    assert!(e.to_string().contains("last active supervisor"), "{e}");
+    assert_eq!(
+        db.operators()
+            .unwrap()
+            .iter()
+            .filter(|o| o.role == Role::Supervisor && !o.disabled)
+            .count(),
+        1
+    );
+}
+
+fn audit_actions(db: &Db) -> Vec<(String, String, String)> {
+    let mut s = db
+        .conn()
+        .prepare("SELECT operator_id, action, subject FROM audit_log ORDER BY id")
+        .unwrap();
+    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn five_wrong_pins_lock_the_id_for_a_growing_time_and_every_failure_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = staffed(&dir.path().join("log.db"));
+    for _ in 0..4 {
+        assert!(matches!(
+            db.sign_in("cb01", "000001"),
+            Err(StoreError::BadCredentials)
+        ));
+    }
+    assert!(matches!(
+        db.sign_in("cb01", "000001"),
+        Err(StoreError::Locked { seconds: 30 })
+    ));
+    // Locked: even the right PIN is refused, and the time left is said.
+    match db.sign_in("cb01", "246802") {
+        Err(StoreError::Locked { seconds }) => assert!((28..=30).contains(&seconds), "{seconds}"),
+        other => panic!("expected locked, got {other:?}"),
+    }
+    // The lock holds across a restart of the app (it is in the file).
+    drop(db);
+    let mut db = Db::open(&dir.path().join("log.db")).unwrap();
+    assert!(matches!(
+        db.sign_in("cb01", "246802"),
+        Err(StoreError::Locked { .. })
+    ));
+    // When it ends, the next failure locks for twice as long.
+    db.conn()
+        .execute("UPDATE sign_in_guard SET locked_until_ms = 0", [])
+        .unwrap();
+    assert!(matches!(
+        db.sign_in("cb01", "000002"),
+        Err(StoreError::Locked { seconds: 60 })
+    ));
+    db.conn()
+        .execute("UPDATE sign_in_guard SET locked_until_ms = 0", [])
+        .unwrap();
+    assert_eq!(db.sign_in("cb01", "246802").unwrap().id, "cb01");
+    // A good sign-in starts the count again.
+    assert!(matches!(
+        db.sign_in("cb01", "000001"),
+        Err(StoreError::BadCredentials)
+    ));
+    // An unknown ID locks the same way (the answer does not tell which IDs exist).
+    for _ in 0..4 {
+        assert!(matches!(
+            db.sign_in("ghost", "000001"),
+            Err(StoreError::BadCredentials)
+        ));
+    }
+    assert!(matches!(
+        db.sign_in("ghost", "000001"),
+        Err(StoreError::Locked { seconds: 30 })
+    ));
+    let rows = audit_actions(&db);
+    let failed = |id: &str| {
+        rows.iter()
+            .filter(|r| r.0 == id && r.1 == "sign_in_failed")
+            .count()
+    };
+    assert_eq!(failed("cb01"), 7);
+    assert_eq!(failed("ghost"), 5);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.0 == "cb01" && r.1 == "sign_in_refused_locked")
+            .count(),
+        2
+    );
+    assert!(rows
+        .iter()
+        .any(|r| r.0 == "cb01" && r.2 == "failures=6;locked_s=60"));
+    assert!(db.verify_audit().unwrap().ok());
+}
+
+#[test]
+fn an_unknown_id_costs_the_same_time_as_a_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = staffed(&dir.path().join("log.db"));
+    let known = ["gs01", "dt01", "cb01", "xem01"];
+    let (mut k, mut u) = (Vec::new(), Vec::new());
+    // Interleaved, 3 wrong PINs per known ID (below the lockout), fresh unknown IDs.
+    for round in 0..3 {
+        for (i, id) in known.iter().enumerate() {
+            let t = Instant::now();
+            assert!(db.sign_in(id, "000001").is_err());
+            k.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            assert!(db
+                .sign_in(&format!("khong-co-{round}-{i}"), "000001")
+                .is_err());
+            u.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mk, mu) = (median(&mut k), median(&mut u));
+    let ratio = mu / mk;
+    eprintln!(
+        "sign-in with a wrong PIN: known ID {:.0} ms, unknown ID {:.0} ms (median of 12)",
+        mk * 1e3,
+        mu * 1e3
+    );
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "unknown/known sign-in time {ratio:.2} (known {mk:.3} s, unknown {mu:.3} s)"
+    );
+    // And the PIN check is slow enough to matter against guessing: ≥ 50 ms a try here.
+    assert!(mk > 0.05, "a PIN check took only {mk:.3} s");
+}
+
+#[test]
+fn pin_policy_refuses_short_and_obvious_pins_and_old_pins_must_be_changed() {
+    for bad in [
+        "1234",
+        "12345",
+        "123456",
+        "987654",
+        "111111",
+        "mật khẩu",
+        "",
+    ] {
+        assert!(mt_store::pin_problem(bad).is_some(), "{bad:?} was accepted");
+    }
+    for good in ["246810", "5107234", "một hai ba bốn năm"] {
+        assert!(
+            mt_store::pin_problem(good).is_none(),
+            "{good:?} was refused"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    let mut db = staffed(&path);
+    let e = db
+        .add_officer(
+            Some(By::Officer(SUP)),
+            "cb07",
+            "X",
+            "",
+            Role::Operator,
+            "1234",
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("at least 6 digits"), "{e}");
+    let e = db
+        .add_officer(
+            Some(By::Officer(SUP)),
+            "cb 07",
+            "X",
+            "",
+            Role::Operator,
+            "246813",
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("officer ID"), "{e}");
+    // A PIN set before the policy (a 4-digit hash in an old log) still opens, once, and the
+    // officer must choose a new one before anything else.
+    let old = {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        argon2::Argon2::default()
+            .hash_password(b"1357", &salt)
+            .unwrap()
+            .to_string()
+    };
+    db.conn()
+        .execute(
+            "UPDATE operator SET pin_argon2 = ?1 WHERE id = 'cb01'",
+            [&old],
+        )
+        .unwrap();
+    let op = db.sign_in("cb01", "1357").unwrap();
+    assert!(op.must_change_pin);
+    assert!(forbidden(db.add_bookmark("cb01", &bookmark())));
+    assert!(matches!(
+        db.change_pin("cb01", "0000", "510723"),
+        Err(StoreError::BadCredentials)
+    ));
+    assert!(db.change_pin("cb01", "1357", "1357").is_err());
+    let op = db.change_pin("cb01", "1357", "510723").unwrap();
+    assert!(!op.must_change_pin);
+    db.add_bookmark("cb01", &bookmark()).unwrap();
+    assert!(db.sign_in("cb01", "1357").is_err());
+    assert!(db.sign_in("cb01", "510723").is_ok());
+    // The hand edit of the PIN hash above is itself found by verify (it was not audited).
+    let rep = db.verify_audit().unwrap();
+    assert!(
+        rep.problems.iter().any(|p| p.contains("operator:cb01")),
+        "{:?}",
+        rep.problems
+    );
+}
+
+#[test]
+fn officer_changes_are_each_in_the_audit_chain_and_a_hand_edit_of_an_officer_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = staffed(&dir.path().join("log.db"));
+    db.update_officer(
+        By::Officer(SUP),
+        "cb01",
+        "Lê Văn Cán",
+        "Trung úy",
+        Role::Investigator,
+    )
+    .unwrap();
+    db.set_disabled(By::Officer(SUP), "cb01", true).unwrap();
+    db.set_disabled(By::Officer(SUP), "cb01", false).unwrap();
+    db.reset_pin(By::Officer(SUP), "cb01", "510723").unwrap();
+    db.change_pin("cb01", "510723", "620834").unwrap();
+    db.sign_in("cb01", "620834").unwrap();
+    db.shift_change("cb01", "dt01", "975312").unwrap();
+    let rows = audit_actions(&db);
+    let of = |a: &str| {
+        rows.iter()
+            .filter(|r| r.1 == a)
+            .map(|r| (r.0.as_str(), r.2.as_str()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("operator_update"), [(SUP, "operator:cb01")]);
+    assert_eq!(of("operator_disable"), [(SUP, "operator:cb01")]);
+    assert_eq!(of("operator_enable"), [(SUP, "operator:cb01")]);
+    assert_eq!(of("operator_reset_pin"), [(SUP, "operator:cb01")]);
+    assert_eq!(of("operator_pin_change"), [("cb01", "operator:cb01")]);
+    assert_eq!(of("sign_out_shift_change"), [("cb01", "to=dt01")]);
+    assert!(of("sign_in").contains(&("dt01", "")));
+    assert!(db.verify_audit().unwrap().ok());
+    let cb = db.operator("cb01").unwrap().unwrap();
+    assert_eq!(
+        (cb.name.as_str(), cb.unit.as_str(), cb.role),
+        ("Lê Văn Cán", "Trung úy", Role::Investigator)
+    );
+    // Re-enabling by hand (plain SQL) is found and named.
+    db.conn()
+        .execute("UPDATE operator SET disabled = 1 WHERE id = 'dt01'", [])
+        .unwrap();
+    let rep = db.verify_audit().unwrap();
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.contains("operator:dt01") && p.contains("edited")),
+        "{:?}",
+        rep.problems
+    );
+}
+
+fn matthan(args: &[&str], stdin: &str, tz: &str) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_matthan"))
+        .args(args)
+        .env("TZ", tz)
+        .env("USER", "it-phuong")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn operator_command_adds_disables_resets_and_lists_officers_audited_as_the_shell_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    let d = db.to_str().unwrap();
+    let ok = |args: &[&str], stdin: &str| {
+        let (code, out) = matthan(args, stdin, "UTC");
+        assert_eq!(code, 0, "{args:?}: {out}");
+        out
+    };
+    ok(
+        &[
+            "operator",
+            "add",
+            "gs01",
+            "--name",
+            "Trần Văn Giám",
+            "--role",
+            "supervisor",
+            "--db",
+            d,
+        ],
+        "135790\n",
+    );
+    ok(
+        &[
+            "operator",
+            "add",
+            "cb01",
+            "--name",
+            "Lê Thị Cán",
+            "--role",
+            "operator",
+            "--unit",
+            "Thượng úy",
+            "--db",
+            d,
+        ],
+        "246802\n",
+    );
+    let (code, out) = matthan(
+        &[
+            "operator", "add", "cb02", "--name", "X", "--role", "operator", "--db", d,
+        ],
+        "1234\n",
+        "UTC",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("at least 6 digits"), "{out}");
+    assert!(!out.contains("1234"), "the PIN was echoed: {out}");
+    let (code, out) = matthan(
+        &[
+            "operator", "add", "cb02", "--name", "X", "--role", "chief", "--db", d,
+        ],
+        "246813\n",
+        "UTC",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("expected viewer, operator, investigator or supervisor"),
+        "{out}"
+    );
+    ok(&["operator", "disable", "cb01", "--db", d], "");
+    let (code, out) = matthan(&["operator", "disable", "gs01", "--db", d], "", "UTC");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("last active supervisor"), "{out}");
+    let list = ok(&["operator", "list", "--db", d], "");
+    assert_eq!(
+        list.lines().collect::<Vec<_>>(),
+        [
+            "cb01\tLê Thị Cán\toperator\tdisabled\tThượng úy",
+            "gs01\tTrần Văn Giám\tsupervisor\tactive"
+        ]
+    );
+    ok(&["operator", "enable", "cb01", "--db", d], "");
+    ok(&["operator", "reset-pin", "cb01", "--db", d], "510723\n");
+    let list = ok(&["operator", "list", "--db", d], "");
+    assert!(
+        list.contains("cb01\tLê Thị Cán\toperator\tmust-change-pin"),
+        "{list}"
+    );
+    let mut log = Db::open(&db).unwrap();
+    let op = log.sign_in("cb01", "510723").unwrap();
+    assert!(op.must_change_pin);
+    let rows = audit_actions(&log);
+    assert!(rows.contains(&(
+        "shell:it-phuong".into(),
+        "operator_disable".into(),
+        "operator:cb01".into()
+    )));
+    assert!(rows.contains(&(
+        "shell:it-phuong".into(),
+        "operator_reset_pin".into(),
+        "operator:cb01".into()
+    )));
+    assert!(log.verify_audit().unwrap().ok());
+}
+
+/// Recomputes the whole audit chain as someone who dropped the triggers would, so that it is
+/// self-consistent again after their edit (the attacker's tool, written here on purpose).
+fn recompute_chain(conn: &rusqlite::Connection) {
+    use sha2::{Digest, Sha256};
+    let rows: Vec<(i64, i64, String, String, String)> = conn
+        .prepare("SELECT id, at_ms, operator_id, action, subject FROM audit_log ORDER BY id")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut prev = String::new();
+    for (id, at, op, action, subject) in rows {
+        let old: String = conn
+            .query_row(
+                "SELECT content_sha256 FROM audit_log WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let content = if old.is_empty() {
+            old
+        } else {
+            mt_store::audit::content_hash(conn, &subject).unwrap()
+        };
+        let mut h = Sha256::new();
+        for part in [
+            id.to_string().as_str(),
+            &at.to_string(),
+            &op,
+            &action,
+            &subject,
+            &content,
+            &prev,
+        ] {
+            h.update(part.len().to_string());
+            h.update(b":");
+            h.update(part);
+        }
+        let hash = hex::encode(h.finalize());
+        conn.execute(
+            "UPDATE audit_log SET content_sha256 = ?1, prev_sha256 = ?2, row_sha256 = ?3 WHERE id = ?4",
+            rusqlite::params![content, prev, hash, id],
+        )
+        .unwrap();
+        prev = hash;
+    }
+}
+
+/// A log with activity and two signed checkpoints (through the command), then more activity.
+fn checkpointed(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("log.db");
+    let mut db = staffed(&path);
+    for _ in 0..3 {
+        db.add_bookmark("cb01", &bookmark()).unwrap();
+    }
+    drop(db);
+    let d = path.to_str().unwrap();
+    let (code, out) = matthan(&["audit", "checkpoint", "--db", d], "", "UTC");
+    assert_eq!(code, 0, "{out}");
+    let mut db = Db::open(&path).unwrap();
+    db.add_incident("cb01", &incident()).unwrap();
+    db.add_bookmark("cb01", &bookmark()).unwrap();
+    drop(db);
+    let (code, out) = matthan(&["audit", "checkpoint", "--db", d], "", "UTC");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("checkpoint 2 written"), "{out}");
+    let mut db = Db::open(&path).unwrap();
+    db.add_bookmark("cb01", &bookmark()).unwrap();
+    path
+}
+
+fn audit_verify(db: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["audit", "verify", "--db", db.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    matthan(&args, "", "UTC")
+}
+
+#[test]
+fn deleting_the_newest_audit_rows_with_their_records_is_found_against_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = checkpointed(dir.path());
+    let (code, out) = audit_verify(&path, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("checkpoint(s); the newest that holds: 2"),
+        "{out}"
+    );
+    // Cut the newest rows and the records they audit; the chain left is self-consistent, so
+    // without the checkpoint nothing would show.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let head: i64 = conn
+        .query_row("SELECT max(id) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    let cut = head - 4;
+    conn.execute_batch(&format!(
+        "DROP TRIGGER audit_log_append_only_d;
+         DELETE FROM search_fts WHERE rowid IN (SELECT rowid FROM search_fts);
+         DELETE FROM bookmark WHERE id IN (SELECT CAST(substr(subject, 10) AS INTEGER) FROM audit_log WHERE id > {cut} AND subject LIKE 'bookmark:%');
+         DELETE FROM incident_camera; DELETE FROM incident;
+         DELETE FROM audit_log WHERE id > {cut};"
+    ))
+    .unwrap();
+    drop(conn);
+    assert!(
+        Db::open(&path).unwrap().verify_audit().unwrap().ok(),
+        "the cut is invisible to the chain alone"
+    );
+    let (code, out) = audit_verify(&path, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is gone, but checkpoint 2"), "{out}");
+    assert!(out.contains("the newest rows were deleted"), "{out}");
+}
+
+#[test]
+fn an_edit_with_the_triggers_dropped_and_the_whole_chain_recomputed_is_found_against_a_copy_of_the_checkpoints(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = checkpointed(dir.path());
+    // An earlier copy of the checkpoint file, as anyone may keep (it holds no secret).
+    let copy = dir.path().join("copy.checkpoints");
+    std::fs::copy(mt_record::checkpoint::path_for(&path), &copy).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER audit_log_append_only_u;
+         UPDATE bookmark SET note = 'Không có gì' WHERE id = 1;",
+    )
+    .unwrap();
+    recompute_chain(&conn);
+    drop(conn);
+    assert!(
+        Db::open(&path).unwrap().verify_audit().unwrap().ok(),
+        "the recomputed chain is self-consistent"
+    );
+    let (code, out) = audit_verify(&path, &["--checkpoint", copy.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("differs from checkpoint 1"), "{out}");
+    assert!(out.contains("rewritten"), "{out}");
+}
+
+#[test]
+fn a_checkpoint_file_cut_short_or_edited_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = checkpointed(dir.path());
+    let file = mt_record::checkpoint::path_for(&path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    // Every line carries ISO times with the offset, whatever TZ the command ran under.
+    assert!(lines[0].contains("+07:00\""), "{}", lines[0]);
+    std::fs::write(&file, format!("{}\n", lines[0])).unwrap();
+    let (code, out) = audit_verify(&path, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the file was cut short or replaced"), "{out}");
+    assert!(out.contains("2 (audit_log row"), "{out}");
+    // Half a line, as a crash or a careless cut leaves it.
+    std::fs::write(&file, format!("{}\n{}", lines[0], &lines[1][..40])).unwrap();
+    let (code, out) = audit_verify(&path, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("line 2: not a checkpoint"), "{out}");
+    // An edited line no longer matches its signature.
+    let forged = lines[1].replacen("\"audit_id\":", "\"audit_id\":1", 1);
+    std::fs::write(&file, format!("{}\n{forged}\n", lines[0])).unwrap();
+    let (code, out) = audit_verify(&path, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the signature does not match"), "{out}");
+}
+
+fn segment(id_hint: i64) -> mt_record::index::Segment {
+    mt_record::index::Segment {
+        id: 0,
+        camera_id: "xd-001".into(),
+        start_ms: 1_796_123_264_120 + id_hint * 60_000,
+        end_ms: 1_796_123_264_120 + id_hint * 60_000 + 59_900,
+        frames: 1500,
+        bytes: 1 << 20,
+        file: format!("xd-001/{id_hint}.mp4"),
+        sha256: format!("{id_hint:064}"),
+        run_start_ms: 1_796_123_264_120,
+        end_reason: None,
+        end_detail: String::new(),
+        codec: "h264".into(),
+        width: 1920,
+        height: 1080,
+    }
+}
+
+#[test]
+fn a_segment_removed_from_the_recordings_index_behind_retention_is_found_and_retention_is_not_flagged(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    drop(staffed(&path));
+    let rec = dir.path().join("recordings");
+    std::fs::create_dir_all(&rec).unwrap();
+    let index = mt_record::index::Index::open(&rec.join("index.db")).unwrap();
+    let ids: Vec<i64> = (0..6).map(|k| index.insert(&segment(k)).unwrap()).collect();
+    let d = path.to_str().unwrap();
+    let (code, out) = matthan(&["audit", "checkpoint", "--db", d], "", "UTC");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("segments up to 6"), "{out}");
+    // Retention removes the oldest: the checkpoint still holds.
+    index.delete(ids[0]).unwrap();
+    // A new segment after a removal of the newest gets a new id, never the removed one's.
+    index.delete(ids[5]).unwrap();
+    assert_eq!(index.insert(&segment(9)).unwrap(), 7);
+    let (code, out) = audit_verify(&path, &[]);
+    assert_eq!(code, 0, "{out}");
+    // A segment deleted by hand (no retention record) is found.
+    index
+        .connection()
+        .execute("DELETE FROM segment WHERE id = ?1", [ids[2]])
+        .unwrap();
+    let (code, out) = audit_verify(&path, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("segments 1..6 differ from checkpoint 1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn times_written_for_people_are_hanoi_times_with_the_offset_whatever_the_os_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    let mut db = staffed(&path);
+    let inc = db.add_incident("cb01", &incident()).unwrap();
+    let _ = inc;
+    // A title a spreadsheet would run as a formula is neutralised.
+    let mut evil = incident();
+    evil.title = "=HYPERLINK(\"http://x\",\"bấm\")".into();
+    db.add_incident("cb01", &evil).unwrap();
+    let csv = dir.path().join("out.csv");
+    db.export_csv("dt01", &Query::default(), &csv).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.contains(",2026-12-01T18:07:44.120+07:00,"), "{text}");
+    assert!(text.contains("\"'=HYPERLINK("), "{text}");
+    drop(db);
+    // The same checkpoint time under three OS zones: the file says +07:00, the command
+    // prints the Hanoi wall-clock time.
+    let d = path.to_str().unwrap();
+    let mut shown = Vec::new();
+    for tz in ["UTC", "America/New_York", "Asia/Ho_Chi_Minh"] {
+        let (code, out) = matthan(&["audit", "checkpoint", "--db", d], "", tz);
+        assert_eq!(code, 0, "{out}");
+        let mut db = Db::open(&path).unwrap();
+        db.add_bookmark("cb01", &bookmark()).unwrap();
+        shown.push(out);
+    }
+    let file = std::fs::read_to_string(mt_record::checkpoint::path_for(&path)).unwrap();
+    for (line, out) in file.lines().zip(&shown) {
+        let c: mt_record::checkpoint::Checkpoint = serde_json::from_str(line).unwrap();
+        assert!(c.at.ends_with("+07:00"), "{}", c.at);
+        assert_eq!(c.at, mt_core::time::iso(c.at_ms));
+        assert!(out.contains(&mt_core::time::show(c.at_ms)), "{out}");
+    }
+    // The UI's clock formats are the same functions.
+    assert_eq!(
+        mt_core::time::show(1_796_123_264_120),
+        "01/12/2026 18:07:44"
+    );
+}
