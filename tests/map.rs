@@ -447,6 +447,8 @@ fn mbtiles_basemap_serves_tiles_by_xyz_and_bad_files_get_errors_naming_them() {
 fn camera_registry_is_seeded_edited_and_audited_and_a_change_behind_the_apps_back_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = mt_store::Db::open(&dir.path().join("log.db")).unwrap();
+    db.add_operator(None, "gs01", "G", mt_store::Role::Supervisor, "135790")
+        .unwrap();
     let seed = vec![
         site("xd-001", 21.0712, 105.7862, 90.0, 70.0, 40.0),
         site("xd-002", 21.0731, 105.7889, 180.0, 70.0, 40.0),

@@ -826,3 +826,153 @@ fn times_written_for_people_are_hanoi_times_with_the_offset_whatever_the_os_zone
         "01/12/2026 18:07:44"
     );
 }
+
+fn type_into(
+    h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>,
+    role: egui::Role,
+    label: &str,
+    text: &str,
+) {
+    use egui_kittest::kittest::Queryable;
+    h.get_by_role_and_label(role, label).click();
+    h.run_steps(1);
+    h.get_by_role_and_label(role, label).type_text(text);
+    h.run_steps(1);
+}
+
+fn click(h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>, role: egui::Role, label: &str) {
+    use egui_kittest::kittest::Queryable;
+    h.get_by_role_and_label(role, label).click();
+    crate::ui::settle(h);
+}
+
+#[test]
+fn kittest_a_supervisor_adds_an_officer_who_must_change_the_pin_sees_no_export_locks_when_idle_and_hands_over_the_shift(
+) {
+    use egui::Role as R;
+    use egui_kittest::kittest::Queryable;
+    let cap = mt_capture::Capture::new(mt_capture::Timeouts::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = crate::ui::supervisor_log(dir.path());
+    let mut h = crate::ui::harness(crate::ui::app(&cap, None).with_log(log));
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, SUP, PIN);
+    // The supervisor sees the CSV export and the officers tab.
+    click(&mut h, R::Button, "Vụ việc");
+    assert!(h.query_by_label("Xuất CSV").is_some());
+    click(&mut h, R::Button, "Cán bộ");
+    type_into(&mut h, R::TextInput, "Mã cán bộ", "cb05");
+    type_into(&mut h, R::TextInput, "Họ tên", "Nguyễn Văn Năm");
+    type_into(
+        &mut h,
+        R::TextInput,
+        "Cấp bậc, đơn vị",
+        "Hạ sĩ – CA phường Xuân Đỉnh",
+    );
+    type_into(&mut h, R::PasswordInput, "PIN ban đầu", "510723");
+    click(&mut h, R::Button, "Thêm cán bộ");
+    crate::ui::settle(&mut h);
+    // In the file: an operator who must change the first PIN, created by gs01.
+    {
+        let d = Db::open(&db).unwrap();
+        let o = d.operator("cb05").unwrap().expect("cb05 was saved");
+        assert_eq!(
+            (o.role, o.must_change_pin, o.unit.as_str()),
+            (Role::Operator, true, "Hạ sĩ – CA phường Xuân Đỉnh")
+        );
+        let rows = audit_actions(&d);
+        assert!(rows.contains(&(SUP.into(), "operator_create".into(), "operator:cb05".into())));
+    }
+    assert!(
+        h.query_by_label("phải đổi PIN").is_some(),
+        "the list shows the new officer's state"
+    );
+    click(&mut h, R::Button, "Đăng xuất");
+    crate::ui::sign_in(&mut h, "cb05", "510723");
+    // First sign-in: the new PIN before anything else; the wall stays hidden.
+    assert!(h.query_by_label("Ô 1").is_none());
+    let op = h.state().log.as_ref().unwrap().operator.clone();
+    assert!(op.as_ref().is_some_and(|o| o.must_change_pin), "{op:?}");
+    assert!(h.query_by_role_and_label(R::Button, "Đổi mã PIN").is_some());
+    type_into(&mut h, R::PasswordInput, "Mã PIN hiện tại", "510723");
+    type_into(&mut h, R::PasswordInput, "Mã PIN mới", "624801");
+    type_into(&mut h, R::PasswordInput, "Nhập lại mã PIN mới", "624801");
+    click(&mut h, R::Button, "Đổi mã PIN");
+    crate::ui::settle(&mut h);
+    assert!(
+        h.query_by_label("Ô 1").is_some(),
+        "the wall after the PIN change"
+    );
+    assert!(Db::open(&db)
+        .unwrap()
+        .operator("cb05")
+        .unwrap()
+        .is_some_and(|o| !o.must_change_pin));
+    // As an operator: incidents yes, CSV export no, officers tab no.
+    click(&mut h, R::Button, "Vụ việc");
+    assert!(
+        h.query_by_label("Xuất CSV").is_none(),
+        "an operator sees no export"
+    );
+    assert!(h.query_by_label("Cán bộ").is_none(), "nor the officers tab");
+    // Idle: the screen locks (a short limit stands in for the supervisor's minutes).
+    h.state_mut().log.as_mut().unwrap().session.idle_lock =
+        Some(std::time::Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    h.run_steps(2);
+    assert!(h.query_by_label("Màn hình đã khoá").is_some());
+    crate::ui::settle(&mut h);
+    type_into(&mut h, R::PasswordInput, "Mã PIN", "000001");
+    click(&mut h, R::Button, "Mở khoá");
+    crate::ui::settle(&mut h);
+    assert!(h.query_by_label("Sai mã cán bộ hoặc mã PIN").is_some());
+    h.state_mut().log.as_mut().unwrap().session.idle_lock = None;
+    type_into(&mut h, R::PasswordInput, "Mã PIN", "624801");
+    click(&mut h, R::Button, "Mở khoá");
+    crate::ui::settle(&mut h);
+    assert!(h.query_by_label("Màn hình đã khoá").is_none(), "unlocked");
+    assert_eq!(
+        h.state()
+            .log
+            .as_ref()
+            .unwrap()
+            .operator
+            .as_ref()
+            .unwrap()
+            .id,
+        "cb05"
+    );
+    // Shift change: gs01 takes over from cb05.
+    click(&mut h, R::Button, "Đổi ca");
+    h.run_steps(2);
+    assert!(
+        h.state().log.as_ref().unwrap().session.shift_open,
+        "the shift window is open"
+    );
+    type_into(&mut h, R::TextInput, "Mã cán bộ nhận ca", SUP);
+    type_into(&mut h, R::PasswordInput, "Mã PIN", PIN);
+    click(&mut h, R::Button, "Nhận ca");
+    crate::ui::settle(&mut h);
+    assert_eq!(
+        h.state()
+            .log
+            .as_ref()
+            .unwrap()
+            .operator
+            .as_ref()
+            .unwrap()
+            .id,
+        SUP
+    );
+    let rows = audit_actions(&Db::open(&db).unwrap());
+    let has = |who: &str, what: &str| rows.iter().any(|r| r.0 == who && r.1 == what);
+    assert!(has("cb05", "screen_lock"));
+    assert!(has("cb05", "sign_in_failed"));
+    assert!(has("cb05", "screen_unlock"));
+    assert!(rows.contains(&(
+        "cb05".into(),
+        "sign_out_shift_change".into(),
+        "to=gs01".into()
+    )));
+    assert!(has(SUP, "sign_in"));
+}

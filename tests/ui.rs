@@ -8,7 +8,7 @@ use mt_ui::{Lang, MatThanApp, WallLayout, WallState};
 use crate::util::camera;
 
 /// An app with three cameras that point at a closed port (no server needed for UI logic).
-fn app(capture: &Capture, state_path: Option<std::path::PathBuf>) -> MatThanApp {
+pub(crate) fn app(capture: &Capture, state_path: Option<std::path::PathBuf>) -> MatThanApp {
     let port = mt_capture::sim::free_port();
     let cams = [
         ("Ngã tư Xuân Đỉnh", "Xuân Đỉnh"),

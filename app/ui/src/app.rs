@@ -142,6 +142,26 @@ pub enum Command {
     FollowCamera(String),
 }
 
+impl Command {
+    /// The right an officer needs for this command; the one place every command passes.
+    pub fn needs(&self) -> Option<mt_store::Right> {
+        use mt_store::Right;
+        Some(match self {
+            Command::Bookmark => Right::Bookmark,
+            Command::TogglePlayback
+            | Command::PlayPause
+            | Command::OpenArchivePrompt
+            | Command::OpenArchive(_) => Right::Playback,
+            Command::ToggleTrust => Right::TrustKeys,
+            Command::ToggleSearch
+            | Command::RegionDrawn { .. }
+            | Command::StepHit(_)
+            | Command::FollowCamera(_) => Right::Search,
+            _ => return None,
+        })
+    }
+}
+
 pub struct MatThanApp {
     pub cameras: Vec<CameraHandle>,
     pub state: WallState,
@@ -273,6 +293,11 @@ impl MatThanApp {
     }
 
     pub fn apply(&mut self, ctx: &egui::Context, cmd: Command) {
+        if let Some(r) = cmd.needs().filter(|r| !self.may(*r)) {
+            // Hidden from this role already; a key press still lands here.
+            tracing::info!("refused {:?}: the officer's role does not carry it", r);
+            return;
+        }
         let n = self.state.layout.tile_count();
         let mut persist = true;
         match cmd {
@@ -553,9 +578,29 @@ impl MatThanApp {
         let mut cmds = Vec::new();
         // A copy of a few hundred bytes per camera, under a lock the recorder holds briefly.
         self.rec_status = self.recorder.as_ref().map(|r| r.status());
+        let mut screen_locked = false;
         if let Some(log) = self.log.as_mut() {
             log.poll(&self.tr);
-            if log.operator.is_none() {
+            if log.operator.is_some() && log.session.tick(ui.ctx()) {
+                let id = log
+                    .operator
+                    .as_ref()
+                    .map(|o| o.id.clone())
+                    .unwrap_or_default();
+                let idle = log
+                    .session
+                    .idle_lock
+                    .map(|d| d.as_secs() / 60)
+                    .unwrap_or_default();
+                if let Err(e) = log
+                    .store()
+                    .run(move |db| db.audit(&id, "screen_lock", &format!("idle={idle}min")))
+                {
+                    tracing::warn!("audit screen_lock: {e}");
+                }
+            }
+            screen_locked = log.operator.is_some() && log.session.locked;
+            if log.operator.as_ref().is_none_or(|o| o.must_change_pin) {
                 // Nothing of the wall is shown before an officer signs in.
                 egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
                 let tr = &self.tr;
@@ -617,7 +662,29 @@ impl MatThanApp {
             }
             return;
         }
-        self.keyboard(ui, &mut cmds);
+        if screen_locked {
+            // The wall goes on drawing (streams and recorder untouched) under the lock
+            // screen; no key reaches it.
+            let tr = &self.tr;
+            if let Some(log) = self.log.as_mut() {
+                if let Some(op) = log.operator.clone() {
+                    let store = log.store().clone();
+                    log.session.lock_ui(ui.ctx(), tr, &store, &op);
+                }
+            }
+        } else {
+            self.keyboard(ui, &mut cmds);
+            let tr = &self.tr;
+            if let Some(log) = self.log.as_mut() {
+                if let Some(op) = log.operator.clone().filter(|_| log.session.shift_open) {
+                    let store = log.store().clone();
+                    log.session.shift_ui(ui.ctx(), tr, &store, &op);
+                }
+            }
+        }
+        if let (Some(map), Some(log)) = (self.map.as_mut(), self.log.as_ref()) {
+            map.role = log.operator.as_ref().map(|o| o.role);
+        }
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
         self.open_archive_ui(ui, &mut cmds);
         if self.trust.is_some() && !self.supervisor() {
@@ -667,6 +734,7 @@ impl MatThanApp {
         }
         let mut search_started = false;
         let mut next_for: Option<usize> = None;
+        let may_search = self.may(mt_store::Right::Search);
         if let Some(pb) = self.playback.as_mut() {
             pb.tick();
             let n = self.state.layout.tile_count();
@@ -710,6 +778,7 @@ impl MatThanApp {
                             incidents: &incidents,
                             hits: &self.region_search.hits,
                             search_open: self.region_search.open,
+                            can_search: may_search,
                         },
                         &mut toggle_search,
                     );
@@ -1049,12 +1118,18 @@ impl MatThanApp {
         }
     }
 
-    /// Whether the signed-in operator is a supervisor (who may manage trusted keys).
+    /// Whether the signed-in officer may do `r` (the store checks again). Without a log
+    /// (tools, snapshots) nobody signs in and the wall is all there is.
+    fn may(&self, r: mt_store::Right) -> bool {
+        match &self.log {
+            Some(l) => l.may(r),
+            None => true,
+        }
+    }
+
+    /// Whether the signed-in officer may manage trusted keys.
     fn supervisor(&self) -> bool {
-        self.log
-            .as_ref()
-            .and_then(|l| l.operator.as_ref())
-            .is_some_and(|o| o.role == mt_store::Role::Supervisor)
+        self.log.is_some() && self.may(mt_store::Right::TrustKeys)
     }
 
     fn top_bar_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
@@ -1123,7 +1198,7 @@ impl MatThanApp {
             {
                 cmds.push(Command::ToggleFullscreen);
             }
-            if ui.button(tr.t("archive-open")).clicked() {
+            if self.may(mt_store::Right::Playback) && ui.button(tr.t("archive-open")).clicked() {
                 cmds.push(Command::OpenArchivePrompt);
             }
             if self.supervisor()
@@ -1135,6 +1210,7 @@ impl MatThanApp {
                 cmds.push(Command::ToggleTrust);
             }
             if self.recorder.is_some()
+                && self.may(mt_store::Right::Playback)
                 && ui
                     .selectable_label(self.playback.is_some(), tr.t("playback-toggle"))
                     .on_hover_text(tr.t("playback-key-hint"))
@@ -1415,7 +1491,7 @@ impl MatThanApp {
             None => layout.tiles(area, 2.0).into_iter().enumerate().collect(),
         };
         let big_tile = |r: &Rect| self.maximised.is_some() || r.width() >= area.width() * 0.6;
-        let clock = chrono::Local::now().format("%H:%M:%S %d/%m/%Y").to_string();
+        let clock = mt_core::time::format(mt_core::time::now_ms(), "%H:%M:%S %d/%m/%Y");
         for (tile, rect) in rects {
             let cam_idx = self.tile_camera(tile);
             let resp = ui.interact(rect, ui.scope_id().with(("tile", tile)), Sense::click());

@@ -125,7 +125,7 @@ impl EvidenceUi {
                         let dest = c.export_dir.join(format!(
                             "chung-cu-vu-viec-{}-{}.zip",
                             r.incident,
-                            chrono::Local::now().format("%Y%m%d-%H%M%S-%3f")
+                            mt_core::time::format(mt_core::time::now_ms(), "%Y%m%d-%H%M%S-%3f")
                         ));
                         let spawned =
                             std::thread::Builder::new()

@@ -9,9 +9,11 @@ pub mod i18n;
 pub mod layout;
 pub mod log;
 pub mod map;
+pub mod officers;
 pub mod playback;
 pub mod replay;
 pub mod search;
+pub mod session;
 pub mod trace;
 pub mod trust;
 

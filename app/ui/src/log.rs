@@ -13,7 +13,7 @@ use mt_capture::DecodedFrame;
 use mt_store::thread::{Pending, StoreThread};
 use mt_store::{
     Bookmark, Incident, IncidentDetail, IncidentType, NewBookmark, NewIncident, Operator, Query,
-    Role, Stats, Status,
+    Right, Role, Stats, Status,
 };
 
 use crate::i18n::{Lang, Tr};
@@ -30,6 +30,8 @@ pub enum Tab {
     Bookmarks,
     Incidents,
     Stats,
+    /// Supervisors: officers and workstation settings.
+    Officers,
 }
 
 /// A bookmark being written: the picture the tile showed when B was pressed, and that
@@ -84,6 +86,9 @@ pub struct LogUi {
     store: StoreThread,
     jobs: Vec<Job>,
     pub operator: Option<Operator>,
+    /// Idle lock, shift change, the PIN to choose after a reset.
+    pub session: crate::session::Session,
+    officers: crate::officers::OfficersUi,
     first_run: Option<bool>,
     signin_id: String,
     signin_name: String,
@@ -126,35 +131,16 @@ pub fn format_time(ms: i64) -> String {
 }
 
 fn fmt_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%d/%m/%Y %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
+    mt_core::time::show(ms)
 }
 
-/// A time as the officer types it: `29/11/2026 14:05`, local time.
+/// A time as the officer types it: `29/11/2026 14:05`, in the workstation's zone.
 pub(crate) fn fmt_input_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%d/%m/%Y %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    mt_core::time::format(ms, "%d/%m/%Y %H:%M")
 }
 
 pub(crate) fn parse_input_time(s: &str) -> Option<i64> {
-    use chrono::TimeZone;
-    let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%d/%m/%Y %H:%M:%S")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s.trim(), "%d/%m/%Y %H:%M"))
-        .ok()?;
-    chrono::Local
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.timestamp_millis())
+    mt_core::time::parse_local(s)
 }
 
 /// A labelled time field; returns the time it holds, or None (and says so) when it does not
@@ -269,6 +255,8 @@ impl LogUi {
             export_dir,
             focus_note: false,
             evidence: None,
+            session: Default::default(),
+            officers: Default::default(),
         };
         l.submit(|s| s.run(|db| db.operator_count()).map(Job::Count));
         l.submit(|s| s.run(|db| db.incident_types()).map(Job::Types));
@@ -287,7 +275,7 @@ impl LogUi {
 
     /// Whether store work is still under way (tests wait for it).
     pub fn busy(&self) -> bool {
-        !self.jobs.is_empty()
+        !self.jobs.is_empty() || self.session.busy() || self.officers.busy()
     }
 
     fn submit(&mut self, f: impl FnOnce(&StoreThread) -> mt_store::Result<Job>) {
@@ -311,6 +299,25 @@ impl LogUi {
 
     /// Takes finished store work into the UI state.
     pub fn poll(&mut self, tr: &Tr) {
+        let before = self
+            .operator
+            .as_ref()
+            .map(|o| (o.id.clone(), o.must_change_pin));
+        self.session.poll(tr, &mut self.operator);
+        if self
+            .operator
+            .as_ref()
+            .map(|o| (o.id.clone(), o.must_change_pin))
+            != before
+        {
+            // Another officer took over (shift change), or the PIN was just changed.
+            self.officers = Default::default();
+            self.tab = Tab::Bookmarks;
+            self.refresh();
+        }
+        if let Some(s) = self.officers.saved_settings.take() {
+            self.session.apply_settings(&s);
+        }
         let jobs = std::mem::take(&mut self.jobs);
         let mut refresh = false;
         for job in jobs {
@@ -333,15 +340,19 @@ impl LogUi {
                 Job::SignIn(p) => match take!(p, Job::SignIn(p)) {
                     Ok(op) => {
                         self.operator = Some(op);
+                        // The next sign-in (after a sign-out) starts from empty fields.
+                        self.signin_id.clear();
                         self.signin_pin.clear();
                         self.signin_error = None;
+                        self.officers = Default::default();
+                        self.tab = Tab::Bookmarks;
+                        self.session.load_settings(&self.store);
                         refresh = true;
                     }
-                    Err(mt_store::StoreError::BadCredentials) => {
+                    Err(e) => {
                         self.signin_pin.clear();
-                        self.signin_error = Some(tr.t("signin-wrong"));
+                        self.signin_error = Some(crate::session::error_text(tr, &e));
                     }
-                    Err(e) => self.signin_error = Some(e.to_string()),
                 },
                 Job::Types(p) => {
                     if let Ok(t) = take!(p, Job::Types(p)) {
@@ -445,6 +456,11 @@ impl LogUi {
         if refresh {
             self.refresh();
         }
+    }
+
+    /// Whether the signed-in officer may do `r` now (the store checks again).
+    pub fn may(&self, r: Right) -> bool {
+        self.operator.as_ref().is_some_and(|o| o.may(r))
     }
 
     fn operator_id(&self) -> String {
@@ -583,6 +599,10 @@ impl LogUi {
 
     /// The sign-in screen (shown instead of the wall until someone signs in).
     pub fn signin_ui(&mut self, ui: &mut egui::Ui, tr: &Tr) {
+        if let Some(op) = self.operator.clone().filter(|o| o.must_change_pin) {
+            self.session.change_pin_ui(ui, tr, &self.store, &op);
+            return;
+        }
         ui.vertical_centered(|ui| {
             ui.add_space(ui.available_height() * 0.2);
             ui.heading(tr.t("app-title"));
@@ -842,16 +862,24 @@ impl LogUi {
     ) {
         ui.horizontal(|ui| {
             ui.heading(tr.t("log-title"));
-            if let Some(op) = &self.operator {
-                let role = if op.role == Role::Supervisor {
-                    tr.t("role-supervisor")
-                } else {
-                    tr.t("role-operator")
-                };
+            if let Some(op) = self.operator.clone() {
+                let role = crate::officers::role_name(tr, op.role);
                 ui.label(tr.t_args(
                     "signed-in-as",
                     &[("name", op.name.clone().into()), ("role", role.into())],
                 ));
+                if ui.small_button(tr.t("shift-change")).clicked() {
+                    self.session.shift_open = true;
+                    self.session.error = None;
+                }
+                if ui.small_button(tr.t("lock-now")).clicked() {
+                    let id = op.id.clone();
+                    self.submit(|s| {
+                        s.run(move |db| db.audit(&id, "screen_lock", "by hand"))
+                            .map(Job::Done)
+                    });
+                    self.session.lock_now();
+                }
                 if ui.small_button(tr.t("sign-out")).clicked() {
                     let id = op.id.clone();
                     self.submit(|s| s.run(move |db| db.sign_out(&id)).map(Job::Done));
@@ -859,12 +887,21 @@ impl LogUi {
                 }
             }
         });
+        if !self.may(Right::Bookmark) {
+            // A viewer watches live pictures only.
+            ui.label(tr.t("viewer-only-live"));
+            return;
+        }
         ui.horizontal(|ui| {
             for (t, key) in [
                 (Tab::Bookmarks, "tab-bookmarks"),
                 (Tab::Incidents, "tab-incidents"),
                 (Tab::Stats, "tab-stats"),
+                (Tab::Officers, "tab-officers"),
             ] {
+                if t == Tab::Officers && !self.may(Right::ManageOfficers) {
+                    continue;
+                }
                 if ui.selectable_label(self.tab == t, tr.t(key)).clicked() {
                     self.tab = t;
                 }
@@ -886,7 +923,7 @@ impl LogUi {
                 } else {
                     tr.t_args("new-incident-from", &[("count", n.into())])
                 };
-                if ui.button(label).clicked() {
+                if self.may(Right::Incident) && ui.button(label).clicked() {
                     let chosen: Vec<&Bookmark> = self
                         .bookmarks
                         .iter()
@@ -961,6 +998,15 @@ impl LogUi {
             }
             Tab::Incidents => self.incidents_ui(ui, tr, cameras),
             Tab::Stats => self.stats_ui(ui, tr),
+            Tab::Officers => {
+                if let Some(me) = self
+                    .operator
+                    .clone()
+                    .filter(|o| o.may(Right::ManageOfficers))
+                {
+                    self.officers.ui(ui, tr, &self.store, &me);
+                }
+            }
         }
         self.detail_ui(ui.ctx(), tr, &name_of, out);
     }
@@ -1096,10 +1142,10 @@ impl LogUi {
                     changed = true;
                 }
             }
-            if ui.button(tr.t("export-csv")).clicked() {
+            if self.may(Right::Export) && ui.button(tr.t("export-csv")).clicked() {
                 let name = format!(
                     "vu-viec-{}.csv",
-                    chrono::Local::now().format("%Y%m%d-%H%M%S")
+                    mt_core::time::file_stamp(mt_core::time::now_ms())
                 );
                 let path = self.export_dir.join(name);
                 let (q, op, p2) = (self.query.clone(), self.operator_id(), path.clone());
@@ -1357,7 +1403,8 @@ impl LogUi {
                         add_note = Some(std::mem::take(&mut self.new_note));
                     }
                 });
-                if let Some(ev) = self.evidence.as_mut() {
+                let may_export = self.may(Right::Export);
+                if let Some(ev) = self.evidence.as_mut().filter(|_| may_export) {
                     ui.separator();
                     let op = self
                         .operator
@@ -1462,11 +1509,7 @@ impl LogUi {
                 self.refresh();
             }
         });
-        if self
-            .operator
-            .as_ref()
-            .is_some_and(|o| o.role == Role::Supervisor)
-        {
+        if self.may(Right::Catalogue) {
             self.catalogue_ui(ui, tr);
         }
         let Some(st) = self.stats.clone() else { return };

@@ -162,6 +162,9 @@ impl LiveCameras<'_> {
 const PERIODS: [Option<i64>; 5] = [Some(7), Some(30), Some(90), Some(365), None];
 
 pub struct MapUi {
+    /// The signed-in officer's role (set by the app each frame): editing and planning need
+    /// the registry right, a new incident the incident right, a trace the search right.
+    pub role: Option<mt_store::Role>,
     /// The street graph of the map's road layers (for tracing), built once at load.
     pub streets: Option<mt_map::streets::StreetGraph>,
     /// The trace window, when open.
@@ -225,6 +228,7 @@ impl MapUi {
         let filter = SiteFilter::default();
         let index = SiteIndex::build_filtered(&sites, |s| filter.accepts(s));
         MapUi {
+            role: None,
             streets,
             trace: None,
             data,
@@ -508,13 +512,24 @@ impl MapUi {
         self.canvas_ui(ui, body, tr, live, store, operator, type_name, wanted, cmds);
     }
 
+    fn may(&self, r: mt_store::Right) -> bool {
+        self.role.is_none_or(|role| role.may(r))
+    }
+
     fn toolbar_ui(&mut self, ui: &mut egui::Ui, tr: &Tr, store: Option<&StoreThread>) {
         ui.horizontal(|ui| {
+            let registry = self.may(mt_store::Right::Registry);
+            if !registry && self.mode != MapMode::Watch {
+                self.mode = MapMode::Watch;
+            }
             for (m, key) in [
                 (MapMode::Watch, "map-mode-watch"),
                 (MapMode::Edit, "map-mode-edit"),
                 (MapMode::Plan, "map-mode-plan"),
             ] {
+                if m != MapMode::Watch && !registry {
+                    continue;
+                }
                 if ui.selectable_label(self.mode == m, tr.t(key)).clicked() {
                     self.mode = m;
                     self.placing = false;
@@ -798,7 +813,7 @@ impl MapUi {
         let v = mt_map::plan::plan_geojson(&self.sites, before, after, env!("CARGO_PKG_VERSION"));
         let path = self.export_dir.join(format!(
             "ke-hoach-phu-song-{}.geojson",
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
+            mt_core::time::file_stamp(mt_core::time::now_ms())
         ));
         write_atomic(
             &path,
@@ -839,7 +854,7 @@ impl MapUi {
                     ),
                     (
                         "date",
-                        chrono::Local::now().format("%d/%m/%Y").to_string().into(),
+                        mt_core::time::format(mt_core::time::now_ms(), "%d/%m/%Y").into(),
                     ),
                 ],
             ),
@@ -852,7 +867,7 @@ impl MapUi {
         };
         let path = self.export_dir.join(format!(
             "ke-hoach-phu-song-{}.png",
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
+            mt_core::time::file_stamp(mt_core::time::now_ms())
         ));
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.export_job = Some(rx);
@@ -1058,7 +1073,8 @@ impl MapUi {
             let Some(w) = ui.data(|d| d.get_temp::<Coord>(menu_at)) else {
                 return;
             };
-            if ui.button(tr.t("map-new-incident")).clicked() {
+            if self.may(mt_store::Right::Incident) && ui.button(tr.t("map-new-incident")).clicked()
+            {
                 let (lon, lat) = merc_to_lonlat(w);
                 let near: Vec<String> = self
                     .index
@@ -1084,7 +1100,7 @@ impl MapUi {
                 });
                 ui.close();
             }
-            if ui.button(tr.t("trace-here")).clicked() {
+            if self.may(mt_store::Right::Search) && ui.button(tr.t("trace-here")).clicked() {
                 // From an incident pin under the pointer: its place and time; else the point, now.
                 let pin = pin_hit(self, w).and_then(|id| {
                     let k = self.incidents.iter().position(|p| p.id == id)?;

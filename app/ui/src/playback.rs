@@ -53,6 +53,8 @@ pub struct Marks<'a> {
     pub hits: &'a [crate::search::HitRow],
     /// The region search panel is open (its button shows it).
     pub search_open: bool,
+    /// Whether the officer may search footage (the button is hidden otherwise).
+    pub can_search: bool,
 }
 
 impl Playback {
@@ -256,10 +258,11 @@ impl Playback {
             if ui.button(tr.t("playback-live")).clicked() {
                 live = true;
             }
-            if ui
-                .selectable_label(marks.search_open, tr.t("motion-toggle"))
-                .on_hover_text(tr.t("motion-key-hint"))
-                .clicked()
+            if marks.can_search
+                && ui
+                    .selectable_label(marks.search_open, tr.t("motion-toggle"))
+                    .on_hover_text(tr.t("motion-key-hint"))
+                    .clicked()
             {
                 *toggle_search = true;
             }
@@ -450,9 +453,7 @@ impl Playback {
                 ],
                 Stroke::new(1.0, Color32::GRAY),
             );
-            let label = chrono::DateTime::from_timestamp_millis(t)
-                .map(|d| d.with_timezone(&chrono::Local).format("%H:%M").to_string())
-                .unwrap_or_default();
+            let label = mt_core::time::format(t, "%H:%M");
             p.text(
                 egui::pos2(x, rect.bottom() - 7.0),
                 Align2::CENTER_BOTTOM,
