@@ -346,6 +346,8 @@ pub fn export_cmd(
     // Every export is accountable: the log gets an audit row naming the archive's SHA-256,
     // and the archive carries the head of the log's audit chain.
     let mut db = mt_store::Db::open(db_path)?;
+    // Refused before any work: only an officer whose role carries exports may export.
+    db.require(operator, mt_store::Right::Export)?;
     let mut req = match incident {
         Some(id) => mt_record::incident::request(&db, id, operator, &workstation_name())?,
         None => ExportRequest {
@@ -393,6 +395,15 @@ pub fn export_cmd(
             .unwrap_or_default(),
         &m.archive_sha256,
     )?;
+    // Every export is a signed checkpoint of the log and the recordings' index.
+    if let Some(c) = mt_record::checkpoint::write(
+        &mut db,
+        Some(&rec.join("index.db")),
+        &key,
+        &mt_record::checkpoint::path_for(db_path),
+    )? {
+        println!("checkpoint {} signed (audit_log row {})", c.seq, c.audit_id);
+    }
     println!(
         "{}: {} files, {} clips, {} gaps, archive SHA-256 {}, signed by key {}",
         out.display(),

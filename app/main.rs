@@ -138,7 +138,8 @@ enum Cmd {
         from_ms: Option<i64>,
         #[arg(long)]
         to_ms: Option<i64>,
-        #[arg(long, default_value = "cli")]
+        /// The officer making the export (their role must carry exports); audited.
+        #[arg(long)]
         operator: String,
         #[arg(long)]
         out: PathBuf,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egui::{Align2, Color32, FontId, Key, Rect, RichText, Sense, Stroke, StrokeKind};
 use fluent_bundle::FluentValue;
@@ -163,6 +163,8 @@ impl Command {
 }
 
 pub struct MatThanApp {
+    /// When the last signed checkpoint of the log was asked for.
+    last_checkpoint: Option<Instant>,
     pub cameras: Vec<CameraHandle>,
     pub state: WallState,
     state_path: Option<PathBuf>,
@@ -225,6 +227,7 @@ impl MatThanApp {
         }
         let tr = Tr::new(state.lang);
         MatThanApp {
+            last_checkpoint: None,
             cameras,
             state,
             state_path,
@@ -600,6 +603,24 @@ impl MatThanApp {
                 }
             }
             screen_locked = log.operator.is_some() && log.session.locked;
+            // A signed checkpoint of the log (and the recordings' index) every 15 minutes,
+            // the first one a minute after start: on the store thread, never waited for.
+            let due = match self.last_checkpoint {
+                None => {
+                    self.last_checkpoint = Some(
+                        Instant::now() - crate::session::CHECKPOINT_EVERY + Duration::from_secs(60),
+                    );
+                    false
+                }
+                Some(t) => t.elapsed() >= crate::session::CHECKPOINT_EVERY,
+            };
+            if due {
+                self.last_checkpoint = Some(Instant::now());
+                crate::session::checkpoint(
+                    log.store(),
+                    self.recorder.as_ref().map(|r| r.dir().to_owned()),
+                );
+            }
             if log.operator.as_ref().is_none_or(|o| o.must_change_pin) {
                 // Nothing of the wall is shown before an officer signs in.
                 egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));

@@ -178,6 +178,10 @@ impl EvidenceUi {
                                             } else {
                                                 Ok(())
                                             };
+                                            if audited.is_ok() {
+                                                // Every export is a checkpoint too.
+                                                crate::session::checkpoint(&store, None);
+                                            }
                                             if let Err(e) = audited {
                                                 let _ = std::fs::remove_file(&dest);
                                                 ExportOutcome::Failed(format!(

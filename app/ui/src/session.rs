@@ -358,3 +358,29 @@ impl Session {
         });
     }
 }
+
+/// How often the workstation signs a checkpoint of the audit chain and the recordings'
+/// index (also after every evidence export).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// Signs a checkpoint on the store thread (the key is read there, beside the log): the file
+/// beside the log gets a line when anything changed since the last one.
+pub fn checkpoint(store: &StoreThread, rec_dir: Option<std::path::PathBuf>) {
+    let job = store.run(move |db| {
+        let path = db.path().to_owned();
+        let key = mt_record::keys::load_or_create(&path.with_file_name("workstation.key"))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let index = rec_dir.map(|d| d.join("index.db"));
+        mt_record::checkpoint::write(
+            db,
+            index.as_deref(),
+            &key,
+            &mt_record::checkpoint::path_for(&path),
+        )
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(())
+    });
+    if let Err(e) = job {
+        tracing::warn!("checkpoint: {e}");
+    }
+}
