@@ -182,6 +182,7 @@ pub fn audit_verify(
             &contents.checkpoints,
             &trust,
             &label,
+            checkpoints.is_empty(),
         )?;
         match &check.latest_ok {
             Some(c) => println!(

@@ -644,6 +644,25 @@ impl MatThanApp {
                 return;
             }
         }
+        // What the officer now signed in may not see closes (after a shift change or a
+        // sign-in by a lower role), not only what they may not open.
+        if !self.may(mt_store::Right::Playback) {
+            self.playback = None;
+            self.replay = None;
+        }
+        if !self.may(mt_store::Right::Search) {
+            self.region_search.open = false;
+        }
+        if screen_locked && self.replay.is_some() {
+            // The lock covers an opened archive too.
+            let tr = &self.tr;
+            if let Some(log) = self.log.as_mut() {
+                if let Some(op) = log.operator.clone() {
+                    let store = log.store().clone();
+                    log.session.lock_ui(ui.ctx(), tr, &store, &op);
+                }
+            }
+        }
         self.poll_loading();
         if let Some(r) = self.replay.as_mut() {
             // An opened archive takes the whole window until it is closed.
