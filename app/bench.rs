@@ -933,7 +933,7 @@ pub fn evidence(minutes: u64, seeks: usize) -> anyhow::Result<()> {
         if !ok {
             bail!("matthan export failed");
         }
-        let own = mt_record::keys::load(&db.with_file_name("workstation.key"))?
+        let own = mt_record::keys::load(&mt_record::keys::key_path(&db))?
             .context("the export made the workstation key")?;
         let rep = mt_record::verify::verify_trusting(&out, &[*own.verifying_key().as_bytes()]);
         if !rep.ok() {

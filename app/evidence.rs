@@ -16,7 +16,7 @@ pub fn rec_dir(db: &Path) -> PathBuf {
 
 /// The workstation's signing key, beside the log.
 pub fn key_path(db: &Path) -> PathBuf {
-    db.with_file_name("workstation.key")
+    mt_record::keys::key_path(db)
 }
 
 pub fn workstation_name() -> String {
@@ -263,10 +263,10 @@ pub fn keys_cmd(db: &Path, trust_file: Option<&Path>, action: KeysAction) -> any
             store.trust(key, &name, &by)?;
             // A change of trust is accountable: an audit row in the log.
             mt_store::Db::open(db)?.audit(
-                &by,
+                &format!("shell:{}", crate::officers::shell_user()),
                 "trust_key",
                 &format!(
-                    "key={};name={}",
+                    "key={};name={};by={by}",
                     mt_record::keys::fingerprint(&key),
                     name.trim()
                 ),
@@ -282,7 +282,7 @@ pub fn keys_cmd(db: &Path, trust_file: Option<&Path>, action: KeysAction) -> any
             let mut store = trust_store(db, Some(&file))?;
             let gone = store.remove(&fingerprint)?;
             mt_store::Db::open(db)?.audit(
-                "cli",
+                &format!("shell:{}", crate::officers::shell_user()),
                 "untrust_key",
                 &format!("key={};name={}", gone.fingerprint(), gone.name),
             )?;

@@ -400,12 +400,23 @@ pub fn default_db() -> PathBuf {
     dir.join("matthan.db")
 }
 
+/// Opens the log for a shell command, and takes the workstation's zone from its settings so
+/// every time the command prints is in it.
 fn open_db(path: Option<PathBuf>) -> anyhow::Result<mt_store::Db> {
     let path = path.unwrap_or_else(default_db);
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    Ok(mt_store::Db::open(&path)?)
+    let db = mt_store::Db::open(&path)?;
+    apply_zone(&db.settings()?.time_zone);
+    Ok(db)
+}
+
+fn apply_zone(name: &str) {
+    match mt_core::time::parse_zone(name) {
+        Ok(z) => mt_core::time::set_zone(z),
+        Err(e) => tracing::warn!("time zone setting: {e}"),
+    }
 }
 
 /// Where the user's files live (overridable with MATTHAN_CONFIG_DIR for tests and kiosks).
@@ -957,6 +968,11 @@ fn run_window(
     };
     let log = match mt_store::thread::StoreThread::start(&db_path) {
         Ok(st) => {
+            // The workstation's zone before anything is shown (once, at start-up).
+            match st.run(|db| db.settings()).and_then(|p| p.wait()) {
+                Ok(s) => apply_zone(&s.time_zone),
+                Err(e) => tracing::warn!("settings: {e}"),
+            }
             let mut l = mt_ui::log::LogUi::new(st, db_path.with_file_name("exports"));
             l.evidence = evidence.map(mt_ui::evidence::EvidenceUi::new);
             Some(l)

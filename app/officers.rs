@@ -10,12 +10,25 @@ use mt_store::{By, Db, Role, Setting};
 
 use crate::{OperatorCmd, SettingsCmd};
 
-fn shell_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| format!("uid{}", unsafe { libc::getuid() }))
+/// The OS user running the command, from the password database by the process's real uid
+/// (not `$USER`, which anyone can set); `uid<N>` when the uid has no entry.
+pub(crate) fn shell_user() -> String {
+    let uid = unsafe { libc::getuid() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes only into `pwd` and `buf`, whose sizes it is given.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut out) };
+    if rc == 0 && !out.is_null() && !pwd.pw_name.is_null() {
+        // SAFETY: on success pw_name points at a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        if let Ok(n) = name.to_str() {
+            if !n.is_empty() {
+                return n.to_owned();
+            }
+        }
+    }
+    format!("uid{uid}")
 }
 
 fn read_pin(what: &str) -> anyhow::Result<String> {
@@ -51,7 +64,8 @@ pub fn operator(db: &mut Db, cmd: OperatorCmd) -> anyhow::Result<()> {
             let pin = read_pin("PIN")?;
             // The very first officer of an empty log is the first supervisor.
             let first = db.operator_count()? == 0;
-            let op = db.add_officer((!first).then_some(by), &id, &name, &unit, r, &pin)?;
+            // Everyone after them chooses their own PIN at the first sign-in.
+            let op = db.add_officer((!first).then_some(by), &id, &name, &unit, r, &pin, !first)?;
             println!("added {} ({}, {})", op.id, op.name, op.role.as_str());
         }
         OperatorCmd::Disable { id } => {

@@ -4,45 +4,22 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Context as _};
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone as _};
+use chrono::DateTime;
 use mt_record::motion::Region;
 use mt_record::search::{self, Event, Query, Source};
 
-/// Asia/Ho_Chi_Minh: UTC+7 all year (no daylight saving since 1975).
-pub fn vn() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset")
-}
-
-/// ISO 8601 with the offset, in Vietnam's time: `2026-12-01T18:07:44.120+07:00`.
-pub fn iso(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&vn())
-                .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
-                .to_string()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
+use mt_core::time::iso;
 
 /// A time as an officer or a script writes it: RFC 3339 / ISO 8601 with an offset, a local
-/// (Vietnam) date and time `2026-12-01 18:07[:44]`, Unix milliseconds, `now`, or `now-2h`
+/// date and time in the workstation's zone (Vietnam) `2026-12-01 18:07[:44]`, Unix milliseconds, `now`, or `now-2h`
 /// (`s`, `m`, `h`, `d`).
 pub fn parse_time(s: &str, now_ms: i64) -> anyhow::Result<i64> {
     let t = s.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.timestamp_millis());
     }
-    for f in [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
-            if let Some(d) = vn().from_local_datetime(&n).single() {
-                return Ok(d.timestamp_millis());
-            }
-        }
+    if let Some(ms) = mt_core::time::parse_local(t) {
+        return Ok(ms);
     }
     if let Some(rest) = t.strip_prefix("now") {
         if rest.is_empty() {

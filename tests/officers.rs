@@ -55,6 +55,7 @@ fn staffed(path: &Path) -> Db {
             "CA phường Xuân Đỉnh",
             role,
             pin,
+            false,
         )
         .unwrap();
     }
@@ -127,7 +128,8 @@ fn each_role_is_refused_by_the_store_what_it_may_not_do() {
         "X",
         "",
         Role::Operator,
-        "246813"
+        "246813",
+        false
     )));
     assert!(forbidden(
         db.set_setting(By::Officer("dt01"), &Setting::IdleLockMinutes(5))
@@ -337,6 +339,7 @@ fn pin_policy_refuses_short_and_obvious_pins_and_old_pins_must_be_changed() {
             "",
             Role::Operator,
             "1234",
+            false,
         )
         .unwrap_err();
     assert!(e.to_string().contains("at least 6 digits"), "{e}");
@@ -348,6 +351,7 @@ fn pin_policy_refuses_short_and_obvious_pins_and_old_pins_must_be_changed() {
             "",
             Role::Operator,
             "246813",
+            false,
         )
         .unwrap_err();
     assert!(e.to_string().contains("officer ID"), "{e}");
@@ -549,16 +553,17 @@ fn operator_command_adds_disables_resets_and_lists_officers_audited_as_the_shell
     let op = log.sign_in("cb01", "510723").unwrap();
     assert!(op.must_change_pin);
     let rows = audit_actions(&log);
+    // Audited as the OS user the command ran as (what `id -un` says), not the $USER it was
+    // given (it-phuong), which anyone can set.
+    let me = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let shell = format!("shell:{}", me.trim());
+    assert!(!rows.iter().any(|r| r.0.contains("it-phuong")), "{rows:?}");
     assert!(rows.contains(&(
-        "shell:it-phuong".into(),
+        shell.clone(),
         "operator_disable".into(),
         "operator:cb01".into()
     )));
-    assert!(rows.contains(&(
-        "shell:it-phuong".into(),
-        "operator_reset_pin".into(),
-        "operator:cb01".into()
-    )));
+    assert!(rows.contains(&(shell, "operator_reset_pin".into(), "operator:cb01".into())));
     assert!(log.verify_audit().unwrap().ok());
 }
 
@@ -817,14 +822,17 @@ fn times_written_for_people_are_hanoi_times_with_the_offset_whatever_the_os_zone
     for (line, out) in file.lines().zip(&shown) {
         let c: mt_record::checkpoint::Checkpoint = serde_json::from_str(line).unwrap();
         assert!(c.at.ends_with("+07:00"), "{}", c.at);
-        assert_eq!(c.at, mt_core::time::iso(c.at_ms));
-        assert!(out.contains(&mt_core::time::show(c.at_ms)), "{out}");
+        // Read back with chrono at a fixed +07:00, not with the app's own formatter.
+        let t = chrono::DateTime::parse_from_rfc3339(&c.at).unwrap();
+        assert_eq!(t.timestamp_millis(), c.at_ms, "{}", c.at);
+        let hanoi = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+        let wall = chrono::DateTime::from_timestamp_millis(c.at_ms)
+            .unwrap()
+            .with_timezone(&hanoi)
+            .format("%d/%m/%Y %H:%M:%S")
+            .to_string();
+        assert!(out.contains(&wall), "{out} should say {wall}");
     }
-    // The UI's clock formats are the same functions.
-    assert_eq!(
-        mt_core::time::show(1_796_123_264_120),
-        "01/12/2026 18:07:44"
-    );
 }
 
 fn type_into(
@@ -975,4 +983,128 @@ fn kittest_a_supervisor_adds_an_officer_who_must_change_the_pin_sees_no_export_l
         "to=gs01".into()
     )));
     assert!(has(SUP, "sign_in"));
+}
+
+#[test]
+fn officers_of_a_version_5_log_keep_their_pins_roles_and_audit_through_the_officers_migration() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let dir = tempfile::tempdir().unwrap();
+    // A PIN hash as version 5 made them (argon2's default parameters).
+    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+    let old_hash = argon2::Argon2::default()
+        .hash_password(b"246802", &salt)
+        .unwrap()
+        .to_string();
+    let insert = "INSERT INTO operator (id, name, role, pin_argon2, created_ms) VALUES ('cb01', 'Lê Thị Cán', 'operator', ?1, 5)";
+    // The record's hash as the audit saw it (computed on a scratch copy of the same row).
+    let scratch = Db::open(&dir.path().join("scratch.db")).unwrap();
+    scratch.conn().execute(insert, [&old_hash]).unwrap();
+    let content = mt_store::audit::content_hash(scratch.conn(), "operator:cb01").unwrap();
+    let path = dir.path().join("v5.db");
+    {
+        let v5 = Db::open_at_version(&path, 5).unwrap();
+        v5.conn().execute(insert, [&old_hash]).unwrap();
+        mt_store::audit::append(
+            v5.conn(),
+            5,
+            "cb01",
+            "operator_create",
+            "operator:cb01",
+            &content,
+        )
+        .unwrap();
+        v5.conn()
+            .execute(
+                "INSERT INTO incident (title, type_code, status, occurred_ms, created_by, created_ms, updated_ms) VALUES ('Cướp giật', 'snatching', 'new', 5, 'cb01', 5, 5)",
+                [],
+            )
+            .unwrap();
+    }
+    let mut db = Db::open(&path).unwrap();
+    assert_eq!(db.schema_version().unwrap(), mt_store::SCHEMA_VERSION);
+    let fk: Vec<String> = db
+        .conn()
+        .prepare("PRAGMA foreign_key_check")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(fk.is_empty(), "{fk:?}");
+    let o = db.operator("cb01").unwrap().unwrap();
+    assert_eq!(
+        (o.role, o.disabled, o.must_change_pin),
+        (Role::Operator, false, false)
+    );
+    // The audit written under version 5 still checks: the new columns fold in only when set.
+    let rep = db.verify_audit().unwrap();
+    assert!(
+        rep.problems.iter().all(|p| p.starts_with("incident:")),
+        "{:?}",
+        rep.problems
+    );
+    // The old PIN opens, and its hash is made again with today's parameters (audited).
+    db.sign_in("cb01", "246802").unwrap();
+    let now: String = db
+        .conn()
+        .query_row(
+            "SELECT pin_argon2 FROM operator WHERE id = 'cb01'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(now.starts_with("$argon2id$v=19$m=65536,t=3,p=1$"), "{now}");
+    assert!(audit_actions(&db)
+        .iter()
+        .any(|r| r.1 == "operator_pin_rehash"));
+    db.sign_in("cb01", "246802").unwrap();
+    // The foreign keys hold after the rebuild: an incident by cb01 is still cb01's, and a
+    // bookmark by an officer who does not exist is refused.
+    assert!(db
+        .conn()
+        .execute(
+            "INSERT INTO bookmark (camera_id, operator_id, frame_time_ms, created_ms) VALUES ('x', 'ghost', 1, 1)",
+            []
+        )
+        .is_err());
+}
+
+#[test]
+fn a_pin_typed_into_the_id_field_never_reaches_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = staffed(&dir.path().join("log.db"));
+    assert!(db.sign_in("cb01 246802", "").is_err());
+    assert!(db.sign_in("246802!", "246802").is_err());
+    let rows = audit_actions(&db);
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.0.contains("246802") || r.2.contains("246802")),
+        "{rows:?}"
+    );
+    assert!(rows
+        .iter()
+        .any(|r| r.0 == "invalid-id" && r.1 == "sign_in_failed" && r.2.contains("typed_chars=11")));
+    // A wrong current PIN when changing it counts against the lockout and is audited.
+    for _ in 0..4 {
+        assert!(matches!(
+            db.change_pin("cb01", "000001", "510723"),
+            Err(StoreError::BadCredentials)
+        ));
+    }
+    assert!(matches!(
+        db.change_pin("cb01", "000001", "510723"),
+        Err(StoreError::Locked { seconds: 30 })
+    ));
+    assert!(matches!(
+        db.sign_in("cb01", "246802"),
+        Err(StoreError::Locked { .. })
+    ));
+    assert_eq!(
+        audit_actions(&db)
+            .iter()
+            .filter(|r| r.0 == "cb01" && r.1 == "pin_change_failed")
+            .count(),
+        5
+    );
 }

@@ -1144,8 +1144,23 @@ fn a_command_line_export_is_audited_and_a_later_rewrite_of_the_log_is_found_from
         .read_to_end(&mut mbytes)
         .unwrap();
     let m: Manifest = serde_json::from_slice(&mbytes).unwrap();
+    // The manifest's times for people: ISO 8601 at +07:00 (read here with chrono, not the
+    // app's formatter), the same instants as its milliseconds.
+    for (iso, ms) in [
+        (&m.created, m.created_ms),
+        (&m.from, m.from_ms),
+        (&m.to, m.to_ms),
+    ] {
+        assert!(iso.ends_with("+07:00"), "{iso}");
+        let t = chrono::DateTime::parse_from_rfc3339(iso).unwrap();
+        assert_eq!(t.timestamp_millis(), ms, "{iso}");
+    }
+    // The export signed a checkpoint beside the log.
+    let cps = mt_record::checkpoint::read(&mt_record::checkpoint::path_for(&db)).unwrap();
+    assert_eq!(cps.checkpoints.len(), 1, "{:?}", cps.problems);
     let head = m
         .audit_head
+        .clone()
         .expect("the audit-chain head is in the manifest");
     assert_eq!(
         (head.id, head.row_sha256.as_str()),
@@ -1166,6 +1181,21 @@ fn a_command_line_export_is_audited_and_a_later_rewrite_of_the_log_is_found_from
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("history was rewritten"), "{text}");
+    // `audit verify` against the archive names the rewritten row too.
+    let o = run(&[
+        "audit",
+        "verify",
+        "--db",
+        db.to_str().unwrap(),
+        "--archive",
+        out.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("audit_log row {head_id} differs from the archive")),
+        "{text}"
+    );
 }
 
 /// A 3840×2160 H.265 25 fps main stream, maximised (every frame decoded, with libavcodec's

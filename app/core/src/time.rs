@@ -3,7 +3,8 @@
 //! is `dd/MM/yyyy HH:mm:ss`; what is written to files (CSV, incident JSON, manifests) is
 //! ISO 8601 with the offset (`2026-12-01T18:07:44.120+07:00`).
 //!
-//! The zone is process-wide (set once at start-up and when the setting changes): every
+//! The zone is process-wide (set at start-up from the log's setting, and again when a
+//! supervisor changes it or an officer signs in): every
 //! formatter reads it, so no caller can forget it and fall back to the OS zone.
 
 use std::sync::RwLock;
@@ -70,7 +71,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// Reads a wall-clock time typed in the workstation's zone: `dd/MM/yyyy HH:mm[:ss]` or
-/// `yyyy-MM-dd HH:mm[:ss]`. None if it is not one of those or does not exist in the zone.
+/// `yyyy-MM-dd HH:mm[:ss]` (or with a `T`). None if it is not one of those or does not exist in the zone.
 pub fn parse_local(s: &str) -> Option<i64> {
     let s = s.trim();
     let naive = [
@@ -79,6 +80,7 @@ pub fn parse_local(s: &str) -> Option<i64> {
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
     ]
     .iter()
     .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?;

@@ -114,6 +114,14 @@ pub fn segment_digest(index: &Connection, from: i64, to: i64) -> rusqlite::Resul
     Ok((hex::encode(h.finalize()), n))
 }
 
+/// A read-only connection to the log, for [`sign_and_append`] off the store thread.
+pub fn open_log(path: &Path) -> Result<Connection> {
+    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| RecError::Invalid(format!("{}: {e}", path.display())))?;
+    let _ = c.busy_timeout(std::time::Duration::from_secs(5));
+    Ok(c)
+}
+
 fn open_index(path: &Path) -> Result<Connection> {
     let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
         |e| RecError::Index {
@@ -164,6 +172,24 @@ pub fn read(path: &Path) -> Result<FileContents> {
     Ok(out)
 }
 
+/// The checkpoints the log itself recorded (`audit_checkpoint` rows): (audit row id, seq).
+fn recorded(log: &Connection) -> Result<Vec<(i64, u64)>> {
+    let mut s = log
+        .prepare("SELECT id, subject FROM audit_log WHERE action = 'audit_checkpoint' ORDER BY id")
+        .map_err(|e| RecError::Invalid(format!("reading the audit log: {e}")))?;
+    let rows: Vec<(i64, String)> = s
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|it| it.collect())
+        .map_err(|e| RecError::Invalid(format!("reading the audit log: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, subj)| {
+            let seq = subj.strip_prefix("seq=")?.split(';').next()?.parse().ok()?;
+            Some((id, seq))
+        })
+        .collect())
+}
+
 /// Writes a checkpoint of `db`'s audit chain (and of the index at `index`, if any) to
 /// `file` and enters it in the chain. Returns None when nothing changed since the last one.
 pub fn write(
@@ -172,9 +198,44 @@ pub fn write(
     key: &SigningKey,
     file: &Path,
 ) -> Result<Option<Checkpoint>> {
-    let store = |e: mt_store::StoreError| RecError::Invalid(e.to_string());
+    let Some(c) = sign_and_append(db.conn(), index, key, file)? else {
+        return Ok(None);
+    };
+    db.audit("system", "audit_checkpoint", &c.audit_subject())
+        .map_err(|e| RecError::Invalid(e.to_string()))?;
+    Ok(Some(c))
+}
+
+impl Checkpoint {
+    /// The subject of the `audit_checkpoint` row that enters this checkpoint in the chain.
+    pub fn audit_subject(&self) -> String {
+        format!(
+            "seq={};row={};segments={}",
+            self.seq, self.audit_id, self.segments_to
+        )
+    }
+}
+
+/// The heavy half of [`write`], on any connection to the log (the workstation runs it on a
+/// thread of its own with a read-only one, so the store thread is not held up): reads the
+/// chain's head, digests the new segments, signs, appends the line and fsyncs. The caller
+/// enters the checkpoint in the chain ([`Checkpoint::audit_subject`]).
+pub fn sign_and_append(
+    log: &Connection,
+    index: Option<&Path>,
+    key: &SigningKey,
+    file: &Path,
+) -> Result<Option<Checkpoint>> {
     let last = read(file)?.checkpoints.pop();
-    let Some((audit_id, audit_row_sha256)) = db.audit_head().map_err(store)? else {
+    let head: Option<(i64, String)> = log
+        .query_row(
+            "SELECT id, row_sha256 FROM audit_log ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|e| RecError::Invalid(format!("reading the audit log: {e}")))?;
+    let Some((audit_id, audit_row_sha256)) = head else {
         return Ok(None);
     };
     let segments_from = last.as_ref().map_or(0, |c| c.segments_to);
@@ -197,28 +258,25 @@ pub fn write(
     } else {
         (segments_from, String::new())
     };
+    let recorded = recorded(log)?;
     if let Some(l) = &last {
         // The previous checkpoint's own audit row is the only change: nothing new to sign.
-        let only_checkpoint_row = l.audit_id + 1 == audit_id
-            && db
-                .conn()
-                .query_row(
-                    "SELECT action FROM audit_log WHERE id = ?1",
-                    [audit_id],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()
-                .ok()
-                .flatten()
-                .as_deref()
-                == Some("audit_checkpoint");
+        let only_checkpoint_row =
+            l.audit_id + 1 == audit_id && recorded.last().is_some_and(|r| r.0 == audit_id);
         if (l.audit_id == audit_id || only_checkpoint_row) && l.segments_to == segments_to {
             return Ok(None);
         }
     }
+    // Numbered after both the file's last line and the log's last record of one: a line
+    // lost to a crash mid-append never has its number given again.
+    let seq = last
+        .as_ref()
+        .map_or(0, |c| c.seq)
+        .max(recorded.iter().map(|r| r.1).max().unwrap_or(0))
+        + 1;
     let at_ms = mt_core::time::now_ms();
     let mut c = Checkpoint {
-        seq: last.as_ref().map_or(1, |c| c.seq + 1),
+        seq,
         audit_id,
         audit_row_sha256,
         segments_from,
@@ -230,7 +288,15 @@ pub fn write(
         signature: String::new(),
     };
     c.signature = hex::encode(key.sign(c.signed_text().as_bytes()).to_bytes());
-    let line = serde_json::to_string(&c).map_err(|e| RecError::Invalid(e.to_string()))? + "\n";
+    let mut line = serde_json::to_string(&c).map_err(|e| RecError::Invalid(e.to_string()))? + "\n";
+    // A torn last line (a crash mid-append) stays a damaged line of its own; the new one
+    // starts on a line of its own.
+    let torn = std::fs::read(file)
+        .map(|b| b.last().is_some_and(|&x| x != b'\n'))
+        .unwrap_or(false);
+    if torn {
+        line.insert(0, '\n');
+    }
     let mut opts = std::fs::OpenOptions::new();
     opts.append(true).create(true);
     #[cfg(unix)]
@@ -239,15 +305,6 @@ pub fn write(
     f.write_all(line.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| RecError::io(file, e))?;
-    db.audit(
-        "system",
-        "audit_checkpoint",
-        &format!(
-            "seq={};row={};segments={}",
-            c.seq, c.audit_id, c.segments_to
-        ),
-    )
-    .map_err(store)?;
     Ok(Some(c))
 }
 
@@ -282,6 +339,12 @@ pub fn check(
         Some(p) => Some((open_index(p)?, p)),
         None => None,
     };
+    if ix.is_none() && checkpoints.iter().any(|c| c.segments_to > c.segments_from) {
+        out.problems.push(format!(
+            "{file_label}: the checkpoints cover recorded segments, but there is no recordings index{} to check them against (deleted or moved?)",
+            index.map(|p| format!(" at {}", p.display())).unwrap_or_default()
+        ));
+    }
     let when = |c: &Checkpoint| mt_core::time::show(c.at_ms);
     for c in checkpoints {
         let mut ok = true;
@@ -355,20 +418,12 @@ pub fn check(
         }
     }
     // The log's own record of the checkpoints it made: the file must hold them all.
-    let mut s = db
-        .prepare("SELECT id, subject FROM audit_log WHERE action = 'audit_checkpoint' ORDER BY id")
-        .map_err(|e| RecError::Invalid(format!("reading the audit log: {e}")))?;
-    let recorded: Vec<(i64, String)> = s
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|it| it.collect())
-        .map_err(|e| RecError::Invalid(format!("reading the audit log: {e}")))?;
+    let recorded = recorded(db)?;
     let have: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.seq).collect();
     let missing: Vec<String> = recorded
         .iter()
-        .filter_map(|(id, subj)| {
-            let seq: u64 = subj.strip_prefix("seq=")?.split(';').next()?.parse().ok()?;
-            (!have.contains(&seq)).then(|| format!("{seq} (audit_log row {id})"))
-        })
+        .filter(|(_, seq)| !have.contains(seq))
+        .map(|(id, seq)| format!("{seq} (audit_log row {id})"))
         .collect();
     if complete && !missing.is_empty() {
         out.problems.push(format!(

@@ -107,6 +107,15 @@ pub struct Manifest {
     pub schema: String,
     pub app_version: String,
     pub created_ms: i64,
+    /// `created_ms`, `from_ms` and `to_ms` as ISO 8601 with the workstation's offset
+    /// (`2026-12-01T18:07:44.120+07:00`), for whoever reads the manifest; empty in archives
+    /// made before they were added.
+    #[serde(default)]
+    pub created: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
     pub operator: String,
     pub workstation: String,
     pub incident_id: Option<i64>,
@@ -440,10 +449,14 @@ fn export_inner(
     for (name, bytes) in &req.attachments {
         add(&mut zip, name, bytes)?;
     }
+    let created_ms = now_ms();
     let manifest = Manifest {
         schema: SCHEMA.into(),
         app_version: env!("CARGO_PKG_VERSION").into(),
-        created_ms: now_ms(),
+        created_ms,
+        created: mt_core::time::iso(created_ms),
+        from: mt_core::time::iso(req.from_ms),
+        to: mt_core::time::iso(req.to_ms),
         operator: req.operator.clone(),
         workstation: req.workstation.clone(),
         incident_id: req.incident_id,

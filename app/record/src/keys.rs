@@ -27,6 +27,11 @@ use crate::{RecError, Result};
 /// The file name of the trust store, beside the log.
 pub const TRUST_FILE: &str = "trusted_keys.toml";
 
+/// The workstation's signing key, beside the log (`matthan.db` → `workstation.key`).
+pub fn key_path(db: &Path) -> PathBuf {
+    db.with_file_name("workstation.key")
+}
+
 pub fn load_or_create(path: &Path) -> Result<SigningKey> {
     match load(path)? {
         Some(k) => Ok(k),

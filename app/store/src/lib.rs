@@ -465,7 +465,9 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    /// Appends an audit row for an action without a record of its own (sign-in, export …).
+    /// Appends an audit row for an action without a record of its own and no right to check:
+    /// the session's own rows (sign-out, screen lock/unlock) and the workstation's (checkpoints,
+    /// shell tools). What an officer does goes through [`Db::audit_as`], which checks the right.
     pub fn audit(&mut self, operator: &str, action: &str, subject: &str) -> Result<()> {
         let p = self.path.display().to_string();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;

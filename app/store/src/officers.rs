@@ -159,6 +159,10 @@ fn hasher() -> argon2::Argon2<'static> {
     )
 }
 
+/// How today's hashes begin ([`hasher`]'s parameters); an older one is made again at the
+/// next good sign-in.
+const CURRENT_PHC_PREFIX: &str = "$argon2id$v=19$m=65536,t=3,p=1$";
+
 fn hash_pin(pin: &str) -> Result<String> {
     use rand_core::OsRng;
     let salt = SaltString::generate(&mut OsRng);
@@ -230,9 +234,15 @@ fn id_problem(id: &str) -> Option<String> {
     None
 }
 
-/// How a typed ID is written into the audit log: printable, at most 64 characters.
-fn typed_id(id: &str) -> String {
-    id.chars().filter(|c| !c.is_control()).take(64).collect()
+/// The name a typed ID is counted and audited under: itself when it could be an officer's
+/// ID, else one shared `invalid-id` (no officer has such an ID, and the text may be a PIN
+/// typed into the wrong field, which must never reach the append-only log).
+fn guard_key(id: &str) -> String {
+    if id_problem(id).is_none() {
+        id.to_owned()
+    } else {
+        "invalid-id".to_owned()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -402,9 +412,12 @@ impl Db {
         role: Role,
         pin: &str,
     ) -> Result<Operator> {
-        self.add_officer(by, id, name, "", role, pin)
+        self.add_officer(by, id, name, "", role, pin, false)
     }
 
+    /// Adds an officer with rank/unit; `must_change_pin`: the PIN is a first one the officer
+    /// replaces at their first sign-in (set in the same row, one transaction).
+    #[allow(clippy::too_many_arguments)]
     pub fn add_officer(
         &mut self,
         by: Option<By>,
@@ -413,6 +426,7 @@ impl Db {
         unit: &str,
         role: Role,
         pin: &str,
+        must_change_pin: bool,
     ) -> Result<Operator> {
         let id = id.trim();
         if let Some(e) = id_problem(id) {
@@ -450,8 +464,8 @@ impl Db {
         let p = self.path.display().to_string();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
         tx.execute(
-            "INSERT INTO operator (id, name, role, pin_argon2, created_ms, unit) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, name, role.as_str(), hash, now, unit.trim()],
+            "INSERT INTO operator (id, name, role, pin_argon2, created_ms, unit, must_change_pin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, name, role.as_str(), hash, now, unit.trim(), must_change_pin as i64],
         )
         .map_err(|e| classify(&p, e))?;
         let subject = format!("operator:{id}");
@@ -467,7 +481,7 @@ impl Db {
             role,
             unit: unit.trim().into(),
             disabled: false,
-            must_change_pin: false,
+            must_change_pin,
         })
     }
 
@@ -561,20 +575,9 @@ impl Db {
         Ok(())
     }
 
-    /// The officer chooses a new PIN (after a reset, or at will): the current one is checked.
+    /// The officer chooses a new PIN (after a reset, or at will): the current one is checked
+    /// like a sign-in (counted against the lockout, failures audited).
     pub fn change_pin(&mut self, id: &str, current: &str, new: &str) -> Result<Operator> {
-        let hash: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT pin_argon2 FROM operator WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if !verify_pin(current, hash.as_deref().unwrap_or(dummy_hash())) || hash.is_none() {
-            return Err(StoreError::BadCredentials);
-        }
         if let Some(e) = pin_problem(new) {
             return Err(StoreError::Invalid(e.into()));
         }
@@ -582,6 +585,11 @@ impl Db {
             return Err(StoreError::Invalid(
                 "the new PIN must differ from the current one".into(),
             ));
+        }
+        let id = id.trim();
+        let op = self.check_pin(id, current, "pin_change")?;
+        if op.disabled {
+            return Err(StoreError::Disabled);
         }
         let hash = hash_pin(new)?;
         self.change_operator(
@@ -600,21 +608,47 @@ impl Db {
     /// unknown ID goes through the same steps (a hash check, a guard row, an audit row) so
     /// it answers in the same time as a known one with a wrong PIN.
     pub fn sign_in(&mut self, id: &str, pin: &str) -> Result<Operator> {
-        let dummy = dummy_hash();
         let id = id.trim();
+        let mut op = self.check_pin(id, pin, "sign_in")?;
+        if op.disabled {
+            self.audit(id, "sign_in_refused_disabled", "")?;
+            return Err(StoreError::Disabled);
+        }
+        if !op.must_change_pin && pin_problem(pin).is_some() {
+            // A PIN from before today's policy: it still opens, once, to choose a new one.
+            self.change_operator(
+                id,
+                id,
+                "operator_pin_below_policy",
+                "UPDATE operator SET must_change_pin = 1 WHERE id = ?1",
+                &[&id],
+            )?;
+            op.must_change_pin = true;
+        }
+        self.audit(id, "sign_in", "")?;
+        Ok(op)
+    }
+
+    /// The lockout and the PIN check shared by sign-in and PIN change (`what`: the action
+    /// named in the audit rows, `<what>_failed`, `<what>_refused_locked`). The guard and the
+    /// audit name an ID only when it could be one (see [`guard_key`]): what was typed in the
+    /// ID field may be a PIN.
+    fn check_pin(&mut self, id: &str, pin: &str, what: &str) -> Result<Operator> {
+        let dummy = dummy_hash();
+        let key = guard_key(id);
         let now = now_ms();
-        let guard: Option<(i64, i64)> = self
+        let locked_until: i64 = self
             .conn
             .query_row(
-                "SELECT failures, locked_until_ms FROM sign_in_guard WHERE id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                "SELECT locked_until_ms FROM sign_in_guard WHERE id = ?1",
+                params![key],
+                |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))?;
-        let (failures, locked_until) = guard.unwrap_or((0, 0));
+            .map_err(|e| self.err(e))?
+            .unwrap_or(0);
         if locked_until > now {
-            self.audit(&typed_id(id), "sign_in_refused_locked", "")?;
+            self.audit(&key, &format!("{what}_refused_locked"), "")?;
             return Err(StoreError::Locked {
                 seconds: ((locked_until - now) + 999) / 1000,
             });
@@ -629,57 +663,63 @@ impl Db {
             .optional()
             .map_err(|e| self.err(e))?;
         let good = verify_pin(pin, row.as_ref().map_or(dummy, |(_, h)| h.as_str()));
-        let Some((mut op, _)) = row.filter(|_| good) else {
-            let failures = failures + 1;
+        let Some((op, hash)) = row.filter(|_| good) else {
+            // Counted and audited in one transaction, the count incremented in SQL, so two
+            // workstation processes guessing at once cannot lose a failure.
+            let p = self.path.display().to_string();
+            let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+            let failures: i64 = tx
+                .query_row(
+                    "INSERT INTO sign_in_guard (id, failures, locked_until_ms) VALUES (?1, 1, 0)
+                     ON CONFLICT (id) DO UPDATE SET failures = failures + 1 RETURNING failures",
+                    params![key],
+                    |r| r.get(0),
+                )
+                .map_err(|e| classify(&p, e))?;
             let lock_s = if failures >= LOCK_AFTER {
                 (LOCK_BASE_S << (failures - LOCK_AFTER).min(20)).min(LOCK_MAX_S)
             } else {
                 0
             };
-            let until = if lock_s > 0 { now + lock_s * 1000 } else { 0 };
-            self.conn
-                .execute(
-                    "INSERT INTO sign_in_guard (id, failures, locked_until_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO UPDATE SET failures = ?2, locked_until_ms = ?3",
-                    params![typed_id(id), failures, until],
+            if lock_s > 0 {
+                tx.execute(
+                    "UPDATE sign_in_guard SET locked_until_ms = ?2 WHERE id = ?1",
+                    params![key, now + lock_s * 1000],
                 )
-                .map_err(|e| self.err(e))?;
-            self.audit(
-                &typed_id(id),
-                "sign_in_failed",
-                &if lock_s > 0 {
-                    format!("failures={failures};locked_s={lock_s}")
-                } else {
-                    format!("failures={failures}")
-                },
-            )?;
+                .map_err(|e| classify(&p, e))?;
+            }
+            let mut subject = format!("failures={failures}");
+            if lock_s > 0 {
+                subject += &format!(";locked_s={lock_s}");
+            }
+            if key != id {
+                subject += &format!(";typed_chars={}", id.chars().count());
+            }
+            audit::append(&tx, now, &key, &format!("{what}_failed"), &subject, "")
+                .map_err(|e| classify(&p, e))?;
+            tx.commit().map_err(|e| classify(&p, e))?;
+            self.note_write();
             return Err(if lock_s > 0 {
                 StoreError::Locked { seconds: lock_s }
             } else {
                 StoreError::BadCredentials
             });
         };
-        if op.disabled {
-            self.audit(id, "sign_in_refused_disabled", "")?;
-            return Err(StoreError::Disabled);
-        }
-        if failures > 0 {
-            self.conn
-                .execute("DELETE FROM sign_in_guard WHERE id = ?1", params![id])
-                .map_err(|e| self.err(e))?;
-        }
-        if !op.must_change_pin && pin_problem(pin).is_some() {
-            // A PIN from before today's policy: it still opens, once, to choose a new one.
+        self.conn
+            .execute("DELETE FROM sign_in_guard WHERE id = ?1", params![key])
+            .map_err(|e| self.err(e))?;
+        if !hash.starts_with(CURRENT_PHC_PREFIX) && pin_problem(pin).is_none() {
+            // A hash made with weaker parameters (before this version): made again with
+            // today's, so this ID's check costs what every other one does.
+            let new = hash_pin(pin)?;
             self.change_operator(
                 id,
                 id,
-                "operator_pin_below_policy",
-                "UPDATE operator SET must_change_pin = 1 WHERE id = ?1",
-                &[&id],
+                "operator_pin_rehash",
+                "UPDATE operator SET pin_argon2 = ?1 WHERE id = ?2",
+                &[&new, &id],
             )?;
-            op.must_change_pin = true;
         }
-        self.audit(id, "sign_in", "")?;
         Ok(op)
     }
 

@@ -17,6 +17,7 @@ pub const QUEUE: usize = 64;
 #[derive(Clone)]
 pub struct StoreThread {
     tx: SyncSender<Job>,
+    path: std::path::PathBuf,
 }
 
 /// The answer to a job, when it is ready.
@@ -41,6 +42,7 @@ impl StoreThread {
         let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let path = path.to_owned();
+        let db_path = path.clone();
         std::thread::Builder::new()
             .name("store".into())
             .spawn(move || match Db::open(&path) {
@@ -71,7 +73,12 @@ impl StoreThread {
                 "the store thread ended at start".into(),
             ))
         })?;
-        Ok(StoreThread { tx })
+        Ok(StoreThread { tx, path: db_path })
+    }
+
+    /// The log file this thread owns (for a reader of its own, e.g. the checkpoint thread).
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Queues `f` to run on the store thread. Fails at once (never blocks) when the queue is full.

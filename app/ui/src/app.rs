@@ -529,7 +529,8 @@ impl MatThanApp {
             Command::TogglePlayback => {
                 persist = false;
                 if self.playback.is_none() && self.recorder.is_some() {
-                    self.audit("playback", String::new());
+                    let subject = self.playback_subject(mt_record::now_ms() - 10_000);
+                    self.audit(mt_store::Right::Playback, "playback", subject);
                 }
                 if self.playback.is_some() {
                     // Its results are read in playback only: stop it rather than let it wait.
@@ -879,7 +880,7 @@ impl MatThanApp {
                     .unwrap_or_default(),
                 self.region_search.sensitivity
             );
-            self.audit("search", subject);
+            self.audit(mt_store::Right::Search, "search", subject);
         }
         if !self.fullscreen {
             egui::Panel::left("cameras")
@@ -1059,16 +1060,35 @@ impl MatThanApp {
         });
     }
 
-    /// Appends an audit row for the signed-in officer (playback, opening an archive): sent to
-    /// the store thread, never waited for.
-    fn audit(&self, action: &'static str, subject: String) {
+    /// Appends an audit row for the signed-in officer (playback, search, opening an archive)
+    /// after the store checked they may do `right`: sent to the store thread, never waited for.
+    fn audit(&self, right: mt_store::Right, action: &'static str, subject: String) {
         if let Some(log) = &self.log {
             if let Some(op) = log.operator.as_ref().map(|o| o.id.clone()) {
-                if let Err(e) = log.store().run(move |db| db.audit(&op, action, &subject)) {
+                if let Err(e) = log
+                    .store()
+                    .run(move |db| db.audit_as(&op, right, action, &subject))
+                {
                     tracing::warn!("audit {action}: {e}");
                 }
             }
         }
+    }
+
+    /// What a playback starts on: the wall's cameras and the time (for its audit row).
+    fn playback_subject(&self, from_ms: i64) -> String {
+        let cams: Vec<&str> = self
+            .state
+            .tiles
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        format!(
+            "cameras={};from={}",
+            cams.join(","),
+            mt_core::time::iso(from_ms)
+        )
     }
 
     /// The archive being opened: shown when ready, its error kept in the open dialog.
@@ -1081,6 +1101,7 @@ impl MatThanApp {
             Ok(Some(r)) => {
                 // Every playback of evidence is accountable to an officer.
                 self.audit(
+                    mt_store::Right::Playback,
                     "open_archive",
                     format!(
                         "{};status={:?}",
@@ -1740,7 +1761,8 @@ impl MatThanApp {
             return;
         };
         if self.playback.is_none() {
-            self.audit("playback", String::new());
+            let subject = self.playback_subject(t.time_ms);
+            self.audit(mt_store::Right::Playback, "playback", subject);
             self.playback = Some(crate::playback::Playback::new(
                 rec.index(),
                 rec.dir().to_owned(),
@@ -1767,6 +1789,7 @@ impl MatThanApp {
             ctx,
         );
         self.audit(
+            mt_store::Right::Search,
             "trace",
             format!(
                 "time={};cameras={}",

@@ -76,7 +76,11 @@ impl EvidenceUi {
         }
         let op = operator.to_owned();
         let ws = self.ctx.workstation.clone();
-        match store.run(move |db| mt_record::incident::request(db, incident, &op, &ws)) {
+        match store.run(move |db| {
+            // Refused before any work, whatever the UI showed.
+            db.require(&op, mt_store::Right::Export)?;
+            mt_record::incident::request(db, incident, &op, &ws)
+        }) {
             Ok(p) => {
                 self.last = None;
                 self.running = Some(Running {
@@ -180,7 +184,7 @@ impl EvidenceUi {
                                             };
                                             if audited.is_ok() {
                                                 // Every export is a checkpoint too.
-                                                crate::session::checkpoint(&store, None);
+                                                crate::session::checkpoint(&store, Some(c.rec_dir.clone()));
                                             }
                                             if let Err(e) = audited {
                                                 let _ = std::fs::remove_file(&dest);

@@ -247,8 +247,16 @@ impl OfficersUi {
                         self.submit(store, move |db| {
                             // The first PIN is the supervisor's choice: the officer changes
                             // it at their first sign-in.
-                            db.add_officer(Some(By::Officer(&by)), &id, &name, &unit, role, &pin)?;
-                            db.reset_pin(By::Officer(&by), &id, &pin)
+                            db.add_officer(
+                                Some(By::Officer(&by)),
+                                &id,
+                                &name,
+                                &unit,
+                                role,
+                                &pin,
+                                true,
+                            )
+                            .map(|_| ())
                         });
                     }
                 }

@@ -363,24 +363,36 @@ impl Session {
 /// index (also after every evidence export).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(15 * 60);
 
-/// Signs a checkpoint on the store thread (the key is read there, beside the log): the file
-/// beside the log gets a line when anything changed since the last one.
+/// Signs a checkpoint on a thread of its own ("checkpoint", with its own read-only
+/// connection to the log and the index): hashing new segments and fsyncing never hold up
+/// the store thread, which only appends the checkpoint's audit row.
 pub fn checkpoint(store: &StoreThread, rec_dir: Option<std::path::PathBuf>) {
-    let job = store.run(move |db| {
-        let path = db.path().to_owned();
-        let key = mt_record::keys::load_or_create(&path.with_file_name("workstation.key"))
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let index = rec_dir.map(|d| d.join("index.db"));
-        mt_record::checkpoint::write(
-            db,
-            index.as_deref(),
-            &key,
-            &mt_record::checkpoint::path_for(&path),
-        )
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        Ok(())
-    });
-    if let Err(e) = job {
-        tracing::warn!("checkpoint: {e}");
+    let (store, path) = (store.clone(), store.path().to_owned());
+    let spawned = std::thread::Builder::new()
+        .name("checkpoint".into())
+        .spawn(move || {
+            let res = (|| -> Result<(), String> {
+                let key = mt_record::keys::load_or_create(&mt_record::keys::key_path(&path))
+                    .map_err(|e| e.to_string())?;
+                let log = mt_record::checkpoint::open_log(&path).map_err(|e| e.to_string())?;
+                let index = rec_dir.map(|d| d.join("index.db"));
+                let file = mt_record::checkpoint::path_for(&path);
+                if let Some(c) =
+                    mt_record::checkpoint::sign_and_append(&log, index.as_deref(), &key, &file)
+                        .map_err(|e| e.to_string())?
+                {
+                    let subject = c.audit_subject();
+                    store
+                        .run(move |db| db.audit("system", "audit_checkpoint", &subject))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = res {
+                tracing::warn!("checkpoint: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("checkpoint thread: {e}");
     }
 }

@@ -17,10 +17,7 @@ use crate::log::LogUi;
 /// the log).
 fn beside_log(log: &LogUi) -> (PathBuf, PathBuf) {
     let e = log.export_dir();
-    (
-        e.with_file_name(TRUST_FILE),
-        e.with_file_name("workstation.key"),
-    )
+    (e.with_file_name(TRUST_FILE), mt_record::keys::key_path(e))
 }
 
 /// This workstation's public key: the evidence signing key if exports are set up, else the
@@ -215,10 +212,9 @@ impl TrustWindow {
             let removed = store.remove(&fp);
             if let Ok(k) = &removed {
                 let (op, subject) = (operator.to_owned(), format!("key={fp};name={}", k.name));
-                if let Err(e) = self
-                    .log_store
-                    .run(move |db| db.audit(&op, "untrust_key", &subject))
-                {
+                if let Err(e) = self.log_store.run(move |db| {
+                    db.audit_as(&op, mt_store::Right::TrustKeys, "untrust_key", &subject)
+                }) {
                     tracing::warn!("audit untrust_key: {e}");
                 }
             }
@@ -268,10 +264,9 @@ impl TrustWindow {
                     Ok(()) => {
                         let (fp, name) = (fingerprint(&k), self.add_name.trim().to_owned());
                         let (op, subject) = (operator.to_owned(), format!("key={fp};name={name}"));
-                        if let Err(e) = self
-                            .log_store
-                            .run(move |db| db.audit(&op, "trust_key", &subject))
-                        {
+                        if let Err(e) = self.log_store.run(move |db| {
+                            db.audit_as(&op, mt_store::Right::TrustKeys, "trust_key", &subject)
+                        }) {
                             tracing::warn!("audit trust_key: {e}");
                         }
                         let m = tr.t_args(
