@@ -763,6 +763,15 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
     let inc_json: serde_json::Value =
         serde_json::from_slice(&unzip(&path, "incident.json")).unwrap();
     assert_eq!(inc_json["title"], "Cướp giật điện thoại");
+    // Its time for people: ISO 8601 at +07:00, the same instant as its milliseconds.
+    let occurred = inc_json["occurred"].as_str().unwrap();
+    assert!(occurred.ends_with("+07:00"), "{occurred}");
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(occurred)
+            .unwrap()
+            .timestamp_millis(),
+        inc_json["occurred_ms"].as_i64().unwrap()
+    );
 
     // File → Open evidence archive, in the same window: verified, then shown.
     h.state_mut().log.as_mut().unwrap().detail = None;

@@ -51,7 +51,9 @@ pub fn request(
         }
         bookmarks.push(json!({
             "id": b, "camera_id": cam, "operator_id": op, "frame_time_ms": t,
+            "frame_time": mt_core::time::iso(t),
             "pre_ms": pre, "post_ms": post, "note": note, "created_ms": created,
+            "created": mt_core::time::iso(created),
             "snapshot": format!("snapshots/bookmark-{b}.png"),
         }));
         if let Some(png) = db.bookmark_snapshot(*b)? {
@@ -61,10 +63,12 @@ pub fn request(
     let i = &d.incident;
     let incident = json!({
         "id": i.id, "title": i.title, "type_code": i.type_code, "status": i.status.as_str(),
-        "occurred_ms": i.occurred_ms, "ward": i.ward, "created_by": i.created_by,
+        "occurred_ms": i.occurred_ms, "occurred": mt_core::time::iso(i.occurred_ms),
+        "ward": i.ward, "created_by": i.created_by,
         "lat_deg": d.lat_deg, "lon_deg": d.lon_deg, "cameras": d.cameras,
         "notes": d.notes.iter().map(|n| json!({
-            "id": n.id, "author_id": n.author_id, "created_ms": n.created_ms, "body": n.body,
+            "id": n.id, "author_id": n.author_id, "created_ms": n.created_ms,
+            "created": mt_core::time::iso(n.created_ms), "body": n.body,
         })).collect::<Vec<_>>(),
         "bookmarks": bookmarks,
     });

@@ -108,190 +108,182 @@ impl OfficersUi {
             };
             ui.colored_label(c, m);
         }
-        egui::ScrollArea::vertical()
-            .id_salt("officers")
-            .show(ui, |ui| {
-                egui::Grid::new("officer-list")
-                    .num_columns(4)
-                    .striped(true)
-                    .show(ui, |ui| {
-                        for h in [
-                            "officer-id",
-                            "officer-name",
-                            "officer-role",
-                            "officer-state",
-                        ] {
-                            ui.label(RichText::new(tr.t(h)).strong());
-                        }
-                        ui.end_row();
-                        for o in self.list.clone() {
-                            ui.label(&o.id);
-                            ui.vertical(|ui| {
-                                ui.label(&o.name);
-                                if !o.unit.is_empty() {
-                                    ui.small(&o.unit);
-                                }
-                            });
-                            let mut role = o.role;
-                            egui::ComboBox::from_id_salt(("role", &o.id))
-                                .selected_text(role_name(tr, role))
-                                .show_ui(ui, |ui| {
-                                    for r in ROLES {
-                                        ui.selectable_value(&mut role, r, role_name(tr, r));
-                                    }
-                                });
-                            if role != o.role {
-                                let (by, id, name, unit) =
-                                    (me.id.clone(), o.id.clone(), o.name.clone(), o.unit.clone());
-                                self.submit(store, move |db| {
-                                    db.update_officer(By::Officer(&by), &id, &name, &unit, role)
-                                });
-                            }
-                            ui.horizontal(|ui| {
-                                ui.label(if o.disabled {
-                                    tr.t("officer-disabled")
-                                } else if o.must_change_pin {
-                                    tr.t("officer-must-change")
-                                } else {
-                                    tr.t("officer-active")
-                                });
-                                let (label, disable) = if o.disabled {
-                                    (tr.t("officer-enable"), false)
-                                } else {
-                                    (tr.t("officer-disable"), true)
-                                };
-                                if o.id != me.id && ui.small_button(label).clicked() {
-                                    let (by, id) = (me.id.clone(), o.id.clone());
-                                    self.submit(store, move |db| {
-                                        db.set_disabled(By::Officer(&by), &id, disable)
-                                    });
-                                }
-                                if ui.small_button(tr.t("officer-reset-pin")).clicked() {
-                                    self.reset_for = Some((o.id.clone(), String::new()));
-                                }
-                            });
-                            ui.end_row();
-                        }
-                    });
-                if let Some((id, pin)) = self.reset_for.as_mut() {
-                    ui.separator();
-                    ui.label(tr.t_args("officer-reset-for", &[("id", id.clone().into())]));
-                    let mut go = false;
-                    let mut cancel = false;
-                    ui.horizontal(|ui| {
-                        let l = ui.label(tr.t("officer-temp-pin"));
-                        ui.add(
-                            egui::TextEdit::singleline(pin)
-                                .password(true)
-                                .desired_width(120.0),
-                        )
-                        .labelled_by(l.id);
-                        go = ui.button(tr.t("officer-reset-pin")).clicked();
-                        cancel = ui.button(tr.t("cancel")).clicked();
-                    });
-                    if go {
-                        if mt_store::pin_problem(pin).is_some() {
-                            self.message = Some((false, tr.t("pin-policy")));
-                        } else {
-                            let (by, id, pin) = (me.id.clone(), id.clone(), std::mem::take(pin));
-                            self.reset_for = None;
-                            self.submit(store, move |db| db.reset_pin(By::Officer(&by), &id, &pin));
-                        }
-                    } else if cancel {
-                        self.reset_for = None;
+        egui::ScrollArea::both().id_salt("officers").show(ui, |ui| {
+            egui::Grid::new("officer-list")
+                .num_columns(4)
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in [
+                        "officer-id",
+                        "officer-name",
+                        "officer-role",
+                        "officer-state",
+                    ] {
+                        ui.label(RichText::new(tr.t(h)).strong());
                     }
-                }
-                ui.separator();
-                ui.strong(tr.t("officer-add"));
-                egui::Grid::new("officer-add")
-                    .num_columns(2)
-                    .show(ui, |ui| {
-                        for (key, value, secret) in [
-                            ("officer-id", &mut self.new_id, false),
-                            ("officer-name", &mut self.new_name, false),
-                            ("officer-unit", &mut self.new_unit, false),
-                            ("officer-first-pin", &mut self.new_pin, true),
-                        ] {
-                            let l = ui.label(tr.t(key));
-                            ui.add(
-                                egui::TextEdit::singleline(value)
-                                    .password(secret)
-                                    .desired_width(200.0),
-                            )
-                            .labelled_by(l.id);
-                            ui.end_row();
-                        }
-                        ui.label(tr.t("officer-role"));
-                        let role = self.new_role.get_or_insert(Role::Operator);
-                        egui::ComboBox::from_id_salt("new-role")
-                            .selected_text(role_name(tr, *role))
+                    ui.end_row();
+                    for o in self.list.clone() {
+                        ui.label(&o.id);
+                        // Names on one line: a narrow panel scrolls sideways rather than
+                        // breaking "Nguyễn Văn Năm" into a word a line.
+                        ui.vertical(|ui| {
+                            ui.add(egui::Label::new(&o.name).extend());
+                            if !o.unit.is_empty() {
+                                ui.add(egui::Label::new(RichText::new(&o.unit).small()).extend());
+                            }
+                        });
+                        let mut role = o.role;
+                        egui::ComboBox::from_id_salt(("role", &o.id))
+                            .selected_text(role_name(tr, role))
                             .show_ui(ui, |ui| {
                                 for r in ROLES {
-                                    ui.selectable_value(role, r, role_name(tr, r));
+                                    ui.selectable_value(&mut role, r, role_name(tr, r));
                                 }
                             });
-                        ui.end_row();
-                    });
-                if ui.button(tr.t("officer-add-button")).clicked() {
-                    if mt_store::pin_problem(&self.new_pin).is_some() {
-                        self.message = Some((false, tr.t("pin-policy")));
-                    } else {
-                        let by = me.id.clone();
-                        let (id, name, unit, pin) = (
-                            std::mem::take(&mut self.new_id),
-                            std::mem::take(&mut self.new_name),
-                            std::mem::take(&mut self.new_unit),
-                            std::mem::take(&mut self.new_pin),
-                        );
-                        let role = self.new_role.unwrap_or(Role::Operator);
-                        self.submit(store, move |db| {
-                            // The first PIN is the supervisor's choice: the officer changes
-                            // it at their first sign-in.
-                            db.add_officer(
-                                Some(By::Officer(&by)),
-                                &id,
-                                &name,
-                                &unit,
-                                role,
-                                &pin,
-                                true,
-                            )
-                            .map(|_| ())
-                        });
-                    }
-                }
-                ui.separator();
-                ui.strong(tr.t("settings-title"));
-                egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
-                    let l = ui.label(tr.t("settings-idle-lock"));
-                    ui.add(egui::TextEdit::singleline(&mut self.idle_minutes).desired_width(60.0))
-                        .labelled_by(l.id);
-                    ui.end_row();
-                    let l = ui.label(tr.t("settings-zone"));
-                    ui.add(egui::TextEdit::singleline(&mut self.zone).desired_width(200.0))
-                        .labelled_by(l.id);
-                    ui.end_row();
-                });
-                if ui.button(tr.t("settings-save")).clicked() {
-                    match (
-                        self.idle_minutes.trim().parse::<u32>(),
-                        mt_core::time::parse_zone(&self.zone),
-                    ) {
-                        (Ok(m), Ok(_)) => {
-                            let (by, zone) = (me.id.clone(), self.zone.trim().to_owned());
-                            self.pending_settings = Some(Settings {
-                                idle_lock_minutes: m,
-                                time_zone: zone.clone(),
-                            });
+                        if role != o.role {
+                            let (by, id, name, unit) =
+                                (me.id.clone(), o.id.clone(), o.name.clone(), o.unit.clone());
                             self.submit(store, move |db| {
-                                db.set_setting(By::Officer(&by), &Setting::IdleLockMinutes(m))?;
-                                db.set_setting(By::Officer(&by), &Setting::TimeZone(zone))
+                                db.update_officer(By::Officer(&by), &id, &name, &unit, role)
                             });
                         }
-                        (Err(_), _) => self.message = Some((false, tr.t("settings-bad-minutes"))),
-                        (_, Err(_)) => self.message = Some((false, tr.t("settings-bad-zone"))),
+                        ui.horizontal(|ui| {
+                            ui.label(if o.disabled {
+                                tr.t("officer-disabled")
+                            } else if o.must_change_pin {
+                                tr.t("officer-must-change")
+                            } else {
+                                tr.t("officer-active")
+                            });
+                            let (label, disable) = if o.disabled {
+                                (tr.t("officer-enable"), false)
+                            } else {
+                                (tr.t("officer-disable"), true)
+                            };
+                            if o.id != me.id && ui.small_button(label).clicked() {
+                                let (by, id) = (me.id.clone(), o.id.clone());
+                                self.submit(store, move |db| {
+                                    db.set_disabled(By::Officer(&by), &id, disable)
+                                });
+                            }
+                            if ui.small_button(tr.t("officer-reset-pin")).clicked() {
+                                self.reset_for = Some((o.id.clone(), String::new()));
+                            }
+                        });
+                        ui.end_row();
                     }
+                });
+            if let Some((id, pin)) = self.reset_for.as_mut() {
+                ui.separator();
+                ui.label(tr.t_args("officer-reset-for", &[("id", id.clone().into())]));
+                let mut go = false;
+                let mut cancel = false;
+                ui.horizontal(|ui| {
+                    let l = ui.label(tr.t("officer-temp-pin"));
+                    ui.add(
+                        egui::TextEdit::singleline(pin)
+                            .password(true)
+                            .desired_width(120.0),
+                    )
+                    .labelled_by(l.id);
+                    go = ui.button(tr.t("officer-reset-pin")).clicked();
+                    cancel = ui.button(tr.t("cancel")).clicked();
+                });
+                if go {
+                    if mt_store::pin_problem(pin).is_some() {
+                        self.message = Some((false, tr.t("pin-policy")));
+                    } else {
+                        let (by, id, pin) = (me.id.clone(), id.clone(), std::mem::take(pin));
+                        self.reset_for = None;
+                        self.submit(store, move |db| db.reset_pin(By::Officer(&by), &id, &pin));
+                    }
+                } else if cancel {
+                    self.reset_for = None;
                 }
+            }
+            ui.separator();
+            ui.strong(tr.t("officer-add"));
+            egui::Grid::new("officer-add")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    for (key, value, secret) in [
+                        ("officer-id", &mut self.new_id, false),
+                        ("officer-name", &mut self.new_name, false),
+                        ("officer-unit", &mut self.new_unit, false),
+                        ("officer-first-pin", &mut self.new_pin, true),
+                    ] {
+                        let l = ui.label(tr.t(key));
+                        ui.add(
+                            egui::TextEdit::singleline(value)
+                                .password(secret)
+                                .desired_width(200.0),
+                        )
+                        .labelled_by(l.id);
+                        ui.end_row();
+                    }
+                    ui.label(tr.t("officer-role"));
+                    let role = self.new_role.get_or_insert(Role::Operator);
+                    egui::ComboBox::from_id_salt("new-role")
+                        .selected_text(role_name(tr, *role))
+                        .show_ui(ui, |ui| {
+                            for r in ROLES {
+                                ui.selectable_value(role, r, role_name(tr, r));
+                            }
+                        });
+                    ui.end_row();
+                });
+            if ui.button(tr.t("officer-add-button")).clicked() {
+                if mt_store::pin_problem(&self.new_pin).is_some() {
+                    self.message = Some((false, tr.t("pin-policy")));
+                } else {
+                    let by = me.id.clone();
+                    let (id, name, unit, pin) = (
+                        std::mem::take(&mut self.new_id),
+                        std::mem::take(&mut self.new_name),
+                        std::mem::take(&mut self.new_unit),
+                        std::mem::take(&mut self.new_pin),
+                    );
+                    let role = self.new_role.unwrap_or(Role::Operator);
+                    self.submit(store, move |db| {
+                        // The first PIN is the supervisor's choice: the officer changes
+                        // it at their first sign-in.
+                        db.add_officer(Some(By::Officer(&by)), &id, &name, &unit, role, &pin, true)
+                            .map(|_| ())
+                    });
+                }
+            }
+            ui.separator();
+            ui.strong(tr.t("settings-title"));
+            egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
+                let l = ui.label(tr.t("settings-idle-lock"));
+                ui.add(egui::TextEdit::singleline(&mut self.idle_minutes).desired_width(60.0))
+                    .labelled_by(l.id);
+                ui.end_row();
+                let l = ui.label(tr.t("settings-zone"));
+                ui.add(egui::TextEdit::singleline(&mut self.zone).desired_width(200.0))
+                    .labelled_by(l.id);
+                ui.end_row();
             });
+            if ui.button(tr.t("settings-save")).clicked() {
+                match (
+                    self.idle_minutes.trim().parse::<u32>(),
+                    mt_core::time::parse_zone(&self.zone),
+                ) {
+                    (Ok(m), Ok(_)) => {
+                        let (by, zone) = (me.id.clone(), self.zone.trim().to_owned());
+                        self.pending_settings = Some(Settings {
+                            idle_lock_minutes: m,
+                            time_zone: zone.clone(),
+                        });
+                        self.submit(store, move |db| {
+                            db.set_setting(By::Officer(&by), &Setting::IdleLockMinutes(m))?;
+                            db.set_setting(By::Officer(&by), &Setting::TimeZone(zone))
+                        });
+                    }
+                    (Err(_), _) => self.message = Some((false, tr.t("settings-bad-minutes"))),
+                    (_, Err(_)) => self.message = Some((false, tr.t("settings-bad-zone"))),
+                }
+            }
+        });
     }
 }
