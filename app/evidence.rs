@@ -162,38 +162,32 @@ fn audit_head_check(db: &Path, rep: &mt_record::verify::Report) -> Option<(bool,
     if m.workstation != workstation_name() || !db.exists() {
         return None;
     }
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .ok()?;
-    let now: Option<String> = conn
-        .query_row(
-            "SELECT row_sha256 FROM audit_log WHERE id = ?1",
-            [head.id],
-            |r| r.get(0),
-        )
-        .ok();
-    Some(match now {
-        Some(h) if h == head.row_sha256 => (
-            true,
-            format!("audit chain: row {} of {} is as it was at export time", head.id, db.display()),
-        ),
-        Some(_) => (
-            false,
-            format!(
-                "audit chain: row {} of {} differs from the archive's record of it: the log's history was rewritten after this export",
-                head.id,
-                db.display()
+    use mt_record::checkpoint::RowNow;
+    let conn = mt_record::checkpoint::open_log(db).ok()?;
+    Some(
+        match mt_record::checkpoint::audit_row_now(&conn, head.id, &head.row_sha256).ok()? {
+            RowNow::Same => (
+                true,
+                format!("audit chain: row {} of {} is as it was at export time", head.id, db.display()),
             ),
-        ),
-        None => (
-            false,
-            format!(
-                "audit chain: row {} of {} is gone: the log's history was cut after this export",
-                head.id,
-                db.display()
+            RowNow::Differs => (
+                false,
+                format!(
+                    "audit chain: row {} of {} differs from the archive's record of it: the log's history was rewritten after this export",
+                    head.id,
+                    db.display()
+                ),
             ),
-        ),
-    })
+            RowNow::Gone => (
+                false,
+                format!(
+                    "audit chain: row {} of {} is gone: the log's history was cut after this export",
+                    head.id,
+                    db.display()
+                ),
+            ),
+        },
+    )
 }
 
 /// What `matthan keys` does.

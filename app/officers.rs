@@ -234,27 +234,20 @@ pub fn audit_verify(
             println!("{}: carries no audit chain head", a.display());
             continue;
         };
-        let now: Option<String> = db
-            .conn()
-            .query_row(
-                "SELECT row_sha256 FROM audit_log WHERE id = ?1",
-                [head.id],
-                |r| r.get(0),
-            )
-            .ok();
         let when = mt_core::time::show(m.created_ms);
-        match now {
-            Some(h) if h == head.row_sha256 => println!(
+        use mt_record::checkpoint::RowNow;
+        match mt_record::checkpoint::audit_row_now(db.conn(), head.id, &head.row_sha256)? {
+            RowNow::Same => println!(
                 "{}: audit_log row {} is as the archive of {when} recorded it",
                 a.display(),
                 head.id
             ),
-            Some(_) => problems.push(format!(
+            RowNow::Differs => problems.push(format!(
                 "audit_log row {} differs from the archive {} of {when}: the chain up to it was rewritten",
                 head.id,
                 a.display()
             )),
-            None => problems.push(format!(
+            RowNow::Gone => problems.push(format!(
                 "audit_log row {} is gone, but the archive {} of {when} recorded it: the newest rows were deleted",
                 head.id,
                 a.display()

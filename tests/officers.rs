@@ -835,19 +835,6 @@ fn times_written_for_people_are_hanoi_times_with_the_offset_whatever_the_os_zone
     }
 }
 
-fn type_into(
-    h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>,
-    role: egui::Role,
-    label: &str,
-    text: &str,
-) {
-    use egui_kittest::kittest::Queryable;
-    h.get_by_role_and_label(role, label).click();
-    h.run_steps(1);
-    h.get_by_role_and_label(role, label).type_text(text);
-    h.run_steps(1);
-}
-
 fn click(h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>, role: egui::Role, label: &str) {
     use egui_kittest::kittest::Queryable;
     h.get_by_role_and_label(role, label).click();
@@ -869,15 +856,15 @@ fn kittest_a_supervisor_adds_an_officer_who_must_change_the_pin_sees_no_export_l
     click(&mut h, R::Button, "Vụ việc");
     assert!(h.query_by_label("Xuất CSV").is_some());
     click(&mut h, R::Button, "Cán bộ");
-    type_into(&mut h, R::TextInput, "Mã cán bộ", "cb05");
-    type_into(&mut h, R::TextInput, "Họ tên", "Nguyễn Văn Năm");
-    type_into(
+    crate::ui::type_into(&mut h, R::TextInput, "Mã cán bộ", "cb05");
+    crate::ui::type_into(&mut h, R::TextInput, "Họ tên", "Nguyễn Văn Năm");
+    crate::ui::type_into(
         &mut h,
         R::TextInput,
         "Cấp bậc, đơn vị",
         "Hạ sĩ – CA phường Xuân Đỉnh",
     );
-    type_into(&mut h, R::PasswordInput, "PIN ban đầu", "510723");
+    crate::ui::type_into(&mut h, R::PasswordInput, "PIN ban đầu", "510723");
     click(&mut h, R::Button, "Thêm cán bộ");
     crate::ui::settle(&mut h);
     // In the file: an operator who must change the first PIN, created by gs01.
@@ -902,9 +889,9 @@ fn kittest_a_supervisor_adds_an_officer_who_must_change_the_pin_sees_no_export_l
     let op = h.state().log.as_ref().unwrap().operator.clone();
     assert!(op.as_ref().is_some_and(|o| o.must_change_pin), "{op:?}");
     assert!(h.query_by_role_and_label(R::Button, "Đổi mã PIN").is_some());
-    type_into(&mut h, R::PasswordInput, "Mã PIN hiện tại", "510723");
-    type_into(&mut h, R::PasswordInput, "Mã PIN mới", "624801");
-    type_into(&mut h, R::PasswordInput, "Nhập lại mã PIN mới", "624801");
+    crate::ui::type_into(&mut h, R::PasswordInput, "Mã PIN hiện tại", "510723");
+    crate::ui::type_into(&mut h, R::PasswordInput, "Mã PIN mới", "624801");
+    crate::ui::type_into(&mut h, R::PasswordInput, "Nhập lại mã PIN mới", "624801");
     click(&mut h, R::Button, "Đổi mã PIN");
     crate::ui::settle(&mut h);
     assert!(
@@ -930,12 +917,12 @@ fn kittest_a_supervisor_adds_an_officer_who_must_change_the_pin_sees_no_export_l
     h.run_steps(2);
     assert!(h.query_by_label("Màn hình đã khoá").is_some());
     crate::ui::settle(&mut h);
-    type_into(&mut h, R::PasswordInput, "Mã PIN", "000001");
+    crate::ui::type_into(&mut h, R::PasswordInput, "Mã PIN", "000001");
     click(&mut h, R::Button, "Mở khoá");
     crate::ui::settle(&mut h);
     assert!(h.query_by_label("Sai mã cán bộ hoặc mã PIN").is_some());
     h.state_mut().log.as_mut().unwrap().session.idle_lock = None;
-    type_into(&mut h, R::PasswordInput, "Mã PIN", "624801");
+    crate::ui::type_into(&mut h, R::PasswordInput, "Mã PIN", "624801");
     click(&mut h, R::Button, "Mở khoá");
     crate::ui::settle(&mut h);
     assert!(h.query_by_label("Màn hình đã khoá").is_none(), "unlocked");
@@ -957,8 +944,8 @@ fn kittest_a_supervisor_adds_an_officer_who_must_change_the_pin_sees_no_export_l
         h.state().log.as_ref().unwrap().session.shift_open,
         "the shift window is open"
     );
-    type_into(&mut h, R::TextInput, "Mã cán bộ nhận ca", SUP);
-    type_into(&mut h, R::PasswordInput, "Mã PIN", PIN);
+    crate::ui::type_into(&mut h, R::TextInput, "Mã cán bộ nhận ca", SUP);
+    crate::ui::type_into(&mut h, R::PasswordInput, "Mã PIN", PIN);
     click(&mut h, R::Button, "Nhận ca");
     crate::ui::settle(&mut h);
     assert_eq!(

@@ -222,17 +222,23 @@ fn dragging_a_camera_onto_a_tile_assigns_it() {
     );
 }
 
+/// Clicks the field with this role and label and types `text` into it.
+pub(crate) fn type_into(
+    h: &mut Harness<'static, MatThanApp>,
+    role: egui::Role,
+    label: &str,
+    text: &str,
+) {
+    h.get_by_role_and_label(role, label).click();
+    h.run_steps(1);
+    h.get_by_role_and_label(role, label).type_text(text);
+    h.run_steps(1);
+}
+
 /// Types operator ID and PIN on the sign-in screen and presses the button.
 pub(crate) fn sign_in(h: &mut Harness<'static, MatThanApp>, id: &str, pin: &str) {
-    for (role, label, text) in [
-        (egui::Role::TextInput, "Mã cán bộ", id),
-        (egui::Role::PasswordInput, "Mã PIN", pin),
-    ] {
-        h.get_by_role_and_label(role, label).click();
-        h.run_steps(1);
-        h.get_by_role_and_label(role, label).type_text(text);
-        h.run_steps(1);
-    }
+    type_into(h, egui::Role::TextInput, "Mã cán bộ", id);
+    type_into(h, egui::Role::PasswordInput, "Mã PIN", pin);
     h.get_by_role_and_label(egui::Role::Button, "Đăng nhập")
         .click();
     settle(h);

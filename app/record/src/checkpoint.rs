@@ -116,21 +116,45 @@ pub fn segment_digest(index: &Connection, from: i64, to: i64) -> rusqlite::Resul
 
 /// A read-only connection to the log, for [`sign_and_append`] off the store thread.
 pub fn open_log(path: &Path) -> Result<Connection> {
-    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| RecError::Invalid(format!("{}: {e}", path.display())))?;
-    let _ = c.busy_timeout(std::time::Duration::from_secs(5));
-    Ok(c)
+    open_read_only(path).map_err(|e| RecError::Invalid(format!("{}: {e}", path.display())))
 }
 
 fn open_index(path: &Path) -> Result<Connection> {
-    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
-        |e| RecError::Index {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        },
-    )?;
-    let _ = c.busy_timeout(std::time::Duration::from_secs(5));
+    open_read_only(path).map_err(index_err(path))
+}
+
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(c)
+}
+
+/// What became of an audit row someone kept a record of (a checkpoint, an archive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowNow {
+    /// Still there with the same hash.
+    Same,
+    /// There with another hash: the chain up to it was rewritten.
+    Differs,
+    /// Gone: the newest rows were deleted.
+    Gone,
+}
+
+/// Compares audit row `id` of the log with the hash recorded for it.
+pub fn audit_row_now(log: &Connection, id: i64, row_sha256: &str) -> Result<RowNow> {
+    let now: Option<String> = log
+        .query_row(
+            "SELECT row_sha256 FROM audit_log WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| RecError::Invalid(format!("reading the audit log: {e}")))?;
+    Ok(match now {
+        None => RowNow::Gone,
+        Some(h) if h != row_sha256 => RowNow::Differs,
+        Some(_) => RowNow::Same,
+    })
 }
 
 fn index_err(path: &Path) -> impl Fn(rusqlite::Error) -> RecError + '_ {
@@ -368,34 +392,24 @@ pub fn check(
                 }
             }
         }
-        let row: Option<String> = db
-            .query_row(
-                "SELECT row_sha256 FROM audit_log WHERE id = ?1",
-                [c.audit_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| RecError::Invalid(format!("reading the audit log: {e}")))?;
-        match row {
-            None => {
-                ok = false;
-                out.problems.push(format!(
-                    "audit_log row {} is gone, but checkpoint {} of {} signed it: the newest rows were deleted",
-                    c.audit_id,
-                    c.seq,
-                    when(c)
-                ))
-            }
-            Some(h) if h != c.audit_row_sha256 => {
-                ok = false;
-                out.problems.push(format!(
-                    "audit_log row {} differs from checkpoint {} of {}: the chain up to it was rewritten",
-                    c.audit_id,
-                    c.seq,
-                    when(c)
-                ))
-            }
-            Some(_) => {}
+        let problem = match audit_row_now(db, c.audit_id, &c.audit_row_sha256)? {
+            RowNow::Same => None,
+            RowNow::Gone => Some(format!(
+                "audit_log row {} is gone, but checkpoint {} of {} signed it: the newest rows were deleted",
+                c.audit_id,
+                c.seq,
+                when(c)
+            )),
+            RowNow::Differs => Some(format!(
+                "audit_log row {} differs from checkpoint {} of {}: the chain up to it was rewritten",
+                c.audit_id,
+                c.seq,
+                when(c)
+            )),
+        };
+        if let Some(p) = problem {
+            ok = false;
+            out.problems.push(p);
         }
         if let Some((conn, p)) = &ix {
             if c.segments_to > c.segments_from {

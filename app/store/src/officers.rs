@@ -369,9 +369,10 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    fn check_by(&self, by: By) -> Result<()> {
+    /// An officer making a change needs `right`; the shell is trusted (it can write the file).
+    fn check_by(&self, by: By, right: Right) -> Result<()> {
         if let By::Officer(id) = by {
-            self.require(id, Right::ManageOfficers)?;
+            self.require(id, right)?;
         }
         Ok(())
     }
@@ -451,7 +452,7 @@ impl Db {
                     "the first operator must be a supervisor".into(),
                 ))
             }
-            Some(b) => self.check_by(b)?,
+            Some(b) => self.check_by(b, Right::ManageOfficers)?,
             None => {}
         }
         if self.operator(id)?.is_some() {
@@ -494,7 +495,7 @@ impl Db {
         unit: &str,
         role: Role,
     ) -> Result<()> {
-        self.check_by(by)?;
+        self.check_by(by, Right::ManageOfficers)?;
         let Some(cur) = self.operator(id)? else {
             return Err(StoreError::Invalid(format!(
                 "no officer with the ID {id:?}"
@@ -526,7 +527,7 @@ impl Db {
 
     /// Disables or re-enables an officer; nobody can disable the last active supervisor.
     pub fn set_disabled(&mut self, by: By, id: &str, disabled: bool) -> Result<()> {
-        self.check_by(by)?;
+        self.check_by(by, Right::ManageOfficers)?;
         let Some(cur) = self.operator(id)? else {
             return Err(StoreError::Invalid(format!(
                 "no officer with the ID {id:?}"
@@ -557,7 +558,7 @@ impl Db {
     /// Gives an officer a temporary PIN they must change at their next sign-in; clears a
     /// lockout of the ID.
     pub fn reset_pin(&mut self, by: By, id: &str, temporary_pin: &str) -> Result<()> {
-        self.check_by(by)?;
+        self.check_by(by, Right::ManageOfficers)?;
         if let Some(e) = pin_problem(temporary_pin) {
             return Err(StoreError::Invalid(e.into()));
         }
@@ -763,12 +764,7 @@ impl Db {
 
     /// Changes a workstation setting (supervisors), audited.
     pub fn set_setting(&mut self, by: By, setting: &Setting) -> Result<()> {
-        match by {
-            By::Officer(id) => {
-                self.require(id, Right::Settings)?;
-            }
-            By::Shell(_) => {}
-        }
+        self.check_by(by, Right::Settings)?;
         match setting {
             Setting::IdleLockMinutes(m) if *m > 240 => {
                 return Err(StoreError::Invalid(

@@ -656,13 +656,7 @@ impl MatThanApp {
         }
         if screen_locked && self.replay.is_some() {
             // The lock covers an opened archive too.
-            let tr = &self.tr;
-            if let Some(log) = self.log.as_mut() {
-                if let Some(op) = log.operator.clone() {
-                    let store = log.store().clone();
-                    log.session.lock_ui(ui.ctx(), tr, &store, &op);
-                }
-            }
+            self.session_windows_ui(ui.ctx(), true);
         }
         self.poll_loading();
         if let Some(r) = self.replay.as_mut() {
@@ -703,26 +697,12 @@ impl MatThanApp {
             }
             return;
         }
-        if screen_locked {
-            // The wall goes on drawing (streams and recorder untouched) under the lock
-            // screen; no key reaches it.
-            let tr = &self.tr;
-            if let Some(log) = self.log.as_mut() {
-                if let Some(op) = log.operator.clone() {
-                    let store = log.store().clone();
-                    log.session.lock_ui(ui.ctx(), tr, &store, &op);
-                }
-            }
-        } else {
+        if !screen_locked {
             self.keyboard(ui, &mut cmds);
-            let tr = &self.tr;
-            if let Some(log) = self.log.as_mut() {
-                if let Some(op) = log.operator.clone().filter(|_| log.session.shift_open) {
-                    let store = log.store().clone();
-                    log.session.shift_ui(ui.ctx(), tr, &store, &op);
-                }
-            }
         }
+        // Locked: the wall goes on drawing (streams and recorder untouched) under the lock
+        // screen, and no key reaches it.
+        self.session_windows_ui(ui.ctx(), screen_locked);
         if let (Some(map), Some(log)) = (self.map.as_mut(), self.log.as_ref()) {
             map.role = log.operator.as_ref().map(|o| o.role);
         }
@@ -1176,6 +1156,26 @@ impl MatThanApp {
             if self.loading.is_some() {
                 cmds.push(Command::CancelOpenArchive);
             }
+        }
+    }
+
+    /// The lock screen (when `locked`) or the shift-change window (when asked for).
+    fn session_windows_ui(&mut self, ctx: &egui::Context, locked: bool) {
+        let tr = &self.tr;
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        if !locked && !log.session.shift_open {
+            return;
+        }
+        let Some(op) = log.operator.clone() else {
+            return;
+        };
+        let store = log.store().clone();
+        if locked {
+            log.session.lock_ui(ctx, tr, &store, &op);
+        } else {
+            log.session.shift_ui(ctx, tr, &store, &op);
         }
     }
 
