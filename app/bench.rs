@@ -838,6 +838,7 @@ fn synth_recording(
             new_parameters: false,
             loss: 0,
             jumped: false,
+            clock_step_us: None,
         };
         if *key && w.as_ref().is_some_and(|w| w.elapsed_s() >= 60.0) {
             finish(w.take().expect("checked"))?;

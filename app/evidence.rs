@@ -86,7 +86,7 @@ pub fn verify_cmd(
             "  exported by {} on {} at {} (Mắt Thần {}), incident {}",
             m.operator,
             m.workstation,
-            m.created_ms,
+            mt_core::time::show(m.created_ms),
             m.app_version,
             m.incident_id
                 .map(|i| i.to_string())

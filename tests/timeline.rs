@@ -1100,8 +1100,10 @@ fn a_command_line_export_is_audited_and_a_later_rewrite_of_the_log_is_found_from
         .unwrap();
     let out = dir.path().join("cli.zip");
     let run = |args: &[&str]| {
+        // New York time on this machine: what the commands print is Hanoi's.
         Command::new(env!("CARGO_BIN_EXE_matthan"))
             .env("MATTHAN_DATA_DIR", &data)
+            .env("TZ", "America/New_York")
             .args(args)
             .output()
             .unwrap()
@@ -1171,6 +1173,15 @@ fn a_command_line_export_is_audited_and_a_later_rewrite_of_the_log_is_found_from
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(text.contains("is as it was at export time"), "{text}");
+    // The export time as a person reads it, in Hanoi (formatted here with chrono at +07:00).
+    let hanoi = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    let when = chrono::DateTime::from_timestamp_millis(m.created_ms)
+        .unwrap()
+        .with_timezone(&hanoi)
+        .format("%d/%m/%Y %H:%M:%S")
+        .to_string();
+    assert!(text.contains(&format!(" at {when} ")), "{text}");
+    assert!(!text.contains(&m.created_ms.to_string()), "{text}");
     // Someone rewrites the log behind the app's back (drops the append-only trigger).
     conn.execute_batch(&format!(
         "DROP TRIGGER audit_log_append_only_u; UPDATE audit_log SET operator_id = 'x' , row_sha256 = 'forged' WHERE id = {head_id};"
@@ -1230,4 +1241,87 @@ fn a_4k_h265_main_stream_maximised_keeps_up_at_25_fps_without_dropping() {
         "frames dropped because the decoder fell behind"
     );
     assert!(cam.main.state().is_live());
+}
+
+/// A step of the workstation's clock while recording (here 30 s back, as an NTP correction
+/// of a fast clock would): the run on the old clock ends with the step's size as its reason,
+/// the next run is on the new clock, and within each run the footage keeps its order.
+#[test]
+fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_run_goes_backwards() {
+    /// Puts the clock back however the test ends.
+    struct Undo(i64);
+    impl Drop for Undo {
+        fn drop(&mut self) {
+            mt_capture::clock::step_clock_for_test(-self.0);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec_dir = dir.path().join("rec");
+    let mut r = rig(
+        Some(&rec_dir),
+        2.0,
+        &[("/live/step", live(15, json!({})))],
+        "",
+    );
+    let cam = r.cams[0].config.id.0.clone();
+    let index_file = rec_dir.join("index.db");
+    wait_for(Duration::from_secs(30), || {
+        let n = Index::open(&index_file)
+            .ok()?
+            .all()
+            .ok()?
+            .iter()
+            .filter(|s| s.camera_id == cam)
+            .count();
+        (n >= 2).then_some(())
+    })
+    .expect("two segments recorded before the step");
+    mt_capture::clock::step_clock_for_test(-30_000_000);
+    let _undo = Undo(-30_000_000);
+    std::thread::sleep(Duration::from_secs(6));
+    r.rec.take().unwrap().stop();
+    // In the order they were recorded (ids), not by time: after a step back the new run's
+    // times come before the old run's end.
+    let mut segs: Vec<_> = Index::open(&index_file)
+        .unwrap()
+        .all()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.camera_id == cam)
+        .collect();
+    segs.sort_by_key(|s| s.id);
+    let k = segs
+        .iter()
+        .position(|s| s.end_reason.as_deref() == Some("clock-step"))
+        .unwrap_or_else(|| panic!("no run ended with the clock step: {segs:#?}"));
+    let step: f64 = segs[k]
+        .end_detail
+        .trim_end_matches(" s")
+        .parse()
+        .unwrap_or_else(|_| panic!("detail {:?}", segs[k].end_detail));
+    assert!((step + 30.0).abs() < 0.5, "the step's size: {step} s");
+    let after: Vec<_> = segs[k + 1..].iter().collect();
+    assert!(!after.is_empty(), "recording went on after the step");
+    // The next run is on the new clock: about 30 s before the old run's end.
+    let back = segs[k].end_ms - after[0].start_ms;
+    assert!(
+        (28_000..31_000).contains(&back),
+        "the new run starts {back} ms before the old one ended"
+    );
+    assert!(after
+        .iter()
+        .all(|s| s.run_start_ms == after[0].run_start_ms));
+    // Within each run, every segment starts after the one before, where it ended (to within
+    // a frame: a segment's end and the next start are two pictures' times).
+    for run in [&segs[..=k], &segs[k + 1..]] {
+        for w in run.windows(2) {
+            assert!(
+                w[1].start_ms > w[0].start_ms && (w[1].start_ms - w[0].end_ms).abs() < 100,
+                "{:?} then {:?}",
+                w[0],
+                w[1]
+            );
+        }
+        assert!(run.iter().all(|s| s.end_ms >= s.start_ms));
+    }
 }

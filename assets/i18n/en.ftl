@@ -69,6 +69,7 @@ gap-disk-full = disk full
 gap-write-error = write error
 gap-app-not-running = workstation not recording
 gap-timestamp-jump = camera timestamps jumped
+gap-clock-step = the workstation clock was set
 gap-new-parameters = new encoding parameters
 gap-not-recorded = not recorded
 playback-gap = NO RECORDING · { $reason }

@@ -69,6 +69,7 @@ gap-disk-full = đầy ổ đĩa
 gap-write-error = lỗi ghi tệp
 gap-app-not-running = máy trạm không ghi
 gap-timestamp-jump = mốc thời gian camera nhảy
+gap-clock-step = đồng hồ máy trạm được chỉnh
 gap-new-parameters = đổi thông số mã hoá
 gap-not-recorded = chưa ghi hình
 playback-gap = KHÔNG CÓ GHI HÌNH · { $reason }

@@ -23,6 +23,11 @@
 //! anchor back at once (a picture cannot arrive before it was taken). A presentation-time step
 //! that disagrees with the arrival step by more than [`JUMP_US`] is a timestamp jump: the clock
 //! starts again from that picture and says so, and the recorder starts a new run.
+//!
+//! The workstation's own clock can step too (NTP correcting it after a boot, someone setting
+//! it): [`StepWatch`] compares each reading with the monotonic clock; a step restarts the
+//! session clock on the new time, and the recorder ends the run with the step's size
+//! (`clock-step`), so footage on the old and the new clock are never one run.
 
 /// Presentation-time steps and arrival steps that disagree by more than this are a jump.
 pub const JUMP_US: i64 = 2_000_000;
@@ -121,6 +126,13 @@ impl SessionClock {
         }
     }
 
+    /// Starts again from the next picture (after a step of the workstation's clock: the
+    /// times before and after it are not on one line).
+    pub fn restart(&mut self) {
+        self.started = false;
+        self.prev = None;
+    }
+
     /// Takes one received picture (`arrival_us`: Unix µs when its last packet arrived).
     pub fn observe(&mut self, pts_90k: i64, arrival_us: i64) -> Stamp {
         let mut jumped = false;
@@ -180,6 +192,49 @@ pub fn now_us() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
+        + TEST_STEP_US.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A wall-clock move between two readings larger than this, beyond what the monotonic clock
+/// saw pass, is a step of the workstation's clock (NTP correcting it, someone setting it),
+/// not the slow slewing NTP does (at most 500 ppm: 20 µs between two pictures).
+pub const CLOCK_STEP_US: i64 = 1_000_000;
+
+static TEST_STEP_US: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Moves [`now_us`] by `delta_us`, as a step of the workstation's clock would: the seam the
+/// tests use (setting the real clock would disturb the whole machine).
+#[doc(hidden)]
+pub fn step_clock_for_test(delta_us: i64) {
+    TEST_STEP_US.fetch_add(delta_us, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Watches the workstation's clock against the monotonic one, reading by reading.
+#[derive(Debug)]
+pub struct StepWatch {
+    mono: std::time::Instant,
+    wall_us: i64,
+}
+
+impl Default for StepWatch {
+    fn default() -> Self {
+        StepWatch {
+            mono: std::time::Instant::now(),
+            wall_us: now_us(),
+        }
+    }
+}
+
+impl StepWatch {
+    /// Now (Unix µs), and by how much the clock stepped since the last reading, if it did.
+    pub fn now(&mut self) -> (i64, Option<i64>) {
+        let (mono, wall) = (std::time::Instant::now(), now_us());
+        let expected = self.wall_us + mono.duration_since(self.mono).as_micros() as i64;
+        self.mono = mono;
+        self.wall_us = wall;
+        let step = wall - expected;
+        (wall, (step.abs() > CLOCK_STEP_US).then_some(step))
+    }
 }
 
 /// Unix µs of an NTP timestamp (32.32 fixed point, seconds since 1900).

@@ -78,6 +78,8 @@ pub struct RecPacket {
     pub loss: u16,
     /// The presentation times jumped just before this frame.
     pub jumped: bool,
+    /// The workstation's clock stepped by this much (µs) just before this frame.
+    pub clock_step_us: Option<i64>,
 }
 
 /// What the recorder thread is told about a stream.

@@ -322,6 +322,7 @@ impl Worker {
         self.session_no += 1;
         let mut dims = (0u32, 0u32);
         let mut clock = crate::clock::SessionClock::new();
+        let mut step_watch = crate::clock::StepWatch::default();
         // Why frames are not going to the decoder until the next keyframe, if they are not.
         let mut skipping: Option<Skip> = Some(Skip::Start);
         let mut fresh = true;
@@ -413,7 +414,15 @@ impl Worker {
                 last_key = Some(arrival);
             }
             let pts_90k = vf.timestamp().elapsed();
-            let stamp = clock.observe(pts_90k, crate::clock::now_us());
+            let (now, clock_step_us) = step_watch.now();
+            if let Some(step) = clock_step_us {
+                tracing::warn!(
+                    "the workstation's clock stepped by {:+.3} s; times start again from the new clock",
+                    step as f64 / 1e6
+                );
+                clock.restart();
+            }
+            let stamp = clock.observe(pts_90k, now);
             let time_ms = stamp.wall_us.div_euclid(1000);
             let mut data = vf.into_data();
             if rap && !sdp_params.is_empty() && !crate::sdp::has_parameter_sets(&data, codec) {
@@ -440,6 +449,7 @@ impl Worker {
                     new_parameters,
                     loss,
                     jumped: stamp.jumped,
+                    clock_step_us,
                 };
                 if sink.try_send(crate::shared::RecMsg::Packet(pkt)).is_err() {
                     self.shared

@@ -131,12 +131,16 @@ pub enum GapReason {
     TimestampJump,
     /// New codec parameters (e.g. a new resolution): a new run starts, no time is missing.
     NewParameters,
+    /// The workstation's clock stepped (detail: by how much, e.g. "-30.000 s"): footage
+    /// before and after is on two different clocks, so it is two runs; after a step back the
+    /// second run's times overlap the first's.
+    ClockStep,
     /// Nothing recorded here (before the first recording, or deleted by retention).
     NotRecorded,
 }
 
 impl GapReason {
-    pub const ALL: [GapReason; 10] = [
+    pub const ALL: [GapReason; 11] = [
         GapReason::CameraLost,
         GapReason::Stalled,
         GapReason::PacketLoss,
@@ -146,6 +150,7 @@ impl GapReason {
         GapReason::AppNotRunning,
         GapReason::TimestampJump,
         GapReason::NewParameters,
+        GapReason::ClockStep,
         GapReason::NotRecorded,
     ];
     pub fn key(self) -> &'static str {
@@ -159,6 +164,7 @@ impl GapReason {
             GapReason::AppNotRunning => "app-not-running",
             GapReason::TimestampJump => "timestamp-jump",
             GapReason::NewParameters => "new-parameters",
+            GapReason::ClockStep => "clock-step",
             GapReason::NotRecorded => "not-recorded",
         }
     }

@@ -329,7 +329,13 @@ impl CameraRecorder {
                             damage = Some((p.wall_us, p.loss as i64));
                         }
                     }
-                    if p.jumped {
+                    if let Some(step) = p.clock_step_us {
+                        // Recorded as such: the run on the old clock ends here, saying by
+                        // how much the clock moved; the next run is on the new clock.
+                        let detail = format!("{:+.3} s", step as f64 / 1e6);
+                        self.end_run(&mut cur, &mut run, GapReason::ClockStep, &detail);
+                        waiting_for_key = true;
+                    } else if p.jumped {
                         self.end_run(&mut cur, &mut run, GapReason::TimestampJump, "");
                         waiting_for_key = true;
                     }
