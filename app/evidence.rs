@@ -260,9 +260,10 @@ pub fn keys_cmd(db: &Path, trust_file: Option<&Path>, action: KeysAction) -> any
                 &format!("shell:{}", crate::officers::shell_user()),
                 "trust_key",
                 &format!(
-                    "key={};name={};by={by}",
+                    "key={};name={};by={}",
                     mt_record::keys::fingerprint(&key),
-                    name.trim()
+                    name.trim().replace(';', ","),
+                    by.replace(';', ",")
                 ),
             )?;
             println!(
@@ -340,6 +341,7 @@ pub fn export_cmd(
     // Every export is accountable: the log gets an audit row naming the archive's SHA-256,
     // and the archive carries the head of the log's audit chain.
     let mut db = mt_store::Db::open(db_path)?;
+    crate::zone_from_log(db_path);
     // Refused before any work: only an officer whose role carries exports may export.
     db.require(operator, mt_store::Right::Export)?;
     let mut req = match incident {

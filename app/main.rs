@@ -408,7 +408,11 @@ fn open_db(path: Option<PathBuf>) -> anyhow::Result<mt_store::Db> {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
     let db = mt_store::Db::open(&path)?;
-    apply_zone(&db.settings()?.time_zone);
+    // A log whose settings cannot be read must still open (`db check` is for those).
+    match db.settings() {
+        Ok(s) => apply_zone(&s.time_zone),
+        Err(e) => tracing::warn!("settings of {}: {e}", path.display()),
+    }
     Ok(db)
 }
 
@@ -416,6 +420,23 @@ fn apply_zone(name: &str) {
     match mt_core::time::parse_zone(name) {
         Ok(z) => mt_core::time::set_zone(z),
         Err(e) => tracing::warn!("time zone setting: {e}"),
+    }
+}
+
+/// Takes the workstation's zone from the log at `db`, read-only and best effort (a missing
+/// log or one from before the setting leaves Asia/Ho_Chi_Minh), for every command.
+fn zone_from_log(db: &Path) {
+    let Ok(c) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return;
+    };
+    if let Ok(z) = c.query_row(
+        "SELECT value FROM setting WHERE key = 'time_zone'",
+        [],
+        |r| r.get::<_, String>(0),
+    ) {
+        apply_zone(&z);
     }
 }
 
@@ -446,6 +467,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if default_db().exists() {
+        zone_from_log(&default_db());
+    }
     match cli.cmd {
         None => {
             let path = cli

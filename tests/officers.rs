@@ -258,7 +258,7 @@ fn five_wrong_pins_lock_the_id_for_a_growing_time_and_every_failure_is_audited()
             .count()
     };
     assert_eq!(failed("cb01"), 7);
-    assert_eq!(failed("ghost"), 5);
+    assert_eq!(failed(mt_store::officers::UNKNOWN_ID), 5);
     assert_eq!(
         rows.iter()
             .filter(|r| r.0 == "cb01" && r.1 == "sign_in_refused_locked")
@@ -1062,6 +1062,9 @@ fn a_pin_typed_into_the_id_field_never_reaches_the_audit_log() {
     let mut db = staffed(&dir.path().join("log.db"));
     assert!(db.sign_in("cb01 246802", "").is_err());
     assert!(db.sign_in("246802!", "246802").is_err());
+    // All digits is a well-formed ID: still not written, since no officer has it.
+    assert!(db.sign_in("246802", "").is_err());
+    assert!(db.sign_in("246802", "246802").is_err());
     let rows = audit_actions(&db);
     assert!(
         !rows
@@ -1069,9 +1072,19 @@ fn a_pin_typed_into_the_id_field_never_reaches_the_audit_log() {
             .any(|r| r.0.contains("246802") || r.2.contains("246802")),
         "{rows:?}"
     );
-    assert!(rows
-        .iter()
-        .any(|r| r.0 == "invalid-id" && r.1 == "sign_in_failed" && r.2.contains("typed_chars=11")));
+    assert!(rows.iter().any(|r| r.0 == mt_store::officers::UNKNOWN_ID
+        && r.1 == "sign_in_failed"
+        && r.2.contains("typed_chars=11")));
+    // Nor does it reach the guard table.
+    let keys: Vec<String> = db
+        .conn()
+        .prepare("SELECT id FROM sign_in_guard")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!keys.iter().any(|k| k.contains("246802")), "{keys:?}");
     // A wrong current PIN when changing it counts against the lockout and is audited.
     for _ in 0..4 {
         assert!(matches!(
@@ -1093,5 +1106,69 @@ fn a_pin_typed_into_the_id_field_never_reaches_the_audit_log() {
             .filter(|r| r.0 == "cb01" && r.1 == "pin_change_failed")
             .count(),
         5
+    );
+}
+
+#[test]
+fn kittest_a_playback_the_store_refuses_closes_and_asks_for_a_sign_in_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = crate::ui::supervisor_log(dir.path());
+    Db::open(&db)
+        .unwrap()
+        .add_officer(
+            Some(By::Officer(SUP)),
+            "gs02",
+            "G2",
+            "",
+            Role::Supervisor,
+            "975312",
+            false,
+        )
+        .unwrap();
+    let rec = mt_record::Recorder::start(mt_record::RecConfig::new(dir.path().join("rec")))
+        .unwrap()
+        .0;
+    let mut app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        vec![],
+        mt_ui::WallState::default(),
+        None,
+        vec![],
+    )
+    .with_log(log);
+    app.recorder = Some(rec);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, SUP, PIN);
+    assert!(h.state().log.as_ref().unwrap().operator.is_some());
+    // Disabled from the shell (or another workstation) while signed in here.
+    Db::open(&db)
+        .unwrap()
+        .set_disabled(By::Shell("root"), SUP, true)
+        .unwrap();
+    h.key_press(egui::Key::P);
+    let back = crate::util::wait_for(std::time::Duration::from_secs(10), || {
+        h.run_steps(1);
+        h.state()
+            .log
+            .as_ref()
+            .unwrap()
+            .operator
+            .is_none()
+            .then_some(())
+    });
+    assert!(back.is_some(), "the officer was not signed out");
+    assert!(h.state().playback.is_none(), "the playback was closed");
+    {
+        use egui_kittest::kittest::Queryable;
+        h.run_steps(2);
+        assert!(h
+            .query_by_label("Vai trò của đồng chí không có quyền này")
+            .is_some());
+    }
+    let rows = audit_actions(&Db::open(&db).unwrap());
+    assert!(
+        !rows.iter().any(|r| r.0 == SUP && r.1 == "playback"),
+        "{rows:?}"
     );
 }

@@ -1168,16 +1168,26 @@ fn a_command_line_export_is_audited_and_a_later_rewrite_of_the_log_is_found_from
         (head.id, head.row_sha256.as_str()),
         (head_id, head_hash.as_str())
     );
+    // A supervisor sets the workstation's zone (Tokyo here, to tell it from the default).
+    let o = run(&[
+        "settings",
+        "time-zone",
+        "Asia/Tokyo",
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Verified here (this workstation's key), the log's history as it was.
     let o = run(&["verify", out.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(text.contains("is as it was at export time"), "{text}");
-    // The export time as a person reads it, in Hanoi (formatted here with chrono at +07:00).
-    let hanoi = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    // The export time as a person reads it, in the workstation's zone (formatted here with
+    // chrono at +09:00), on a machine set to New York.
+    let tokyo = chrono::FixedOffset::east_opt(9 * 3600).unwrap();
     let when = chrono::DateTime::from_timestamp_millis(m.created_ms)
         .unwrap()
-        .with_timezone(&hanoi)
+        .with_timezone(&tokyo)
         .format("%d/%m/%Y %H:%M:%S")
         .to_string();
     assert!(text.contains(&format!(" at {when} ")), "{text}");
@@ -1255,6 +1265,9 @@ fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_ru
             mt_capture::clock::step_clock_for_test(-self.0);
         }
     }
+    // Declared before the rig so that it is dropped after it: the clock goes back to true
+    // only once the streams have stopped.
+    let _undo;
     let dir = tempfile::tempdir().unwrap();
     let rec_dir = dir.path().join("rec");
     let mut r = rig(
@@ -1277,7 +1290,7 @@ fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_ru
     })
     .expect("two segments recorded before the step");
     mt_capture::clock::step_clock_for_test(-30_000_000);
-    let _undo = Undo(-30_000_000);
+    _undo = Undo(-30_000_000);
     std::thread::sleep(Duration::from_secs(6));
     r.rec.take().unwrap().stop();
     // In the order they were recorded (ids), not by time: after a step back the new run's

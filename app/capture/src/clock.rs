@@ -196,9 +196,14 @@ pub fn now_us() -> i64 {
 }
 
 /// A wall-clock move between two readings larger than this, beyond what the monotonic clock
-/// saw pass, is a step of the workstation's clock (NTP correcting it, someone setting it),
-/// not the slow slewing NTP does (at most 500 ppm: 20 µs between two pictures).
-pub const CLOCK_STEP_US: i64 = 1_000_000;
+/// saw pass, is a step of the workstation's clock (NTP stepping it — ntpd steps corrections
+/// above 128 ms, chrony above 1 s by default — or someone setting it), not the slow slewing
+/// NTP does (at most 500 ppm: 20 µs between two pictures).
+pub const CLOCK_STEP_US: i64 = 100_000;
+
+/// A reading whose two monotonic reads around the wall-clock read are further apart than
+/// this (the thread was pre-empted in between) is not used to look for a step.
+const READ_SPAN_US: i64 = 5_000;
 
 static TEST_STEP_US: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
@@ -209,18 +214,29 @@ pub fn step_clock_for_test(delta_us: i64) {
     TEST_STEP_US.fetch_add(delta_us, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Watches the workstation's clock against the monotonic one, reading by reading.
+/// µs on a clock that never steps and goes on while the machine sleeps (CLOCK_BOOTTIME:
+/// `Instant` stops during a suspend, and the wake-up would look like a step).
+fn boot_us() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec * 1_000_000 + ts.tv_nsec / 1_000
+}
+
+/// Watches the workstation's clock against one that never steps, reading by reading.
 #[derive(Debug)]
 pub struct StepWatch {
-    mono: std::time::Instant,
-    wall_us: i64,
+    /// (boot µs, wall µs) of the last good reading.
+    last: (i64, i64),
 }
 
 impl Default for StepWatch {
     fn default() -> Self {
         StepWatch {
-            mono: std::time::Instant::now(),
-            wall_us: now_us(),
+            last: (boot_us(), now_us()),
         }
     }
 }
@@ -228,10 +244,14 @@ impl Default for StepWatch {
 impl StepWatch {
     /// Now (Unix µs), and by how much the clock stepped since the last reading, if it did.
     pub fn now(&mut self) -> (i64, Option<i64>) {
-        let (mono, wall) = (std::time::Instant::now(), now_us());
-        let expected = self.wall_us + mono.duration_since(self.mono).as_micros() as i64;
-        self.mono = mono;
-        self.wall_us = wall;
+        let b0 = boot_us();
+        let wall = now_us();
+        let b1 = boot_us();
+        if b1 - b0 > READ_SPAN_US {
+            return (wall, None);
+        }
+        let expected = self.last.1 + (b0 - self.last.0);
+        self.last = (b0, wall);
         let step = wall - expected;
         (wall, (step.abs() > CLOCK_STEP_US).then_some(step))
     }

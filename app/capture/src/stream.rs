@@ -323,6 +323,8 @@ impl Worker {
         let mut dims = (0u32, 0u32);
         let mut clock = crate::clock::SessionClock::new();
         let mut step_watch = crate::clock::StepWatch::default();
+        // A step of the workstation's clock not yet told to the recorder (µs).
+        let mut pending_step: Option<i64> = None;
         // Why frames are not going to the decoder until the next keyframe, if they are not.
         let mut skipping: Option<Skip> = Some(Skip::Start);
         let mut fresh = true;
@@ -414,13 +416,15 @@ impl Worker {
                 last_key = Some(arrival);
             }
             let pts_90k = vf.timestamp().elapsed();
-            let (now, clock_step_us) = step_watch.now();
-            if let Some(step) = clock_step_us {
+            let (now, step) = step_watch.now();
+            if let Some(step) = step {
                 tracing::warn!(
                     "the workstation's clock stepped by {:+.3} s; times start again from the new clock",
                     step as f64 / 1e6
                 );
                 clock.restart();
+                // Kept until a packet carrying it reaches the recorder.
+                *pending_step.get_or_insert(0) += step;
             }
             let stamp = clock.observe(pts_90k, now);
             let time_ms = stamp.wall_us.div_euclid(1000);
@@ -449,13 +453,17 @@ impl Worker {
                     new_parameters,
                     loss,
                     jumped: stamp.jumped,
-                    clock_step_us,
+                    clock_step_us: pending_step,
                 };
-                if sink.try_send(crate::shared::RecMsg::Packet(pkt)).is_err() {
+                if sink.try_send(crate::shared::RecMsg::Packet(pkt)).is_ok() {
+                    pending_step = None;
+                } else {
                     self.shared
                         .rec_dropped
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+            } else {
+                pending_step = None;
             }
             window_frames += 1;
             window_bytes += data.len() as u64;

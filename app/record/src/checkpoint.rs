@@ -173,11 +173,14 @@ pub struct FileContents {
 
 /// Reads a checkpoint file; a damaged line is a problem, not an error.
 pub fn read(path: &Path) -> Result<FileContents> {
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileContents::default()),
-        Err(e) => return Err(RecError::io(path, e)),
-    };
+    match std::fs::File::open(path) {
+        Ok(f) => parse(f, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileContents::default()),
+        Err(e) => Err(RecError::io(path, e)),
+    }
+}
+
+fn parse(f: impl std::io::Read, path: &Path) -> Result<FileContents> {
     let mut out = FileContents::default();
     for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
         let line = line.map_err(|e| RecError::io(path, e))?;
@@ -250,7 +253,25 @@ pub fn sign_and_append(
     key: &SigningKey,
     file: &Path,
 ) -> Result<Option<Checkpoint>> {
-    let last = read(file)?.checkpoints.pop();
+    // The file is opened and locked first (flock: other threads and processes — the 15-minute
+    // timer, an export, `matthan audit checkpoint` — wait here), so two checkpoints never
+    // read the same last line and write the same number.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
+    let mut f = opts.open(file).map_err(|e| RecError::io(file, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this function owns; released when `f` is closed.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(RecError::io(file, std::io::Error::last_os_error()));
+        }
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| RecError::io(file, e))?;
+    let last = parse(bytes.as_slice(), file)?.checkpoints.pop();
     let head: Option<(i64, String)> = log
         .query_row(
             "SELECT id, row_sha256 FROM audit_log ORDER BY id DESC LIMIT 1",
@@ -291,8 +312,9 @@ pub fn sign_and_append(
             return Ok(None);
         }
     }
-    // Numbered after both the file's last line and the log's last record of one: a line
-    // lost to a crash mid-append never has its number given again.
+    // Numbered after both the file's last whole line and the log's last record of one (a
+    // checkpoint whose line is in the file but whose audit row is not yet, or the other way
+    // round after a crash, keeps its number).
     let seq = last
         .as_ref()
         .map_or(0, |c| c.seq)
@@ -315,17 +337,9 @@ pub fn sign_and_append(
     let mut line = serde_json::to_string(&c).map_err(|e| RecError::Invalid(e.to_string()))? + "\n";
     // A torn last line (a crash mid-append) stays a damaged line of its own; the new one
     // starts on a line of its own.
-    let torn = std::fs::read(file)
-        .map(|b| b.last().is_some_and(|&x| x != b'\n'))
-        .unwrap_or(false);
-    if torn {
+    if bytes.last().is_some_and(|&x| x != b'\n') {
         line.insert(0, '\n');
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.append(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
-    let mut f = opts.open(file).map_err(|e| RecError::io(file, e))?;
     f.write_all(line.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| RecError::io(file, e))?;

@@ -697,12 +697,13 @@ impl Index {
         Ok(rows)
     }
 
-    /// The newest indexed segment of `camera`, if any.
+    /// The segment of `camera` recorded last (by id: after a step back of the clock, the
+    /// latest is not the one with the latest times).
     pub fn last_segment(&self, camera: &str) -> Result<Option<Segment>> {
         Ok(self
             .query(
                 "SELECT id, camera_id, start_ms, end_ms, frames, bytes, file, sha256, run_start_ms, end_reason, end_detail, codec, width, height FROM segment
-                 WHERE camera_id = ?1 ORDER BY start_ms DESC LIMIT 1",
+                 WHERE camera_id = ?1 ORDER BY id DESC LIMIT 1",
                 params![camera],
             )?
             .into_iter()

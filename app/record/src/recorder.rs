@@ -331,7 +331,12 @@ impl CameraRecorder {
                     }
                     if let Some(step) = p.clock_step_us {
                         // Recorded as such: the run on the old clock ends here, saying by
-                        // how much the clock moved; the next run is on the new clock.
+                        // how much the clock moved; the next run is on the new clock. A
+                        // damaged stretch ends with the old clock's last picture.
+                        if let Some((from_us, lost)) = damage.take() {
+                            let to_us = cur.as_ref().map_or(from_us, |w| w.end_ms * 1000);
+                            self.mark_damage(from_us, to_us, lost);
+                        }
                         let detail = format!("{:+.3} s", step as f64 / 1e6);
                         self.end_run(&mut cur, &mut run, GapReason::ClockStep, &detail);
                         waiting_for_key = true;
@@ -389,9 +394,7 @@ impl CameraRecorder {
                             }
                         }
                         None if p.keyframe => {
-                            let path = self
-                                .cam_dir
-                                .join(format!("{}.mp4.partial", p.wall_us.div_euclid(1000)));
+                            let path = self.free_segment_path(p.wall_us.div_euclid(1000));
                             match SegmentWriter::create(&path, p, run) {
                                 Ok(w) => {
                                     cur = Some(w);
@@ -464,6 +467,20 @@ impl CameraRecorder {
 
     /// Ends the run: the open segment (if any) is finished with the reason; if the segment
     /// was already closed, the run's last indexed segment gets the reason.
+    /// `<start ms>.mp4.partial` for a segment starting at `start_ms`, one millisecond later
+    /// per name already taken: after a step back of the workstation's clock a new segment
+    /// can start at a time an earlier file is named after, and must never replace it. (The
+    /// true start is in the index; the name only has to be unique and sort by time.)
+    fn free_segment_path(&self, start_ms: i64) -> PathBuf {
+        (start_ms..start_ms + 10_000)
+            .map(|ms| self.cam_dir.join(format!("{ms}.mp4.partial")))
+            .find(|p| !p.exists() && !p.with_extension("").exists())
+            .unwrap_or_else(|| {
+                self.cam_dir
+                    .join(format!("{start_ms}-{}.mp4.partial", std::process::id()))
+            })
+    }
+
     fn end_run(
         &self,
         cur: &mut Option<SegmentWriter>,

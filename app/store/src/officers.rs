@@ -161,7 +161,15 @@ fn hasher() -> argon2::Argon2<'static> {
 
 /// How today's hashes begin ([`hasher`]'s parameters); an older one is made again at the
 /// next good sign-in.
-const CURRENT_PHC_PREFIX: &str = "$argon2id$v=19$m=65536,t=3,p=1$";
+fn current_phc_prefix() -> String {
+    let p = hasher().params().clone();
+    format!(
+        "$argon2id$v=19$m={},t={},p={}$",
+        p.m_cost(),
+        p.t_cost(),
+        p.p_cost()
+    )
+}
 
 fn hash_pin(pin: &str) -> Result<String> {
     use rand_core::OsRng;
@@ -234,15 +242,26 @@ fn id_problem(id: &str) -> Option<String> {
     None
 }
 
-/// The name a typed ID is counted and audited under: itself when it could be an officer's
-/// ID, else one shared `invalid-id` (no officer has such an ID, and the text may be a PIN
-/// typed into the wrong field, which must never reach the append-only log).
-fn guard_key(id: &str) -> String {
-    if id_problem(id).is_none() {
-        id.to_owned()
-    } else {
-        "invalid-id".to_owned()
-    }
+/// The audit log's name for an ID no officer has: whatever was typed may be a PIN typed
+/// into the wrong field (even all digits), which must never reach the append-only log; only
+/// its length is written. Not a valid officer ID, so no officer can be counted under it.
+pub const UNKNOWN_ID: &str = "(unknown ID)";
+
+/// The lockout key of an ID no officer has: a SHA-256 of it under a secret of this process
+/// (so the guard table holds no PIN either, and repeated tries of one unknown ID still lock
+/// like a known one's). Starts with '?', which no officer ID can.
+fn unknown_key(typed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    static SALT: OnceLock<[u8; 32]> = OnceLock::new();
+    let salt = SALT.get_or_init(|| {
+        let mut b = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+        b
+    });
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(typed.as_bytes());
+    format!("?{}", hex::encode(&h.finalize()[..12]))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -588,7 +607,7 @@ impl Db {
             ));
         }
         let id = id.trim();
-        let op = self.check_pin(id, current, "pin_change")?;
+        let op = self.check_pin(id, current, "pin_change", false)?;
         if op.disabled {
             return Err(StoreError::Disabled);
         }
@@ -610,7 +629,7 @@ impl Db {
     /// it answers in the same time as a known one with a wrong PIN.
     pub fn sign_in(&mut self, id: &str, pin: &str) -> Result<Operator> {
         let id = id.trim();
-        let mut op = self.check_pin(id, pin, "sign_in")?;
+        let mut op = self.check_pin(id, pin, "sign_in", true)?;
         if op.disabled {
             self.audit(id, "sign_in_refused_disabled", "")?;
             return Err(StoreError::Disabled);
@@ -631,13 +650,30 @@ impl Db {
     }
 
     /// The lockout and the PIN check shared by sign-in and PIN change (`what`: the action
-    /// named in the audit rows, `<what>_failed`, `<what>_refused_locked`). The guard and the
-    /// audit name an ID only when it could be one (see [`guard_key`]): what was typed in the
-    /// ID field may be a PIN.
-    fn check_pin(&mut self, id: &str, pin: &str, what: &str) -> Result<Operator> {
+    /// named in the audit rows, `<what>_failed`, `<what>_refused_locked`). An ID no officer
+    /// has is counted under [`unknown_key`] and audited as [`UNKNOWN_ID`] with its length:
+    /// what was typed in the ID field may be a PIN. `rehash`: make an older hash again with
+    /// today's parameters when the PIN is right (not when it is about to be replaced).
+    fn check_pin(&mut self, id: &str, pin: &str, what: &str, rehash: bool) -> Result<Operator> {
         let dummy = dummy_hash();
-        let key = guard_key(id);
         let now = now_ms();
+        let row: Option<(Operator, String)> = self
+            .conn
+            .query_row(
+                &format!("SELECT {OPERATOR_COLUMNS}, pin_argon2 FROM operator WHERE id = ?1"),
+                params![id],
+                |r| Ok((operator_row(r)?, r.get(6)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let (key, who, typed) = match &row {
+            Some(_) => (id.to_owned(), id.to_owned(), String::new()),
+            None => (
+                unknown_key(id),
+                UNKNOWN_ID.to_owned(),
+                format!(";typed_chars={}", id.chars().count()),
+            ),
+        };
         let locked_until: i64 = self
             .conn
             .query_row(
@@ -649,20 +685,15 @@ impl Db {
             .map_err(|e| self.err(e))?
             .unwrap_or(0);
         if locked_until > now {
-            self.audit(&key, &format!("{what}_refused_locked"), "")?;
+            self.audit(
+                &who,
+                &format!("{what}_refused_locked"),
+                typed.trim_start_matches(';'),
+            )?;
             return Err(StoreError::Locked {
                 seconds: ((locked_until - now) + 999) / 1000,
             });
         }
-        let row: Option<(Operator, String)> = self
-            .conn
-            .query_row(
-                &format!("SELECT {OPERATOR_COLUMNS}, pin_argon2 FROM operator WHERE id = ?1"),
-                params![id],
-                |r| Ok((operator_row(r)?, r.get(6)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
         let good = verify_pin(pin, row.as_ref().map_or(dummy, |(_, h)| h.as_str()));
         let Some((op, hash)) = row.filter(|_| good) else {
             // Counted and audited in one transaction, the count incremented in SQL, so two
@@ -693,10 +724,8 @@ impl Db {
             if lock_s > 0 {
                 subject += &format!(";locked_s={lock_s}");
             }
-            if key != id {
-                subject += &format!(";typed_chars={}", id.chars().count());
-            }
-            audit::append(&tx, now, &key, &format!("{what}_failed"), &subject, "")
+            subject += &typed;
+            audit::append(&tx, now, &who, &format!("{what}_failed"), &subject, "")
                 .map_err(|e| classify(&p, e))?;
             tx.commit().map_err(|e| classify(&p, e))?;
             self.note_write();
@@ -706,10 +735,19 @@ impl Db {
                 StoreError::BadCredentials
             });
         };
+        // A good PIN clears this ID's count, and the unknown IDs' counts whose locks ended
+        // (their keys mean nothing after a restart).
         self.conn
-            .execute("DELETE FROM sign_in_guard WHERE id = ?1", params![key])
+            .execute(
+                "DELETE FROM sign_in_guard WHERE id = ?1 OR (substr(id, 1, 1) = '?' AND locked_until_ms < ?2)",
+                params![key, now],
+            )
             .map_err(|e| self.err(e))?;
-        if !hash.starts_with(CURRENT_PHC_PREFIX) && pin_problem(pin).is_none() {
+        if rehash
+            && !op.disabled
+            && !hash.starts_with(&current_phc_prefix())
+            && pin_problem(pin).is_none()
+        {
             // A hash made with weaker parameters (before this version): made again with
             // today's, so this ID's check costs what every other one does.
             let new = hash_pin(pin)?;

@@ -163,6 +163,9 @@ impl Command {
 }
 
 pub struct MatThanApp {
+    /// Audit rows of looks at footage (playback, search, archives) the store has not yet
+    /// answered: a refusal closes what was opened and signs the officer out.
+    audits: Vec<mt_store::thread::Pending<()>>,
     /// When the last signed checkpoint of the log was asked for.
     last_checkpoint: Option<Instant>,
     pub cameras: Vec<CameraHandle>,
@@ -227,6 +230,7 @@ impl MatThanApp {
         }
         let tr = Tr::new(state.lang);
         MatThanApp {
+            audits: Vec::new(),
             last_checkpoint: None,
             cameras,
             state,
@@ -583,6 +587,7 @@ impl MatThanApp {
         // A copy of a few hundred bytes per camera, under a lock the recorder holds briefly.
         self.rec_status = self.recorder.as_ref().map(|r| r.status());
         let mut screen_locked = false;
+        self.poll_audits();
         if let Some(log) = self.log.as_mut() {
             log.poll(&self.tr);
             if log.operator.is_some() && log.session.tick(ui.ctx()) {
@@ -1042,15 +1047,43 @@ impl MatThanApp {
 
     /// Appends an audit row for the signed-in officer (playback, search, opening an archive)
     /// after the store checked they may do `right`: sent to the store thread, never waited for.
-    fn audit(&self, right: mt_store::Right, action: &'static str, subject: String) {
+    fn audit(&mut self, right: mt_store::Right, action: &'static str, subject: String) {
         if let Some(log) = &self.log {
             if let Some(op) = log.operator.as_ref().map(|o| o.id.clone()) {
-                if let Err(e) = log
+                match log
                     .store()
                     .run(move |db| db.audit_as(&op, right, action, &subject))
                 {
-                    tracing::warn!("audit {action}: {e}");
+                    Ok(p) => self.audits.push(p),
+                    Err(e) => tracing::warn!("audit {action}: {e}"),
                 }
+            }
+        }
+    }
+
+    /// The store's answers to the audit rows of looks at footage. One it refused (the
+    /// officer was disabled or lost the right since signing in, from another workstation or
+    /// the shell) closes playback, replay and search and asks for a sign-in again.
+    fn poll_audits(&mut self) {
+        let mut refused = None;
+        self.audits.retain(|p| match p.try_take() {
+            None => true,
+            Some(Ok(())) => false,
+            Some(Err(e)) => {
+                if matches!(e, mt_store::StoreError::Forbidden { .. }) {
+                    refused = Some(e);
+                } else {
+                    tracing::warn!("audit: {e}");
+                }
+                false
+            }
+        });
+        if let Some(e) = refused {
+            self.playback = None;
+            self.replay = None;
+            self.region_search.open = false;
+            if let Some(log) = self.log.as_mut() {
+                log.refused(&self.tr, &e);
             }
         }
     }
@@ -1757,19 +1790,22 @@ impl MatThanApp {
         if self.state.view == CentralView::Map {
             self.state.view = CentralView::Split;
         }
-        let Some(rec) = self.recorder.as_ref() else {
+        let Some((index, dir)) = self
+            .recorder
+            .as_ref()
+            .map(|r| (r.index(), r.dir().to_owned()))
+        else {
             return;
         };
         if self.playback.is_none() {
             let subject = self.playback_subject(t.time_ms);
             self.audit(mt_store::Right::Playback, "playback", subject);
             self.playback = Some(crate::playback::Playback::new(
-                rec.index(),
-                rec.dir().to_owned(),
+                index.clone(),
+                dir.clone(),
                 t.time_ms,
             ));
         }
-        let (index, dir) = (rec.index(), rec.dir().to_owned());
         if let Some(pb) = self.playback.as_mut() {
             pb.window_ms = 1_800_000;
             pb.playing = false;

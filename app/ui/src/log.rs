@@ -458,6 +458,14 @@ impl LogUi {
         }
     }
 
+    /// The store refused the signed-in officer something their row no longer allows: back
+    /// to the sign-in screen, saying why (a new sign-in reads the officer's rights again).
+    pub fn refused(&mut self, tr: &Tr, e: &mt_store::StoreError) {
+        tracing::warn!("{e}");
+        self.operator = None;
+        self.signin_error = Some(crate::session::error_text(tr, e));
+    }
+
     /// Whether the signed-in officer may do `r` now (the store checks again).
     pub fn may(&self, r: Right) -> bool {
         self.operator.as_ref().is_some_and(|o| o.may(r))
