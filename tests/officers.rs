@@ -85,7 +85,8 @@ fn site(id: &str) -> mt_core::CameraSite {
 fn each_role_is_refused_by_the_store_what_it_may_not_do() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = staffed(&dir.path().join("log.db"));
-    // Viewer: live only.
+    // Viewer: live only; not even reading the log.
+    assert!(forbidden(db.as_officer("xem01").map(|_| ())));
     assert!(forbidden(db.add_bookmark("xem01", &bookmark())));
     assert!(forbidden(db.add_incident("xem01", &incident())));
     assert!(forbidden(db.audit_as(
@@ -100,6 +101,9 @@ fn each_role_is_refused_by_the_store_what_it_may_not_do() {
     let b = db.add_bookmark("cb01", &bookmark()).unwrap();
     let inc = db.add_incident("cb01", &incident()).unwrap();
     db.add_note("cb01", inc, "Đã trích xuất hình ảnh").unwrap();
+    let view = db.as_officer("cb01").unwrap();
+    assert_eq!(view.bookmarks(10).unwrap().len(), 1);
+    assert_eq!(view.incident_detail(inc).unwrap().notes.len(), 1);
     assert!(forbidden(db.export_csv(
         "cb01",
         &Query::default(),

@@ -264,6 +264,29 @@ fn unknown_key(typed: &str) -> String {
     format!("?{}", hex::encode(&h.finalize()[..12]))
 }
 
+/// The log's readers for an officer who may read it (see [`Db::as_officer`]).
+pub struct OfficerView<'a> {
+    db: &'a Db,
+}
+
+impl OfficerView<'_> {
+    pub fn bookmarks(&self, limit: usize) -> Result<Vec<crate::Bookmark>> {
+        self.db.bookmarks(limit)
+    }
+    pub fn bookmark_snapshot(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.db.bookmark_snapshot(id)
+    }
+    pub fn search(&self, q: &crate::Query) -> Result<Vec<crate::Incident>> {
+        self.db.search(q)
+    }
+    pub fn incident_detail(&self, id: i64) -> Result<crate::IncidentDetail> {
+        self.db.incident_detail(id)
+    }
+    pub fn stats(&self, q: &crate::Query) -> Result<crate::Stats> {
+        self.db.stats(q)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Setting {
     /// Minutes without input before the screen locks (0: never).
@@ -375,6 +398,14 @@ impl Db {
             )));
         }
         Ok(op)
+    }
+
+    /// The log as `who` may read it: bookmarks, incidents, statistics and stills need the
+    /// operator's rights (a viewer watches live pictures only). The UI reads through this;
+    /// the plain readers of [`Db`] are for the workstation's own tools (export, benchmarks).
+    pub fn as_officer(&self, who: &str) -> Result<OfficerView<'_>> {
+        self.require(who, Right::Bookmark)?;
+        Ok(OfficerView { db: self })
     }
 
     /// The active supervisors other than `except`.

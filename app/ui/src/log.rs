@@ -286,15 +286,39 @@ impl LogUi {
     }
 
     fn refresh(&mut self) {
-        self.submit(|s| s.run(|db| db.bookmarks(200)).map(Job::Bookmarks));
-        let q = self.query.clone();
-        self.submit(|s| s.run(move |db| db.search(&q)).map(Job::Incidents));
+        if !self.may(Right::Bookmark) {
+            // A viewer: the log is not theirs to read (the store would refuse it too).
+            return;
+        }
+        let op = self.operator_id();
+        let o = op.clone();
+        self.submit(|s| {
+            s.run(move |db| db.as_officer(&o)?.bookmarks(200))
+                .map(Job::Bookmarks)
+        });
+        let (q, o) = (self.query.clone(), op.clone());
+        self.submit(|s| {
+            s.run(move |db| db.as_officer(&o)?.search(&q))
+                .map(Job::Incidents)
+        });
         let mut sq = self.query.clone();
         sq.text.clear();
         sq.from_ms = self
             .period_days
             .map(|d| mt_store::now_ms() - d * 86_400_000);
-        self.submit(|s| s.run(move |db| db.stats(&sq)).map(Job::Stats));
+        self.submit(|s| {
+            s.run(move |db| db.as_officer(&op)?.stats(&sq))
+                .map(Job::Stats)
+        });
+    }
+
+    /// An incident's detail, read as the signed-in officer.
+    fn load_detail(&mut self, id: i64) {
+        let op = self.operator_id();
+        self.submit(|s| {
+            s.run(move |db| db.as_officer(&op)?.incident_detail(id))
+                .map(Job::Detail)
+        });
     }
 
     /// Takes finished store work into the UI state.
@@ -380,11 +404,13 @@ impl LogUi {
                         let ids = d.bookmark_ids.clone();
                         self.snapshots.clear();
                         self.snapshot_pngs.clear();
+                        let op = self.operator_id();
                         self.submit(|s| {
                             s.run(move |db| {
+                                let view = db.as_officer(&op)?;
                                 let mut v = Vec::new();
                                 for id in ids {
-                                    if let Some(png) = db.bookmark_snapshot(id)? {
+                                    if let Some(png) = view.bookmark_snapshot(id)? {
                                         v.push((id, png));
                                     }
                                 }
@@ -412,9 +438,7 @@ impl LogUi {
                             }
                             Unsaved::Note(inc, _) => {
                                 let inc = *inc;
-                                self.submit(|s| {
-                                    s.run(move |db| db.incident_detail(inc)).map(Job::Detail)
-                                });
+                                self.load_detail(inc);
                                 String::new()
                             }
                         };
@@ -512,7 +536,7 @@ impl LogUi {
     /// B pressed on a tile showing `camera`.
     /// Opens an incident's window (from a pin on the map).
     pub fn open_incident(&mut self, id: i64) {
-        self.submit(|st| st.run(move |db| db.incident_detail(id)).map(Job::Detail));
+        self.load_detail(id);
     }
 
     /// Starts a new incident at a place chosen on the map.
@@ -1237,7 +1261,7 @@ impl LogUi {
                     });
             });
         if let Some(id) = open {
-            self.submit(|s| s.run(move |db| db.incident_detail(id)).map(Job::Detail));
+            self.load_detail(id);
         }
     }
 
@@ -1432,14 +1456,14 @@ impl LogUi {
                 st.run(move |db| db.update_incident(&op, id, &title, &type_code, &ward, occurred))
                     .map(Job::Done)
             });
-            self.submit(|st| st.run(move |db| db.incident_detail(id)).map(Job::Detail));
+            self.load_detail(id);
             edit = None;
         }
         self.edit = edit;
         if let Some(s) = new_status {
             let op = self.operator_id();
             self.submit(|st| st.run(move |db| db.set_status(&op, id, s)).map(Job::Done));
-            self.submit(|st| st.run(move |db| db.incident_detail(id)).map(Job::Detail));
+            self.load_detail(id);
         }
         if let Some(body) = add_note {
             self.save(Unsaved::Note(id, body));
