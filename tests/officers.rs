@@ -1176,3 +1176,62 @@ fn kittest_a_playback_the_store_refuses_closes_and_asks_for_a_sign_in_again() {
         "{rows:?}"
     );
 }
+
+#[test]
+fn kittest_under_the_lock_screen_the_wall_keeps_decoding_its_live_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = crate::timeline::rig(
+        None,
+        60.0,
+        &[(
+            "/live/lock",
+            crate::timeline::live(15, serde_json::json!({})),
+        )],
+        "",
+    );
+    let cams = std::mem::take(&mut r.cams);
+    let (_db, log) = crate::ui::supervisor_log(dir.path());
+    let app = mt_ui::MatThanApp::new(
+        &egui::Context::default(),
+        cams,
+        mt_ui::WallState {
+            layout: mt_ui::WallLayout::G1,
+            tiles: vec![Some("c1".into())],
+            show_health: false,
+            ..Default::default()
+        },
+        None,
+        vec![],
+    )
+    .with_log(log);
+    let mut h = crate::ui::harness(app);
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, SUP, PIN);
+    let decoded = |h: &egui_kittest::Harness<'static, mt_ui::MatThanApp>| {
+        h.state().cameras[0].main.stats().frames_decoded
+    };
+    crate::util::wait_for(std::time::Duration::from_secs(20), || {
+        h.run_steps(1);
+        (decoded(&h) > 10).then_some(())
+    })
+    .expect("the live camera is decoded on the wall");
+    h.state_mut().log.as_mut().unwrap().session.lock_now();
+    h.run_steps(2);
+    {
+        use egui_kittest::kittest::Queryable;
+        assert!(h.query_by_label("Màn hình đã khoá").is_some());
+    }
+    let before = decoded(&h);
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(2) {
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let during = decoded(&h) - before;
+    // 15 fps for 2 s: most of 30 pictures, not a stream stopped for the lock.
+    assert!(
+        during >= 20,
+        "{during} pictures decoded in 2 s under the lock"
+    );
+    assert!(h.state().cameras[0].main.is_wanted());
+}

@@ -70,7 +70,7 @@ pub(crate) fn rig(
     }
 }
 
-fn live(fps: u32, extra: serde_json::Value) -> serde_json::Value {
+pub(crate) fn live(fps: u32, extra: serde_json::Value) -> serde_json::Value {
     let mut v = json!({"source": "live", "width": 640, "height": 360, "fps": fps, "bframes": 2, "gop": fps});
     if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
         for (k, x) in e {
