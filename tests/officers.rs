@@ -1235,3 +1235,54 @@ fn kittest_under_the_lock_screen_the_wall_keeps_decoding_its_live_camera() {
     );
     assert!(h.state().cameras[0].main.is_wanted());
 }
+
+#[test]
+fn kittest_the_first_run_makes_the_first_supervisor_only_with_a_pin_the_policy_accepts() {
+    use egui::Role as R;
+    use egui_kittest::kittest::Queryable;
+    let cap = mt_capture::Capture::new(mt_capture::Timeouts::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    let log = mt_ui::log::LogUi::new(
+        mt_store::thread::StoreThread::start(&db).unwrap(),
+        dir.path().join("exports"),
+    );
+    let mut h = crate::ui::harness(crate::ui::app(&cap, None).with_log(log));
+    crate::ui::settle(&mut h);
+    assert!(h
+        .query_by_label("Lần chạy đầu: tạo giám sát viên đầu tiên")
+        .is_some());
+    crate::ui::type_into(&mut h, R::TextInput, "Mã cán bộ", "gs01");
+    crate::ui::type_into(&mut h, R::TextInput, "Họ tên", "Trần Văn Giám");
+    crate::ui::type_into(&mut h, R::PasswordInput, "Mã PIN", "1234");
+    click(&mut h, R::Button, "Tạo và đăng nhập");
+    h.run_steps(2);
+    assert!(h
+        .query_by_label_contains("Mã PIN ít nhất 6 chữ số")
+        .is_some());
+    assert_eq!(
+        Db::open(&db).unwrap().operator_count().unwrap(),
+        0,
+        "nothing saved"
+    );
+    crate::ui::type_into(&mut h, R::PasswordInput, "Mã PIN", "246810");
+    click(&mut h, R::Button, "Tạo và đăng nhập");
+    crate::ui::settle(&mut h);
+    let op = h
+        .state()
+        .log
+        .as_ref()
+        .unwrap()
+        .operator
+        .clone()
+        .expect("signed in");
+    assert_eq!((op.id.as_str(), op.role), ("gs01", Role::Supervisor));
+    assert_eq!(
+        Db::open(&db)
+            .unwrap()
+            .operator("gs01")
+            .unwrap()
+            .map(|o| o.name),
+        Some("Trần Văn Giám".to_owned())
+    );
+}

@@ -691,7 +691,10 @@ impl LogUi {
                                 self.signin_pin.clone(),
                                 self.signin_name.clone(),
                             );
-                            if first {
+                            if first && mt_store::pin_problem(&pin).is_some() {
+                                self.signin_pin.clear();
+                                self.signin_error = Some(tr.t("pin-policy"));
+                            } else if first {
                                 self.submit(|s| {
                                     s.run(move |db| {
                                         db.add_operator(
