@@ -1189,24 +1189,8 @@ fn kittest_under_the_lock_screen_the_wall_keeps_decoding_its_live_camera() {
         )],
         "",
     );
-    let cams = std::mem::take(&mut r.cams);
-    let (_db, log) = crate::ui::supervisor_log(dir.path());
-    let app = mt_ui::MatThanApp::new(
-        &egui::Context::default(),
-        cams,
-        mt_ui::WallState {
-            layout: mt_ui::WallLayout::G1,
-            tiles: vec![Some("c1".into())],
-            show_health: false,
-            ..Default::default()
-        },
-        None,
-        vec![],
-    )
-    .with_log(log);
-    let mut h = crate::ui::harness(app);
-    crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, SUP, PIN);
+    let (_db, mut h) =
+        crate::timeline::signed_in_wall(dir.path(), std::mem::take(&mut r.cams), None);
     let decoded = |h: &egui_kittest::Harness<'static, mt_ui::MatThanApp>| {
         h.state().cameras[0].main.stats().frames_decoded
     };

@@ -469,26 +469,8 @@ fn draw_a_region_on_a_tile_search_jump_to_the_hit_and_bookmark_it() {
         .into_iter()
         .find(|e| e.0 > first + 1_500)
         .expect("the event was recorded");
-    let (db, log) = crate::ui::supervisor_log(tmp.path());
-    let mut app = mt_ui::MatThanApp::new(
-        &egui::Context::default(),
-        std::mem::take(&mut r.cams),
-        mt_ui::WallState {
-            layout: mt_ui::WallLayout::G1,
-            tiles: vec![Some("c1".into())],
-            show_health: false,
-            ..Default::default()
-        },
-        None,
-        vec![],
-    )
-    .with_log(log);
-    app.recorder = Some(rec);
-    let mut h = crate::ui::harness(app);
-    crate::ui::settle(&mut h);
-    crate::ui::sign_in(&mut h, "gs01", "135790");
-    h.key_press(egui::Key::P);
-    h.run_steps(2);
+    let (db, mut h) =
+        crate::timeline::playback_harness(tmp.path(), std::mem::take(&mut r.cams), rec);
     h.state_mut().playback.as_mut().unwrap().seek(first + 2_000);
     crate::timeline::wait_recorded_picture(&mut h, "c1", Duration::from_secs(8));
     h.get_by_label("Tìm chuyển động").click();

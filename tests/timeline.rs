@@ -783,12 +783,12 @@ fn four_cameras_in_playback_show_pictures_of_one_time_and_frame_step_skips_no_pi
     );
 }
 
-/// The workstation with camera c1 on a 1×1 wall, `rec` recording, a supervisor signed in
-/// (gs01), in playback (P). Returns the log's path and the harness.
-pub(crate) fn playback_harness(
+/// The workstation with camera c1 on a 1×1 wall, `rec` recording (if any), a supervisor
+/// signed in (gs01). Returns the log's path and the harness.
+pub(crate) fn signed_in_wall(
     dir: &Path,
     cams: Vec<CameraHandle>,
-    rec: Recorder,
+    rec: Option<Recorder>,
 ) -> (PathBuf, egui_kittest::Harness<'static, mt_ui::MatThanApp>) {
     let (db, log) = crate::ui::supervisor_log(dir);
     let mut app = mt_ui::MatThanApp::new(
@@ -804,10 +804,20 @@ pub(crate) fn playback_harness(
         vec![],
     )
     .with_log(log);
-    app.recorder = Some(rec);
+    app.recorder = rec;
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);
     crate::ui::sign_in(&mut h, "gs01", "135790");
+    (db, h)
+}
+
+/// [`signed_in_wall`], in playback (P).
+pub(crate) fn playback_harness(
+    dir: &Path,
+    cams: Vec<CameraHandle>,
+    rec: Recorder,
+) -> (PathBuf, egui_kittest::Harness<'static, mt_ui::MatThanApp>) {
+    let (db, mut h) = signed_in_wall(dir, cams, Some(rec));
     h.key_press(egui::Key::P);
     h.run_steps(2);
     (db, h)
