@@ -1270,3 +1270,62 @@ fn kittest_the_first_run_makes_the_first_supervisor_only_with_a_pin_the_policy_a
         Some("Trần Văn Giám".to_owned())
     );
 }
+
+#[test]
+fn kittest_trusting_a_key_is_refused_by_the_store_once_the_supervisor_was_disabled() {
+    use egui::Role as R;
+    use egui_kittest::kittest::Queryable;
+    let cap = mt_capture::Capture::new(mt_capture::Timeouts::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = crate::ui::supervisor_log(dir.path());
+    Db::open(&db)
+        .unwrap()
+        .add_officer(
+            Some(By::Officer(SUP)),
+            "gs02",
+            "G2",
+            "",
+            Role::Supervisor,
+            "975312",
+            false,
+        )
+        .unwrap();
+    let mut h = crate::ui::harness(crate::ui::app(&cap, None).with_log(log));
+    crate::ui::settle(&mut h);
+    crate::ui::sign_in(&mut h, SUP, PIN);
+    h.get_by_label("Khoá tin cậy").click();
+    h.run_steps(4);
+    // Disabled from the shell while the window is open.
+    Db::open(&db)
+        .unwrap()
+        .set_disabled(By::Shell("root"), SUP, true)
+        .unwrap();
+    let other = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    crate::ui::type_into(
+        &mut h,
+        R::TextInput,
+        "Khoá công khai (64 chữ số hex)",
+        &hex::encode(other.verifying_key().as_bytes()),
+    );
+    crate::ui::type_into(&mut h, R::TextInput, "Tên máy trạm", "Máy trạm lạ");
+    h.get_by_label("Thêm vào danh sách tin cậy").click();
+    crate::util::wait_for(std::time::Duration::from_secs(5), || {
+        h.run_steps(1);
+        (!h.state().trust.as_ref().is_some_and(|t| t.busy())).then_some(())
+    })
+    .expect("answered");
+    h.run_steps(2);
+    assert!(h
+        .query_by_label("Vai trò của đồng chí không có quyền này")
+        .is_some());
+    let file = dir.path().join("trusted_keys.toml");
+    assert!(
+        !std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains("Máy trạm lạ"),
+        "the refused key was written"
+    );
+    assert!(!audit_actions(&Db::open(&db).unwrap())
+        .iter()
+        .any(|r| r.1 == "trust_key"));
+}

@@ -1440,7 +1440,7 @@ fn supervisor_sees_a_resigned_archive_amber_trusts_its_key_in_the_app_and_it_tur
         .type_text(&hex::encode(other.verifying_key().as_bytes()));
     h.run_steps(1);
     h.get_by_label("Thêm vào danh sách tin cậy").click();
-    h.run_steps(2);
+    trust_settled(&mut h);
     assert!(h.query_by_label_contains("Đã thêm khoá").is_some());
     let file = std::fs::read_to_string(dir.path().join("trusted_keys.toml")).unwrap();
     assert!(
@@ -1471,7 +1471,7 @@ fn supervisor_sees_a_resigned_archive_amber_trusts_its_key_in_the_app_and_it_tur
         .query_by_label_contains("khỏi danh sách tin cậy?")
         .is_some());
     h.get_by_label("Xoá thật").click();
-    h.run_steps(2);
+    trust_settled(&mut h);
     assert!(h.query_by_label_contains("Đã xoá khoá").is_some());
     let file = std::fs::read_to_string(dir.path().join("trusted_keys.toml")).unwrap();
     assert!(!file.contains("máy trạm 2"), "{file}");
@@ -1645,4 +1645,15 @@ fn an_archive_opens_off_the_ui_thread_into_a_private_folder_removed_on_close_and
             .unwrap();
     assert_eq!(r.status(), mt_record::verify::Status::Untrusted);
     assert!(r.mark(&mt_ui::Tr::new(mt_ui::Lang::Vi)).is_some());
+}
+
+/// Runs frames until the trust window's change has come back from the store thread.
+fn trust_settled(h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>) {
+    h.run_steps(1);
+    wait_for(Duration::from_secs(5), || {
+        h.run_steps(1);
+        (!h.state().trust.as_ref().is_some_and(|t| t.busy())).then_some(())
+    })
+    .expect("the trust change was answered");
+    h.run_steps(2);
 }

@@ -2,7 +2,9 @@
 //! `trusted_keys.toml` beside the log), and the supervisors' window to manage it — the list
 //! of trusted keys, this workstation's own public key to send to other stations, adding a
 //! pasted key under a name, removing one after confirming. The small file is read once when
-//! the window opens and written atomically on each change.
+//! the window opens; each change runs on the store thread: the store checks the officer's
+//! right first, then the file is written atomically and the audit row appended, and the
+//! window takes the changed list back.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +57,14 @@ pub struct TrustWindow {
     confirm_remove: Option<String>,
     /// Every change of trust is an audit row in the log (who, which key, its name).
     log_store: mt_store::thread::StoreThread,
+    /// The change on its way: the list as it will be, and what to tell the officer.
+    pending: Option<mt_store::thread::Pending<(TrustStore, Change)>>,
+}
+
+/// A change of trust that went through.
+enum Change {
+    Added { name: String, fp: String },
+    Removed { name: String, fp: String },
 }
 
 impl TrustWindow {
@@ -82,7 +92,23 @@ impl TrustWindow {
             message: None,
             confirm_remove: None,
             log_store: log.store().clone(),
+            pending: None,
         }
+    }
+
+    fn submit(
+        &mut self,
+        job: impl FnOnce(&mut mt_store::Db) -> mt_store::Result<(TrustStore, Change)> + Send + 'static,
+    ) {
+        match self.log_store.run(job) {
+            Ok(p) => self.pending = Some(p),
+            Err(e) => self.message = Some((false, e.to_string())),
+        }
+    }
+
+    /// Whether a change is on its way to the store thread.
+    pub fn busy(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// The store as the window has it (`None` when the file could not be read).
@@ -136,7 +162,46 @@ impl TrustWindow {
             );
             return;
         }
-        let Some(store) = self.store.as_mut() else {
+        if let Some(res) = self.pending.as_ref().and_then(|p| p.try_take()) {
+            self.pending = None;
+            self.message = Some(match res {
+                Ok((s, change)) => {
+                    self.store = Some(s);
+                    match change {
+                        Change::Added { name, fp } => {
+                            self.add_hex.clear();
+                            self.add_name.clear();
+                            (
+                                true,
+                                tr.t_args(
+                                    "trust-added-ok",
+                                    &[("name", name.into()), ("key", fp.into())],
+                                ),
+                            )
+                        }
+                        Change::Removed { name, fp } => (
+                            true,
+                            tr.t_args(
+                                "trust-removed",
+                                &[("name", name.into()), ("key", fp.into())],
+                            ),
+                        ),
+                    }
+                }
+                Err(e @ mt_store::StoreError::Forbidden { .. }) => {
+                    (false, crate::session::error_text(tr, &e))
+                }
+                Err(e) => (
+                    false,
+                    tr.t_args("trust-save-error", &[("error", e.to_string().into())]),
+                ),
+            });
+        }
+        if self.pending.is_some() {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(30));
+        }
+        let Some(store) = self.store.as_ref() else {
             return;
         };
         ui.strong(tr.t_args("trust-list", &[("count", store.keys().len().into())]));
@@ -207,30 +272,19 @@ impl TrustWindow {
                 }
             }
         }
-        if let Some(fp) = remove {
+        if let Some(fp) = remove.filter(|_| self.pending.is_none()) {
             self.confirm_remove = None;
-            let removed = store.remove(&fp);
-            if let Ok(k) = &removed {
-                let (op, subject) = (operator.to_owned(), format!("key={fp};name={}", k.name));
-                if let Err(e) = self.log_store.run(move |db| {
-                    db.audit_as(&op, mt_store::Right::TrustKeys, "untrust_key", &subject)
-                }) {
-                    tracing::warn!("audit untrust_key: {e}");
-                }
-            }
-            self.message = Some(match removed {
-                Ok(k) => (
-                    true,
-                    tr.t_args(
-                        "trust-removed",
-                        &[("name", k.name.into()), ("key", fp.into())],
-                    ),
-                ),
-                Err(e) => (
-                    false,
-                    tr.t_args("trust-save-error", &[("error", e.to_string().into())]),
-                ),
+            let (mut s, op) = (store.clone(), operator.to_owned());
+            self.submit(move |db| {
+                db.require(&op, mt_store::Right::TrustKeys)?;
+                let k = s
+                    .remove(&fp)
+                    .map_err(|e| mt_store::StoreError::Invalid(e.to_string()))?;
+                let subject = format!("key={fp};name={}", k.name.replace(';', ","));
+                db.audit(&op, "untrust_key", &subject)?;
+                Ok((s, Change::Removed { name: k.name, fp }))
             });
+            return;
         }
         ui.separator();
         ui.strong(tr.t("trust-add"));
@@ -252,40 +306,35 @@ impl TrustWindow {
             .labelled_by(l.id);
             ui.end_row();
         });
-        if ui.button(tr.t("trust-add-button")).clicked() {
-            self.message = Some(match parse_public_key(&self.add_hex) {
-                Err(e) => (false, tr.t_args("trust-bad-key", &[("error", e.into())])),
-                Ok(_) if self.add_name.trim().is_empty() => (false, tr.t("trust-need-name")),
-                Ok(k) if store.own() == Some(k) => (false, tr.t("trust-is-own")),
-                Ok(k) if store.keys().iter().any(|t| t.public_key == k) => {
-                    (false, tr.t("trust-already"))
+        if ui.button(tr.t("trust-add-button")).clicked() && self.pending.is_none() {
+            match parse_public_key(&self.add_hex) {
+                Err(e) => {
+                    self.message = Some((false, tr.t_args("trust-bad-key", &[("error", e.into())])))
                 }
-                Ok(k) => match store.trust(k, &self.add_name, operator) {
-                    Ok(()) => {
-                        let (fp, name) = (fingerprint(&k), self.add_name.trim().to_owned());
-                        let (op, subject) = (operator.to_owned(), format!("key={fp};name={name}"));
-                        if let Err(e) = self.log_store.run(move |db| {
-                            db.audit_as(&op, mt_store::Right::TrustKeys, "trust_key", &subject)
-                        }) {
-                            tracing::warn!("audit trust_key: {e}");
-                        }
-                        let m = tr.t_args(
-                            "trust-added-ok",
-                            &[
-                                ("name", self.add_name.trim().to_owned().into()),
-                                ("key", fingerprint(&k).into()),
-                            ],
-                        );
-                        self.add_hex.clear();
-                        self.add_name.clear();
-                        (true, m)
-                    }
-                    Err(e) => (
-                        false,
-                        tr.t_args("trust-save-error", &[("error", e.to_string().into())]),
-                    ),
-                },
-            });
+                Ok(_) if self.add_name.trim().is_empty() => {
+                    self.message = Some((false, tr.t("trust-need-name")))
+                }
+                Ok(k) if store.own() == Some(k) => {
+                    self.message = Some((false, tr.t("trust-is-own")))
+                }
+                Ok(k) if store.keys().iter().any(|t| t.public_key == k) => {
+                    self.message = Some((false, tr.t("trust-already")))
+                }
+                Ok(k) => {
+                    let (mut s, op) = (store.clone(), operator.to_owned());
+                    let name = self.add_name.trim().to_owned();
+                    self.submit(move |db| {
+                        db.require(&op, mt_store::Right::TrustKeys)?;
+                        s.trust(k, &name, &op)
+                            .map_err(|e| mt_store::StoreError::Invalid(e.to_string()))?;
+                        let fp = fingerprint(&k);
+                        let subject = format!("key={fp};name={}", name.replace(';', ","));
+                        db.audit(&op, "trust_key", &subject)?;
+                        Ok((s, Change::Added { name, fp }))
+                    });
+                    return;
+                }
+            }
         }
         if let Some((ok, m)) = &self.message {
             let c = if *ok {
