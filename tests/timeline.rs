@@ -1263,11 +1263,13 @@ fn a_4k_h265_main_stream_maximised_keeps_up_at_25_fps_without_dropping() {
     assert!(cam.main.state().is_live());
 }
 
-/// A step of the workstation's clock while recording (here 30 s back, as an NTP correction
-/// of a fast clock would): the run on the old clock ends with the step's size as its reason,
-/// the next run is on the new clock, and within each run the footage keeps its order.
+/// A step of the workstation's clock while recording (here 3 s back, as an NTP correction of
+/// a fast clock would): the run on the old clock ends with the step's size as its reason, the
+/// next run is on the new clock, within each run the footage keeps its order, and playback
+/// through the 3 s both runs cover shows the run on the corrected clock throughout.
 #[test]
 fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_run_goes_backwards() {
+    const STEP_US: i64 = 3_000_000;
     /// Puts the clock back however the test ends.
     struct Undo(i64);
     impl Drop for Undo {
@@ -1299,8 +1301,12 @@ fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_ru
         (n >= 2).then_some(())
     })
     .expect("two segments recorded before the step");
-    mt_capture::clock::step_clock_for_test(-30_000_000);
-    _undo = Undo(-30_000_000);
+    // A second into the segment that just began: the run before the step then has a segment
+    // that starts inside the times the run after it will cover, so playback that went by
+    // start times alone would switch back to the old run there.
+    std::thread::sleep(Duration::from_millis(1_200));
+    mt_capture::clock::step_clock_for_test(-STEP_US);
+    _undo = Undo(-STEP_US);
     std::thread::sleep(Duration::from_secs(6));
     r.rec.take().unwrap().stop();
     // In the order they were recorded (ids), not by time: after a step back the new run's
@@ -1322,13 +1328,13 @@ fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_ru
         .trim_end_matches(" s")
         .parse()
         .unwrap_or_else(|_| panic!("detail {:?}", segs[k].end_detail));
-    assert!((step + 30.0).abs() < 0.5, "the step's size: {step} s");
+    assert!((step + 3.0).abs() < 0.2, "the step's size: {step} s");
     let after: Vec<_> = segs[k + 1..].iter().collect();
     assert!(!after.is_empty(), "recording went on after the step");
-    // The next run is on the new clock: about 30 s before the old run's end.
+    // The next run is on the new clock: about 3 s before the old run's end.
     let back = segs[k].end_ms - after[0].start_ms;
     assert!(
-        (28_000..31_000).contains(&back),
+        (2_000..3_200).contains(&back),
         "the new run starts {back} ms before the old one ended"
     );
     assert!(after
@@ -1347,4 +1353,27 @@ fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_ru
         }
         assert!(run.iter().all(|s| s.end_ms >= s.start_ms));
     }
+    // Playback through the times both runs cover shows the run recorded after the step (its
+    // pictures were captured, by the server's real clock, 3 s after the time they are at).
+    // Each time is sought afresh (as a click on the timeline does), so the choice between
+    // the two runs' segments is made at every one of them.
+    let index = Arc::new(Mutex::new(Index::open(&index_file).unwrap()));
+    let (from, to) = (after[0].start_ms + 200, segs[k].end_ms - 200);
+    assert!(to - from > 1_000, "an overlap to play: {from}..{to}");
+    let mut checked = 0;
+    let mut t = from;
+    while t < to {
+        let mut player = RecordingPlayer::new(&cam, &rec_dir, index.clone());
+        assert!(player.show(t).unwrap().is_some(), "a picture at {t}");
+        if let Some(st) = player.shared.latest().and_then(|f| read_stamp(&f)) {
+            let ahead = st.t_ms() - t;
+            assert!(
+                (2_000..3_300).contains(&ahead),
+                "at {t} the picture captured {ahead} ms later: the run before the step was shown"
+            );
+            checked += 1;
+        }
+        t += 250;
+    }
+    assert!(checked >= 3, "{checked} pictures read in the overlap");
 }

@@ -601,16 +601,27 @@ impl RecordingPlayer {
                 let segs = index
                     .lock()
                     .segments(&self.camera, t - ROTATION_HOLE_MS, t)?;
+                // Of the segments covering `t`, the one recorded last (highest id): the next
+                // one at a segment boundary, and after a step back of the workstation's clock
+                // (two runs over the same times) the run on the corrected clock, throughout
+                // the overlap rather than alternating between the two at each boundary.
                 let found = segs
                     .into_iter()
                     .filter(|s| s.start_ms <= t)
-                    .map(|s| Piece {
-                        path: rec_dir.join(&s.file),
-                        start_ms: s.start_ms,
-                        end_ms: s.end_ms,
-                        continued: s.end_reason.is_none(),
+                    .map(|s| {
+                        (
+                            s.id,
+                            Piece {
+                                path: rec_dir.join(&s.file),
+                                start_ms: s.start_ms,
+                                end_ms: s.end_ms,
+                                continued: s.end_reason.is_none(),
+                            },
+                        )
                     })
-                    .rfind(|p| Self::covers(p, t));
+                    .filter(|(_, p)| Self::covers(p, t))
+                    .max_by_key(|(id, _)| *id)
+                    .map(|(_, p)| p);
                 if found.is_some() {
                     return Ok(found);
                 }
