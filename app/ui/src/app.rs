@@ -709,7 +709,7 @@ impl MatThanApp {
         // screen, and no key reaches it.
         self.session_windows_ui(ui.ctx(), screen_locked);
         if let (Some(map), Some(log)) = (self.map.as_mut(), self.log.as_ref()) {
-            map.role = log.operator.as_ref().map(|o| o.role);
+            map.set_role(log.operator.as_ref().map(|o| o.role));
         }
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui, &mut cmds));
         self.open_archive_ui(ui, &mut cmds);

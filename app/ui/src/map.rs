@@ -389,10 +389,16 @@ impl MapUi {
     }
 
     pub fn refresh_incidents(&mut self, store: &StoreThread) {
+        self.incidents_at = Some(Instant::now());
+        if !self.may(mt_store::Right::Incident) {
+            // A viewer watches live pictures only: no incident pins.
+            self.incidents.clear();
+            self.incident_merc.clear();
+            return;
+        }
         let from = self
             .period_days
             .map(|d| mt_store::now_ms() - d * 86_400_000);
-        self.incidents_at = Some(Instant::now());
         match store.run(move |db| db.incident_places(from, None, 20_000)) {
             Ok(p) => self.pending_incidents = Some(p),
             Err(e) => self.set_status(e.to_string(), false),
@@ -510,6 +516,15 @@ impl MapUi {
             });
         }
         self.canvas_ui(ui, body, tr, live, store, operator, type_name, wanted, cmds);
+    }
+
+    /// The signed-in officer's role, each frame: pins the new one may not see go at once.
+    pub fn set_role(&mut self, role: Option<mt_store::Role>) {
+        self.role = role;
+        if !self.may(mt_store::Right::Incident) && !self.incidents.is_empty() {
+            self.incidents.clear();
+            self.incident_merc.clear();
+        }
     }
 
     fn may(&self, r: mt_store::Right) -> bool {
