@@ -1376,4 +1376,30 @@ fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_ru
         t += 250;
     }
     assert!(checked >= 3, "{checked} pictures read in the overlap");
+    // One player going on from the run before the step into the overlap (as playback runs):
+    // from the overlap on, the run after the step.
+    let mut player = RecordingPlayer::new(&cam, &rec_dir, index.clone());
+    let (mut before, mut inside) = (0, 0);
+    let mut t = from - 1_000;
+    while t < to {
+        assert!(player.show(t).unwrap().is_some(), "a picture at {t}");
+        if let Some(st) = player.shared.latest().and_then(|f| read_stamp(&f)) {
+            let ahead = st.t_ms() - t;
+            if t < from - 200 {
+                assert!(ahead < 500, "at {t}, before the overlap, {ahead} ms");
+                before += 1;
+            } else if t >= from {
+                assert!(
+                    (2_000..3_300).contains(&ahead),
+                    "at {t} the same player showed the run before the step ({ahead} ms)"
+                );
+                inside += 1;
+            }
+        }
+        t += 100;
+    }
+    assert!(
+        before >= 3 && inside >= 5,
+        "{before} before, {inside} inside"
+    );
 }

@@ -284,6 +284,7 @@ trust-add-key = Public key (64 hex digits)
 trust-add-name = Workstation name
 trust-add-name-hint = Xuân Đỉnh ward police – workstation 2
 trust-add-button = Add to the trusted keys
+trust-busy = The log is busy; nothing was changed, try again
 trust-added-ok = Added key { $key } ({ $name })
 trust-bad-key = Not a valid key: { $error }
 trust-need-name = Enter the name of this key's workstation

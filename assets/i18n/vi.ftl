@@ -284,6 +284,7 @@ trust-add-key = Khoá công khai (64 chữ số hex)
 trust-add-name = Tên máy trạm
 trust-add-name-hint = Công an phường Xuân Đỉnh – máy trạm 2
 trust-add-button = Thêm vào danh sách tin cậy
+trust-busy = Nhật ký đang bận; chưa thay đổi gì, hãy thử lại
 trust-added-ok = Đã thêm khoá { $key } ({ $name })
 trust-bad-key = Khoá không hợp lệ: { $error }
 trust-need-name = Cần nhập tên máy trạm của khoá này

@@ -598,13 +598,22 @@ impl RecordingPlayer {
         match &self.pieces {
             Pieces::Clips(c) => Ok(c.iter().rev().find(|p| Self::covers(p, t)).cloned()),
             Pieces::Recording { rec_dir, index } => {
-                let segs = index
-                    .lock()
-                    .segments(&self.camera, t - ROTATION_HOLE_MS, t)?;
+                // The segment being written, when it began at or before `t`, is the newest
+                // footage there is (after a step back of the clock, newer than finished
+                // segments of the run before the step that cover the same time).
+                if let Some((path, start)) = self.partial_at(t) {
+                    return Ok(Some(Piece {
+                        path,
+                        start_ms: start,
+                        end_ms: i64::MAX,
+                        continued: false,
+                    }));
+                }
+                let idx = index.lock();
+                let segs = idx.segments(&self.camera, t - ROTATION_HOLE_MS, t)?;
                 // Of the segments covering `t`, the one recorded last (highest id): the next
                 // one at a segment boundary, and after a step back of the workstation's clock
-                // (two runs over the same times) the run on the corrected clock, throughout
-                // the overlap rather than alternating between the two at each boundary.
+                // (two runs over the same times) the run on the corrected clock.
                 let found = segs
                     .into_iter()
                     .filter(|s| s.start_ms <= t)
@@ -620,17 +629,24 @@ impl RecordingPlayer {
                         )
                     })
                     .filter(|(_, p)| Self::covers(p, t))
-                    .max_by_key(|(id, _)| *id)
-                    .map(|(_, p)| p);
-                if found.is_some() {
-                    return Ok(found);
+                    .max_by_key(|(id, _)| *id);
+                let Some((id, mut piece)) = found else {
+                    return Ok(None);
+                };
+                // It is played only up to where footage recorded after it begins (the run on
+                // the corrected clock), so a player going on through the overlap switches
+                // there and stays.
+                let newer = idx
+                    .segments(&self.camera, t, piece.end_ms)?
+                    .into_iter()
+                    .filter(|s| s.id > id && s.start_ms > t)
+                    .map(|s| s.start_ms)
+                    .min();
+                if let Some(cut) = newer.filter(|c| *c < piece.end_ms) {
+                    piece.end_ms = cut;
+                    piece.continued = false;
                 }
-                Ok(self.partial_at(t).map(|(path, start)| Piece {
-                    path,
-                    start_ms: start,
-                    end_ms: i64::MAX,
-                    continued: false,
-                }))
+                Ok(Some(piece))
             }
         }
     }

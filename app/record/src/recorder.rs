@@ -125,6 +125,19 @@ static OPEN_STARTS: std::sync::LazyLock<Mutex<std::collections::HashMap<PathBuf,
 /// The segment `camera` is writing now (`<start ms>.mp4.partial`), with its start, if any.
 pub fn open_segment(rec_dir: &Path, camera: &str) -> Option<(PathBuf, i64)> {
     let dir = rec_dir.join(crate::recorder_safe(camera));
+    // This process's recorder says which file it is writing: no need to list the folder
+    // (thousands of segments) at every seek.
+    if let Some(open) = OPEN_STARTS
+        .lock()
+        .iter()
+        .filter(|(p, _)| p.parent() == Some(dir.as_path()))
+        .max_by_key(|(_, s)| **s)
+        .map(|(p, s)| (p.clone(), *s))
+    {
+        if open.0.exists() {
+            return Some(open);
+        }
+    }
     let (path, named) = std::fs::read_dir(dir)
         .ok()?
         .flatten()
@@ -397,6 +410,7 @@ impl CameraRecorder {
                             let path = self.free_segment_path(p.wall_us.div_euclid(1000));
                             match SegmentWriter::create(&path, p, run) {
                                 Ok(w) => {
+                                    OPEN_STARTS.lock().insert(w.path.clone(), w.start_ms);
                                     cur = Some(w);
                                     self.with_cam(|c| {
                                         c.recording = true;
@@ -681,8 +695,22 @@ pub fn reconcile(dir: &Path, index: &Index) -> Result<Reconciled> {
             continue;
         }
         let camera_dir = cam.file_name().to_string_lossy().into_owned();
-        let files = std::fs::read_dir(&cam_path).map_err(|e| RecError::io(&cam_path, e))?;
-        for f in files.flatten() {
+        // In the order the files were finished (modification time), so that ids given here
+        // keep recording order: playback prefers the segment recorded last where two cover
+        // one time (after a step back of the clock), and names (start times) can go back.
+        let mut files: Vec<_> = std::fs::read_dir(&cam_path)
+            .map_err(|e| RecError::io(&cam_path, e))?
+            .flatten()
+            .map(|f| {
+                let m = f.metadata().and_then(|m| m.modified()).ok();
+                (m, f)
+            })
+            .collect();
+        files.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.file_name().cmp(&b.1.file_name()))
+        });
+        for (_, f) in files {
             let mut path = f.path();
             let name = f.file_name().to_string_lossy().into_owned();
             if name.ends_with(".mp4.partial") {

@@ -24,9 +24,16 @@ pub struct StoreThread {
 pub struct Pending<T>(Receiver<Result<T>>);
 
 impl<T> Pending<T> {
-    /// The result if it is ready (never blocks).
+    /// The result if it is ready (never blocks); an error if the store thread is gone, so
+    /// a caller never waits for an answer that cannot come.
     pub fn try_take(&self) -> Option<Result<T>> {
-        self.0.try_recv().ok()
+        match self.0.try_recv() {
+            Ok(r) => Some(r),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(StoreError::Invalid(
+                "the store thread has stopped".into(),
+            ))),
+        }
     }
     /// Blocks until the result is there (tests, command line).
     pub fn wait(self) -> Result<T> {

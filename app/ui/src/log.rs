@@ -335,6 +335,7 @@ impl LogUi {
             != before
         {
             // Another officer took over (shift change), or the PIN was just changed.
+            self.forget_reads();
             self.officers = Default::default();
             self.tab = Tab::Bookmarks;
             self.refresh();
@@ -363,6 +364,9 @@ impl LogUi {
                 },
                 Job::SignIn(p) => match take!(p, Job::SignIn(p)) {
                     Ok(op) => {
+                        // The first supervisor exists now (set here, not when asked: a
+                        // refused first PIN or ID keeps the first-run screen).
+                        self.first_run = Some(false);
                         self.operator = Some(op);
                         // The next sign-in (after a sign-out) starts from empty fields.
                         self.signin_id.clear();
@@ -383,24 +387,29 @@ impl LogUi {
                         self.types = t;
                     }
                 }
-                Job::Bookmarks(p) => {
-                    if let Ok(b) = take!(p, Job::Bookmarks(p)) {
-                        self.bookmarks = b;
-                    }
-                }
-                Job::Incidents(p) => {
-                    if let Ok(i) = take!(p, Job::Incidents(p)) {
+                Job::Bookmarks(p) => match take!(p, Job::Bookmarks(p)) {
+                    Ok(b) => self.bookmarks = b,
+                    Err(e) => self.read_failed(tr, e),
+                },
+                Job::Incidents(p) => match take!(p, Job::Incidents(p)) {
+                    Ok(i) => {
                         self.incidents = i;
                         self.sort_incidents();
                     }
-                }
-                Job::Stats(p) => {
-                    if let Ok(s) = take!(p, Job::Stats(p)) {
-                        self.stats = Some(s);
-                    }
-                }
+                    Err(e) => self.read_failed(tr, e),
+                },
+                Job::Stats(p) => match take!(p, Job::Stats(p)) {
+                    Ok(s) => self.stats = Some(s),
+                    Err(e) => self.read_failed(tr, e),
+                },
                 Job::Detail(p) => {
-                    if let Ok(d) = take!(p, Job::Detail(p)) {
+                    let d = take!(p, Job::Detail(p));
+                    if let Err(e) = &d {
+                        if matches!(e, mt_store::StoreError::Forbidden { .. }) {
+                            self.refused(tr, e);
+                        }
+                    }
+                    if let Ok(d) = d {
                         let ids = d.bookmark_ids.clone();
                         self.snapshots.clear();
                         self.snapshot_pngs.clear();
@@ -483,11 +492,33 @@ impl LogUi {
     }
 
     /// The store refused the signed-in officer something their row no longer allows: back
-    /// to the sign-in screen, saying why (a new sign-in reads the officer's rights again).
+    /// to the sign-in screen, saying why (a new sign-in reads the officer's rights again),
+    /// and nothing of what the last officer read stays on screen.
     pub fn refused(&mut self, tr: &Tr, e: &mt_store::StoreError) {
         tracing::warn!("{e}");
         self.operator = None;
+        self.forget_reads();
         self.signin_error = Some(crate::session::error_text(tr, e));
+    }
+
+    /// A read of the log that failed: refused (see [`LogUi::refused`]), or said in the banner.
+    fn read_failed(&mut self, tr: &Tr, e: mt_store::StoreError) {
+        if matches!(e, mt_store::StoreError::Forbidden { .. }) {
+            self.refused(tr, &e);
+        } else {
+            self.banner = Some(e.to_string());
+        }
+    }
+
+    /// Drops what was read for the officer signed in until now (after a sign-out, a refusal).
+    fn forget_reads(&mut self) {
+        self.bookmarks.clear();
+        self.incidents.clear();
+        self.stats = None;
+        self.detail = None;
+        self.snapshots.clear();
+        self.snapshot_pngs.clear();
+        self.selected_bookmarks.clear();
     }
 
     /// Whether the signed-in officer may do `r` now (the store checks again).
@@ -708,7 +739,6 @@ impl LogUi {
                                     })
                                     .map(Job::SignIn)
                                 });
-                                self.first_run = Some(false);
                             } else {
                                 self.submit(|s| {
                                     s.run(move |db| db.sign_in(&id, &pin)).map(Job::SignIn)
@@ -919,6 +949,7 @@ impl LogUi {
                     let id = op.id.clone();
                     self.submit(|s| s.run(move |db| db.sign_out(&id)).map(Job::Done));
                     self.operator = None;
+                    self.forget_reads();
                 }
             }
         });

@@ -329,6 +329,8 @@ impl MapUi {
             if let Some(r) = p.try_take() {
                 self.pending_incidents = None;
                 match r {
+                    // Asked for another officer: a viewer who took over gets no pins.
+                    Ok(_) if !self.may(mt_store::Right::Incident) => {}
                     Ok(v) => {
                         self.incident_merc = v
                             .iter()
@@ -520,6 +522,11 @@ impl MapUi {
 
     /// The signed-in officer's role, each frame: pins the new one may not see go at once.
     pub fn set_role(&mut self, role: Option<mt_store::Role>) {
+        if role != self.role {
+            // Another officer: the pins are asked for again, for them.
+            self.incidents_at = None;
+            self.pending_incidents = None;
+        }
         self.role = role;
         if !self.may(mt_store::Right::Incident) && !self.incidents.is_empty() {
             self.incidents.clear();

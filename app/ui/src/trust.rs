@@ -61,6 +61,12 @@ pub struct TrustWindow {
     pending: Option<mt_store::thread::Pending<(TrustStore, Change)>>,
 }
 
+/// A change the officer asked for, started once the window is drawn.
+enum Todo {
+    Add([u8; 32], String),
+    Remove(String),
+}
+
 /// A change of trust that went through.
 enum Change {
     Added { name: String, fp: String },
@@ -96,13 +102,58 @@ impl TrustWindow {
         }
     }
 
+    /// Runs a change on the store thread: the right checked, the audit row appended, then
+    /// the file written; if the file cannot be written (it is replaced atomically, so it
+    /// still holds the old list) a second row says so and the window keeps the old list.
+    fn start(&mut self, todo: Todo, operator: &str, tr: &Tr) {
+        let Some(mut s) = self.store.clone() else {
+            return;
+        };
+        let op = operator.to_owned();
+        self.confirm_remove = None;
+        self.submit(tr, move |db| {
+            db.require(&op, mt_store::Right::TrustKeys)?;
+            let (action, fp, name) = match &todo {
+                Todo::Add(k, name) => ("trust_key", fingerprint(k), name.clone()),
+                Todo::Remove(fp) => {
+                    let name = s
+                        .keys()
+                        .iter()
+                        .find(|k| &k.fingerprint() == fp)
+                        .map(|k| k.name.clone())
+                        .unwrap_or_default();
+                    ("untrust_key", fp.clone(), name)
+                }
+            };
+            let subject = format!("key={fp};name={}", name.replace(';', ","));
+            db.audit(&op, action, &subject)?;
+            let written = match &todo {
+                Todo::Add(k, name) => s.trust(*k, name, &op),
+                Todo::Remove(fp) => s.remove(fp).map(|_| ()),
+            };
+            if let Err(e) = written {
+                db.audit(&op, &format!("{action}_not_written"), &subject)?;
+                return Err(mt_store::StoreError::Invalid(e.to_string()));
+            }
+            Ok((
+                s,
+                match todo {
+                    Todo::Add(..) => Change::Added { name, fp },
+                    Todo::Remove(_) => Change::Removed { name, fp },
+                },
+            ))
+        });
+    }
+
     fn submit(
         &mut self,
+        tr: &Tr,
         job: impl FnOnce(&mut mt_store::Db) -> mt_store::Result<(TrustStore, Change)> + Send + 'static,
     ) {
         match self.log_store.run(job) {
             Ok(p) => self.pending = Some(p),
-            Err(e) => self.message = Some((false, e.to_string())),
+            // Nothing was changed: the officer tries again.
+            Err(_) => self.message = Some((false, tr.t("trust-busy"))),
         }
     }
 
@@ -260,7 +311,12 @@ impl TrustWindow {
                     );
                     ui.horizontal(|ui| {
                         if ui
-                            .button(egui::RichText::new(tr.t("trust-remove-confirm")).color(red))
+                            .add_enabled(
+                                self.pending.is_none(),
+                                egui::Button::new(
+                                    egui::RichText::new(tr.t("trust-remove-confirm")).color(red),
+                                ),
+                            )
                             .clicked()
                         {
                             remove = Some(fp.clone());
@@ -272,20 +328,7 @@ impl TrustWindow {
                 }
             }
         }
-        if let Some(fp) = remove.filter(|_| self.pending.is_none()) {
-            self.confirm_remove = None;
-            let (mut s, op) = (store.clone(), operator.to_owned());
-            self.submit(move |db| {
-                db.require(&op, mt_store::Right::TrustKeys)?;
-                let k = s
-                    .remove(&fp)
-                    .map_err(|e| mt_store::StoreError::Invalid(e.to_string()))?;
-                let subject = format!("key={fp};name={}", k.name.replace(';', ","));
-                db.audit(&op, "untrust_key", &subject)?;
-                Ok((s, Change::Removed { name: k.name, fp }))
-            });
-            return;
-        }
+        let mut todo = remove.map(Todo::Remove);
         ui.separator();
         ui.strong(tr.t("trust-add"));
         egui::Grid::new("trust-add").num_columns(2).show(ui, |ui| {
@@ -306,7 +349,11 @@ impl TrustWindow {
             .labelled_by(l.id);
             ui.end_row();
         });
-        if ui.button(tr.t("trust-add-button")).clicked() && self.pending.is_none() {
+        let busy = self.pending.is_some();
+        if ui
+            .add_enabled(!busy, egui::Button::new(tr.t("trust-add-button")))
+            .clicked()
+        {
             match parse_public_key(&self.add_hex) {
                 Err(e) => {
                     self.message = Some((false, tr.t_args("trust-bad-key", &[("error", e.into())])))
@@ -320,20 +367,7 @@ impl TrustWindow {
                 Ok(k) if store.keys().iter().any(|t| t.public_key == k) => {
                     self.message = Some((false, tr.t("trust-already")))
                 }
-                Ok(k) => {
-                    let (mut s, op) = (store.clone(), operator.to_owned());
-                    let name = self.add_name.trim().to_owned();
-                    self.submit(move |db| {
-                        db.require(&op, mt_store::Right::TrustKeys)?;
-                        s.trust(k, &name, &op)
-                            .map_err(|e| mt_store::StoreError::Invalid(e.to_string()))?;
-                        let fp = fingerprint(&k);
-                        let subject = format!("key={fp};name={}", name.replace(';', ","));
-                        db.audit(&op, "trust_key", &subject)?;
-                        Ok((s, Change::Added { name, fp }))
-                    });
-                    return;
-                }
+                Ok(k) => todo = Some(Todo::Add(k, self.add_name.trim().to_owned())),
             }
         }
         if let Some((ok, m)) = &self.message {
@@ -346,6 +380,10 @@ impl TrustWindow {
         }
         if let Some(p) = store.path() {
             ui.small(p.display().to_string());
+        }
+        if let Some(t) = todo {
+            self.start(t, operator, tr);
+            ui.ctx().request_repaint();
         }
     }
 }
