@@ -17,6 +17,7 @@ mod bench_search;
 mod demo;
 mod evidence;
 mod officers;
+mod probe_cli;
 mod search_cli;
 
 use std::path::{Path, PathBuf};
@@ -223,6 +224,33 @@ enum Cmd {
     Audit {
         #[command(subcommand)]
         cmd: AuditCmd,
+    },
+    /// Look at RTSP streams before they become cameras: codec, size, frame rate, audio
+    /// tracks, whether the picture decodes, or the reason it failed (unreachable, refused,
+    /// unauthorized, not found, unsupported codec). Exit non-zero when any failed.
+    Probe {
+        /// rtsp:// URLs (user-info in them is used and never printed).
+        #[arg(required = true)]
+        urls: Vec<String>,
+        #[arg(long)]
+        user: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// RTP over UDP instead of interleaved TCP.
+        #[arg(long)]
+        udp: bool,
+    },
+    /// Import the ward's camera survey (CSV, or the first sheet of an XLSX) into the camera
+    /// registry: planned sites, installed or shared cameras. Prints one line per row
+    /// (imported, merged, rejected and why). Audited as the officer.
+    Survey {
+        file: PathBuf,
+        /// The officer importing (needs the registry right: a supervisor).
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
     /// The officers of the log: add, disable, enable, reset a PIN, list. Audited as the
     /// shell user.
@@ -580,6 +608,31 @@ fn main() -> anyhow::Result<()> {
         }) => {
             let mut db = open_db(db)?;
             officers::checkpoint_now(&mut db, rec_dir)
+        }
+        Some(Cmd::Probe {
+            urls,
+            user,
+            password_stdin,
+            udp,
+        }) => probe_cli::run(probe_cli::Args {
+            urls,
+            user,
+            password_stdin,
+            udp,
+        }),
+        Some(Cmd::Survey { file, operator, db }) => {
+            let mut db = open_db(db)?;
+            let rep = mt_store::survey::import_file(&mut db, &operator, &file)?;
+            for l in rep.lines_text(&file.display().to_string()) {
+                println!("{l}");
+            }
+            println!(
+                "{} imported, {} merged, {} rejected",
+                rep.imported(),
+                rep.merged(),
+                rep.rejected()
+            );
+            Ok(())
         }
         Some(Cmd::Operator { db, cmd }) => {
             let mut db = open_db(db)?;
@@ -942,6 +995,9 @@ fn run_window(
     recording: Option<(f64, u64)>,
 ) -> anyhow::Result<()> {
     let (capture, handles) = start_all(&file)?;
+    // The app owns the capture runtime from here: cameras added in the app start on it.
+    let capture = std::sync::Arc::new(capture);
+    let camera_file = file.path.clone();
     let mut errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
     if let Some(d) = db_path.parent() {
         let _ = std::fs::create_dir_all(d);
@@ -1033,12 +1089,11 @@ fn run_window(
                 Some(l) => app.with_log(l),
                 None => app,
             };
-            let mut app = app.with_map(map);
+            let mut app = app.with_map(map).with_camera_admin(capture, camera_file);
             app.recorder = recorder;
             Ok(Box::new(app))
         }),
     );
-    drop(capture);
     r.map_err(|e| anyhow::anyhow!("window: {e}"))
 }
 

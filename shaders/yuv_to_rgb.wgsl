@@ -25,6 +25,9 @@ struct Params {
 @group(0) @binding(2) var tex_v: texture_2d<f32>;
 @group(0) @binding(3) var samp: sampler;
 @group(0) @binding(4) var<uniform> params: Params;
+// The part of the picture this view shows (digital zoom): x, y, width, height in fractions
+// of the picture; (0, 0, 1, 1) for all of it.
+@group(1) @binding(0) var<uniform> crop: vec4<f32>;
 
 struct VsOut {
     @builtin(position) pos: vec4<f32>,
@@ -50,9 +53,10 @@ fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
 
 @fragment
 fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
-    let y = (textureSample(tex_y, samp, in.uv).r - params.y_offset) * params.y_scale;
-    let u = (textureSample(tex_u, samp, in.uv).r - params.c_offset) * params.c_scale;
-    let v = (textureSample(tex_v, samp, in.uv).r - params.c_offset) * params.c_scale;
+    let uv = crop.xy + in.uv * crop.zw;
+    let y = (textureSample(tex_y, samp, uv).r - params.y_offset) * params.y_scale;
+    let u = (textureSample(tex_u, samp, uv).r - params.c_offset) * params.c_scale;
+    let v = (textureSample(tex_v, samp, uv).r - params.c_offset) * params.c_scale;
     var rgb = clamp(
         vec3<f32>(y + params.r_v * v, y + params.g_u * u + params.g_v * v, y + params.b_u * u),
         vec3<f32>(0.0),

@@ -1486,25 +1486,7 @@ fn supervisor_sees_a_resigned_archive_amber_trusts_its_key_in_the_app_and_it_tur
 fn only_a_supervisor_sees_the_trusted_keys_button() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("log.db");
-    {
-        let mut d = mt_store::Db::open(&db).unwrap();
-        d.add_operator(
-            None,
-            "gs01",
-            "Trần Văn Giám",
-            mt_store::Role::Supervisor,
-            "135790",
-        )
-        .unwrap();
-        d.add_operator(
-            Some(mt_store::By::Officer("gs01")),
-            "cb02",
-            "Lê Thị Hoa",
-            mt_store::Role::Operator,
-            "246802",
-        )
-        .unwrap();
-    }
+    crate::util::supervisor_and_operator(&db, "cb02", "246802");
     let log = mt_ui::log::LogUi::new(
         mt_store::thread::StoreThread::start(&db).unwrap(),
         dir.path().join("exports"),

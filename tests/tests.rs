@@ -4,6 +4,7 @@
 
 mod util;
 
+mod cameras;
 mod config;
 mod map;
 mod officers;

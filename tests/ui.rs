@@ -49,6 +49,24 @@ pub(crate) fn harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
     h
 }
 
+/// [`harness`] whose renderer has the video pipeline installed (as the window's has), so a
+/// rendered tile shows its camera's picture.
+pub(crate) fn video_harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
+    let rs = egui_kittest::wgpu::create_render_state(
+        egui_kittest::wgpu::default_wgpu_setup(),
+        egui_wgpu::RendererOptions::PREDICTABLE,
+    );
+    mt_render::install(&rs);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 850.0))
+        .with_context_setup(|ctx| mt_ui::install_fonts(ctx))
+        .renderer(egui_kittest::wgpu::WgpuTestRenderer::from_render_state(rs))
+        .with_step_dt(0.05)
+        .build_ui_state(|ui, app: &mut MatThanApp| app.show(ui), app);
+    h.run_steps(3);
+    h
+}
+
 #[test]
 fn clicking_a_layout_button_switches_the_wall_layout() {
     let cap = Capture::new(Timeouts::default()).unwrap();

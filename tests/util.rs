@@ -93,3 +93,26 @@ pub fn cannot_run(why: &str) {
     }
     eprintln!("SKIPPED (allowed outside CI, see README \"Tests\"): {why}");
 }
+
+/// A log at `db` with a supervisor gs01 (PIN 135790) and, added by them, an operator
+/// `operator` with PIN `pin`.
+pub fn supervisor_and_operator(db: &std::path::Path, operator: &str, pin: &str) -> mt_store::Db {
+    let mut d = mt_store::Db::open(db).unwrap();
+    d.add_operator(
+        None,
+        "gs01",
+        "Trần Văn Giám",
+        mt_store::Role::Supervisor,
+        "135790",
+    )
+    .unwrap();
+    d.add_operator(
+        Some(mt_store::By::Officer("gs01")),
+        operator,
+        "Lê Thị Hoa",
+        mt_store::Role::Operator,
+        pin,
+    )
+    .unwrap();
+    d
+}

@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod decode;
 pub mod frame;
+pub mod probe;
 pub mod sdp;
 pub mod shared;
 pub mod sim;

@@ -48,7 +48,8 @@ pub struct Capture {
     rt: tokio::runtime::Runtime,
     group: Arc<SessionGroup>,
     timeouts: Timeouts,
-    shutdown: watch::Sender<bool>,
+    /// Every camera's stop switch (set for all when the runtime goes).
+    stops: parking_lot::Mutex<Vec<Arc<watch::Sender<bool>>>>,
 }
 
 /// A camera's streams as the UI sees them.
@@ -56,6 +57,7 @@ pub struct CameraHandle {
     pub config: Arc<CameraConfig>,
     pub main: Arc<StreamShared>,
     pub sub: Option<Arc<StreamShared>>,
+    stop: Arc<watch::Sender<bool>>,
 }
 
 impl CameraHandle {
@@ -63,6 +65,17 @@ impl CameraHandle {
     /// always connected), else the main stream.
     pub fn health_stream(&self) -> &Arc<StreamShared> {
         self.sub.as_ref().unwrap_or(&self.main)
+    }
+
+    /// Stops receiving this camera: its tasks end (closing their RTSP sessions, which ends
+    /// a recording run as `camera-lost`), and so do its decoder threads. The other cameras
+    /// are not touched.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.stop.borrow()
     }
 }
 
@@ -73,12 +86,11 @@ impl Capture {
             .thread_name("rtsp-io")
             .enable_all()
             .build()?;
-        let (shutdown, _) = watch::channel(false);
         Ok(Capture {
             rt,
             group: Arc::new(SessionGroup::default()),
             timeouts,
-            shutdown,
+            stops: Default::default(),
         })
     }
 
@@ -96,16 +108,24 @@ impl Capture {
             .as_ref()
             .map(|_| StreamShared::new(format!("{}/sub", config.id), StreamKind::Sub));
         let on_demand_main = sub.is_some();
+        let stop = Arc::new(watch::channel(false).0);
+        self.stops.lock().push(stop.clone());
         self.spawn_stream(
             config.clone(),
             config.main_url.clone(),
             main.clone(),
             on_demand_main,
+            &stop,
         )?;
         if let (Some(s), Some(u)) = (&sub, &config.sub_url) {
-            self.spawn_stream(config.clone(), u.clone(), s.clone(), false)?;
+            self.spawn_stream(config.clone(), u.clone(), s.clone(), false, &stop)?;
         }
-        Ok(CameraHandle { config, main, sub })
+        Ok(CameraHandle {
+            config,
+            main,
+            sub,
+            stop,
+        })
     }
 
     fn spawn_stream(
@@ -114,6 +134,7 @@ impl Capture {
         url: url::Url,
         shared: Arc<StreamShared>,
         on_demand: bool,
+        stop: &watch::Sender<bool>,
     ) -> std::io::Result<()> {
         let decoder = spawn_decoder(shared.clone())?;
         let w = Worker {
@@ -124,7 +145,7 @@ impl Capture {
             decoder,
             group: self.group.clone(),
             t: self.timeouts,
-            shutdown: self.shutdown.subscribe(),
+            shutdown: stop.subscribe(),
             session_no: 0,
         };
         let span = tracing::info_span!("stream", id = %w.shared.label);
@@ -136,7 +157,9 @@ impl Capture {
 
 impl Drop for Capture {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        for s in self.stops.lock().drain(..) {
+            let _ = s.send(true);
+        }
     }
 }
 

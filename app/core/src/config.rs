@@ -371,7 +371,8 @@ fn rtsp_url(
     Ok((u, creds))
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes the percent-encoding `url` keeps in user-info.
+pub fn percent_decode(s: &str) -> String {
     // url keeps user-info percent-encoded; decode it byte-wise (small and dependency-free).
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());

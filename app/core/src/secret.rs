@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-#[derive(Clone, PartialEq, Eq)]
+/// The empty password (`Default`) is "none given".
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {

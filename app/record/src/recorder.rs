@@ -233,6 +233,30 @@ impl Recorder {
         Ok(())
     }
 
+    /// Stops recording one camera (it was removed): its recorder thread finishes and indexes
+    /// the open segment on its own, and is joined when the recorder stops. Its recordings stay.
+    /// Returns whether the camera was being recorded.
+    pub fn remove(&mut self, camera_id: &str) -> bool {
+        let label = format!("{camera_id}/");
+        let Some(i) = self
+            .streams
+            .iter()
+            .position(|s| s.label.starts_with(&label))
+        else {
+            return false;
+        };
+        let s = self.streams.remove(i);
+        s.set_recorder(None);
+        self.status.lock().cameras.remove(camera_id);
+        true
+    }
+
+    /// Whether `camera_id` is being recorded.
+    pub fn records(&self, camera_id: &str) -> bool {
+        let label = format!("{camera_id}/");
+        self.streams.iter().any(|s| s.label.starts_with(&label))
+    }
+
     /// Stops recording: every open segment is finished and indexed.
     pub fn stop(mut self) {
         self.stop_inner();

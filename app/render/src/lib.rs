@@ -89,7 +89,15 @@ pub struct VideoRenderer {
     pictures: HashMap<usize, GpuPicture>,
     /// Uploads done since creation (for the benchmark).
     pub uploads: u64,
+    crop_layout: wgpu::BindGroupLayout,
+    /// The whole picture, for every view that is not zoomed.
+    identity_crop: wgpu::BindGroup,
+    /// Zoomed views: their crop uniform and its value.
+    crops: HashMap<u64, (wgpu::Buffer, wgpu::BindGroup, [f32; 4])>,
 }
+
+/// The whole picture (no zoom).
+pub const FULL_PICTURE: [f32; 4] = [0.0, 0.0, 1.0, 1.0];
 
 impl VideoRenderer {
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
@@ -133,9 +141,24 @@ impl VideoRenderer {
                 },
             ],
         });
+        // Group 1: the part of the picture a view shows (digital zoom), one small uniform
+        // per zoomed view, so one stream's textures serve a zoomed and an unzoomed tile.
+        let crop_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("view crop"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: wgpu::BufferSize::new(16),
+                },
+                count: None,
+            }],
+        });
         let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("yuv"),
-            bind_group_layouts: &[Some(&layout)],
+            bind_group_layouts: &[Some(&layout), Some(&crop_layout)],
             immediate_size: 0,
         });
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
@@ -169,6 +192,7 @@ impl VideoRenderer {
             min_filter: wgpu::FilterMode::Linear,
             ..Default::default()
         });
+        let identity = Self::crop_group(device, &crop_layout, FULL_PICTURE);
         VideoRenderer {
             pipeline,
             layout,
@@ -176,6 +200,54 @@ impl VideoRenderer {
             srgb_target: target_format.is_srgb(),
             pictures: HashMap::new(),
             uploads: 0,
+            crop_layout,
+            identity_crop: identity.1,
+            crops: HashMap::new(),
+        }
+    }
+
+    fn crop_group(
+        device: &wgpu::Device,
+        layout: &wgpu::BindGroupLayout,
+        crop: [f32; 4],
+    ) -> (wgpu::Buffer, wgpu::BindGroup) {
+        use wgpu::util::DeviceExt;
+        let buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("view crop"),
+            contents: bytemuck::cast_slice(&crop),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("view crop"),
+            layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: buf.as_entire_binding(),
+            }],
+        });
+        (buf, bg)
+    }
+
+    /// Sets the part of the picture view `view` shows: `[x, y, w, h]` in fractions of the
+    /// picture (`FULL_PICTURE` for all of it). Written only when it changed.
+    pub fn set_crop(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        view: u64,
+        crop: [f32; 4],
+    ) {
+        match self.crops.get_mut(&view) {
+            Some((buf, _, old)) => {
+                if *old != crop {
+                    queue.write_buffer(buf, 0, bytemuck::cast_slice(&crop));
+                    *old = crop;
+                }
+            }
+            None => {
+                let (buf, bg) = Self::crop_group(device, &self.crop_layout, crop);
+                self.crops.insert(view, (buf, bg, crop));
+            }
         }
     }
 
@@ -293,13 +365,19 @@ impl VideoRenderer {
         }
     }
 
-    /// Draws picture `key` into the pass's current viewport. Returns false if there is none.
-    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, key: usize) -> bool {
+    /// Draws picture `key` into the pass's current viewport, the part of it `view` shows
+    /// (None: all of it). Returns false if there is no such picture.
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, key: usize, view: Option<u64>) -> bool {
         let Some(pic) = self.pictures.get(&key) else {
             return false;
         };
+        let crop = view
+            .and_then(|v| self.crops.get(&v))
+            .map(|c| &c.1)
+            .unwrap_or(&self.identity_crop);
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &pic.bind_group, &[]);
+        pass.set_bind_group(1, crop, &[]);
         pass.draw(0..3, 0..1);
         true
     }
@@ -346,6 +424,9 @@ pub fn stream_key(s: &Arc<StreamShared>) -> usize {
 pub struct VideoCallback {
     pub stream: Arc<StreamShared>,
     pub frame: Arc<DecodedFrame>,
+    /// A zoomed view: its key (stable per tile) and the part of the picture it shows
+    /// (`[x, y, w, h]` in fractions of the picture). None: the whole picture.
+    pub crop: Option<(u64, [f32; 4])>,
 }
 
 impl egui_wgpu::CallbackTrait for VideoCallback {
@@ -361,6 +442,9 @@ impl egui_wgpu::CallbackTrait for VideoCallback {
             if r.upload(device, queue, stream_key(&self.stream), &self.frame) {
                 self.stream.record_upload(&self.frame);
             }
+            if let Some((view, crop)) = self.crop {
+                r.set_crop(device, queue, view, crop);
+            }
         }
         Vec::new()
     }
@@ -372,7 +456,7 @@ impl egui_wgpu::CallbackTrait for VideoCallback {
         resources: &egui_wgpu::CallbackResources,
     ) {
         if let Some(r) = resources.get::<VideoRenderer>() {
-            r.draw(pass, stream_key(&self.stream));
+            r.draw(pass, stream_key(&self.stream), self.crop.map(|c| c.0));
         }
     }
 }

@@ -217,7 +217,7 @@ pub fn render_frame(
     let mut enc = device.create_command_encoder(&Default::default());
     {
         let mut pass = clear_pass(&mut enc, &view, "frame");
-        vr.draw(&mut pass, 1);
+        vr.draw(&mut pass, 1, None);
     }
     queue.submit(iter::once(enc.finish()));
     read_texture(device, queue, &target)

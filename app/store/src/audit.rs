@@ -41,6 +41,11 @@ const KINDS: &[(&str, &str, &str)] = &[
     ),
     ("note", "SELECT id, incident_id, author_id, created_ms, body FROM incident_note WHERE id = ?1", "SELECT id FROM incident_note"),
     (
+        "camera_change",
+        "SELECT id, at_ms, operator_id, camera_id, action, description FROM camera_change WHERE id = ?1",
+        "SELECT id FROM camera_change",
+    ),
+    (
         "camera_site",
         "SELECT id, name, ward, lat_deg, lon_deg, heading_deg, fov_deg, range_m, planned, owner_kind, owner, address, phone, consent, sharing, installed_on, installed_by, updated_ms, updated_by FROM camera_site WHERE id = ?1",
         "SELECT id FROM camera_site",

@@ -6,8 +6,10 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod cameras;
 pub mod officers;
 pub mod sites;
+pub mod survey;
 pub mod thread;
 
 pub use officers::{pin_problem, By, Operator, Right, Role, Setting, Settings, ROLES};
@@ -28,6 +30,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_camera_sites.sql"),
     include_str!("../migrations/0005_bookmark_source.sql"),
     include_str!("../migrations/0006_officers.sql"),
+    include_str!("../migrations/0007_camera_change.sql"),
 ];
 /// Migrations that rebuild a table others refer to: run with foreign keys off (SQLite's
 /// documented procedure), checked with `PRAGMA foreign_key_check` before commit.

@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use crate::{audit, classify, now_ms, Db, Result, Status, StoreError};
 
-const SITE_COLUMNS: &str = "id, name, ward, lat_deg, lon_deg, heading_deg, fov_deg, range_m, planned, owner_kind, owner, address, phone, consent, sharing, installed_on, installed_by";
+pub(crate) const SITE_COLUMNS: &str = "id, name, ward, lat_deg, lon_deg, heading_deg, fov_deg, range_m, planned, owner_kind, owner, address, phone, consent, sharing, installed_on, installed_by";
 
 fn site_from_row(r: &Row<'_>) -> rusqlite::Result<CameraSite> {
     Ok(CameraSite {
@@ -216,7 +216,7 @@ impl Db {
     }
 }
 
-fn site_params<'a>(
+pub(crate) fn site_params<'a>(
     c: &'a CameraSite,
     now: i64,
     operator: &'a str,

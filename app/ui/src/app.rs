@@ -126,6 +126,13 @@ pub enum Command {
     CloseArchive,
     /// Supervisors: the window of trusted workstation keys.
     ToggleTrust,
+    /// Supervisors: the camera window (add, edit, test, remove cameras).
+    ToggleCameras,
+    /// Digital zoom of a tile (None: the whole picture again).
+    Zoom {
+        tile: usize,
+        zoom: Option<Zoom>,
+    },
     /// M: wall → map → both → wall.
     CycleView,
     /// Playback: open / close the region search panel.
@@ -153,6 +160,7 @@ impl Command {
             | Command::OpenArchivePrompt
             | Command::OpenArchive(_) => Right::Playback,
             Command::ToggleTrust => Right::TrustKeys,
+            Command::ToggleCameras => Right::ManageCameras,
             Command::ToggleSearch
             | Command::RegionDrawn { .. }
             | Command::StepHit(_)
@@ -200,6 +208,83 @@ pub struct MatThanApp {
     pub loading: Option<crate::replay::ReplayLoader>,
     /// The supervisors' window of trusted workstation keys, when open.
     pub trust: Option<crate::trust::TrustWindow>,
+    /// Cameras changed at run time (capture runtime and camera file), when the app owns them.
+    pub admin: Option<crate::cameras::CameraAdmin>,
+    /// Tiles zoomed in (digital zoom: wheel, drag, double-click to reset).
+    pub zoom: std::collections::HashMap<usize, Zoom>,
+}
+
+/// A tile's digital zoom: how much, and which point of the picture is in the middle. Done in
+/// the shader on the picture the tile already has (the crop uniform of `mt-render`); a zoomed
+/// tile asks for the camera's main stream so the enlarged picture is sharp.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Zoom {
+    /// 1 = the whole picture; at most [`Zoom::MAX`].
+    pub scale: f32,
+    /// The picture point (fractions of its width and height) in the middle of the tile.
+    pub center: [f32; 2],
+}
+
+impl Zoom {
+    pub const MAX: f32 = 8.0;
+
+    fn clamped(self) -> Self {
+        let scale = self.scale.clamp(1.0, Self::MAX);
+        let half = 0.5 / scale;
+        Zoom {
+            scale,
+            center: [
+                self.center[0].clamp(half, 1.0 - half),
+                self.center[1].clamp(half, 1.0 - half),
+            ],
+        }
+    }
+
+    /// `[x, y, w, h]` of the picture shown, in fractions of it.
+    pub fn crop(&self) -> [f32; 4] {
+        let w = 1.0 / self.scale;
+        [self.center[0] - w / 2.0, self.center[1] - w / 2.0, w, w]
+    }
+
+    /// Zooms by `factor` keeping the picture point under `at` (fractions of the tile's
+    /// picture rectangle) where it is. None when that leaves the whole picture.
+    pub fn around(zoom: Option<Zoom>, at: [f32; 2], factor: f32) -> Option<Zoom> {
+        let z = zoom.unwrap_or(Zoom {
+            scale: 1.0,
+            center: [0.5, 0.5],
+        });
+        let c = z.crop();
+        let p = [c[0] + at[0] * c[2], c[1] + at[1] * c[3]];
+        let scale = (z.scale * factor).clamp(1.0, Self::MAX);
+        if scale <= 1.001 {
+            return None;
+        }
+        let w = 1.0 / scale;
+        let origin = [p[0] - at[0] * w, p[1] - at[1] * w];
+        Some(
+            Zoom {
+                scale,
+                center: [origin[0] + w / 2.0, origin[1] + w / 2.0],
+            }
+            .clamped(),
+        )
+    }
+
+    /// Moves the view by `d` (fractions of the tile's picture rectangle; a drag to the right
+    /// shows what is further left).
+    pub fn pan(self, d: [f32; 2]) -> Self {
+        let w = 1.0 / self.scale;
+        Zoom {
+            center: [self.center[0] - d[0] * w, self.center[1] - d[1] * w],
+            ..self
+        }
+        .clamped()
+    }
+}
+
+/// The crop uniform's key of a wall tile (one per tile, whatever it shows).
+fn tile_view(tile: usize) -> u64 {
+    0x5741_4c4c_0000_0000 | tile as u64
 }
 
 impl MatThanApp {
@@ -220,13 +305,7 @@ impl MatThanApp {
                 .collect();
         }
         for cam in &cameras {
-            for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
-                let c = ctx.clone();
-                // Coalesce wake-ups from dozens of streams to at most ~60 repaints a second.
-                s.set_waker(Some(Arc::new(move || {
-                    c.request_repaint_after(Duration::from_millis(16))
-                })));
-            }
+            wake_on_pictures(ctx, cam);
         }
         let tr = Tr::new(state.lang);
         MatThanApp {
@@ -253,18 +332,107 @@ impl MatThanApp {
             open_archive: None,
             loading: None,
             trust: None,
+            admin: None,
+            zoom: Default::default(),
         }
         .index_cameras()
     }
 
     fn index_cameras(mut self) -> Self {
+        self.reindex();
+        self
+    }
+
+    fn reindex(&mut self) {
         self.by_id = self
             .cameras
             .iter()
             .enumerate()
             .map(|(i, c)| (c.config.id.0.clone(), i))
             .collect();
+    }
+
+    /// Lets the app change cameras at run time: it receives them on `capture` and keeps them
+    /// in the camera file `file`.
+    pub fn with_camera_admin(mut self, capture: Arc<mt_capture::Capture>, file: PathBuf) -> Self {
+        self.admin = Some(crate::cameras::CameraAdmin::new(capture, file));
         self
+    }
+
+    /// The one place a camera change takes effect (after the store wrote the file and the
+    /// audit): the old streams stop, the new ones start, the recorder follows, the wall's
+    /// tiles and the map's registry are updated. The other cameras are not touched.
+    pub fn camera_changed(
+        &mut self,
+        ctx: &egui::Context,
+        change: mt_store::cameras::CameraChange,
+        changed: mt_store::cameras::CameraChanged,
+    ) {
+        use mt_store::cameras::CameraChange;
+        let Some(capture) = self.admin.as_ref().map(|a| a.capture.clone()) else {
+            return;
+        };
+        let id = change.id().to_owned();
+        let at = self.camera_index(&id);
+        if let Some(i) = at {
+            let old = self.cameras.remove(i);
+            old.stop();
+            for s in std::iter::once(&old.main).chain(old.sub.as_ref()) {
+                s.set_wanted(false);
+            }
+        }
+        if let Some(r) = self.recorder.as_mut() {
+            r.remove(&id);
+        }
+        match &change {
+            CameraChange::Remove(_) => {
+                for t in self.state.tiles.iter_mut() {
+                    if t.as_deref() == Some(id.as_str()) {
+                        *t = None;
+                    }
+                }
+                self.maximised = None;
+            }
+            CameraChange::Add(c) | CameraChange::Edit(c) => {
+                // The camera as the file now holds it (what a restart would load).
+                let cfg = changed
+                    .cameras
+                    .iter()
+                    .find(|x| x.id == c.id)
+                    .cloned()
+                    .unwrap_or_else(|| c.clone());
+                match capture.start_camera(cfg) {
+                    Ok(h) => {
+                        wake_on_pictures(ctx, &h);
+                        if let Some(r) = self.recorder.as_mut() {
+                            if let Err(e) = r.add(&id, &h.main) {
+                                self.config_errors.push(format!("{id}: {e}"));
+                            }
+                        }
+                        let i = at.unwrap_or(self.cameras.len()).min(self.cameras.len());
+                        self.cameras.insert(i, h);
+                        if matches!(change, CameraChange::Add(_)) {
+                            // A new camera goes on the first free tile, where the officer sees it.
+                            let n = self.state.layout.tile_count();
+                            if self.state.tiles.len() < n {
+                                self.state.tiles.resize(n, None);
+                            }
+                            if let Some(t) = self.state.tiles[..n].iter_mut().find(|t| t.is_none())
+                            {
+                                *t = Some(id.clone());
+                            }
+                        }
+                    }
+                    Err(e) => self.config_errors.push(format!("{id}: {e}")),
+                }
+            }
+        }
+        self.reindex();
+        if let Some(map) = self.map.as_mut() {
+            map.sites = changed.sites;
+            map.sites_changed();
+        }
+        self.save_state();
     }
 
     /// Attaches the district map.
@@ -314,6 +482,7 @@ impl MatThanApp {
                 self.selected = self.selected.min(l.tile_count() - 1);
             }
             Command::Assign { tile, camera } => {
+                self.zoom.remove(&tile);
                 if tile < n && camera < self.cameras.len() {
                     if self.state.tiles.len() <= tile {
                         self.state.tiles.resize(tile + 1, None);
@@ -323,6 +492,7 @@ impl MatThanApp {
                 }
             }
             Command::Unassign(tile) => {
+                self.zoom.remove(&tile);
                 if let Some(t) = self.state.tiles.get_mut(tile) {
                     *t = None;
                 }
@@ -517,6 +687,22 @@ impl MatThanApp {
                     }
                 }
             }
+            Command::Zoom { tile, zoom } => {
+                persist = false;
+                match zoom {
+                    Some(z) => self.zoom.insert(tile, z),
+                    None => self.zoom.remove(&tile),
+                };
+            }
+            Command::ToggleCameras => {
+                persist = false;
+                if let Some(a) = self.admin.as_mut() {
+                    a.window = match a.window.take() {
+                        Some(_) => None,
+                        None => Some(Default::default()),
+                    };
+                }
+            }
             Command::ToggleTrust => {
                 persist = false;
                 self.trust = match (self.trust.take(), self.log.as_ref()) {
@@ -573,10 +759,14 @@ impl MatThanApp {
             }
         }
         if persist {
-            if let Some(p) = &self.state_path {
-                if let Err(e) = self.state.save(p) {
-                    tracing::warn!("cannot save wall state to {}: {e}", p.display());
-                }
+            self.save_state();
+        }
+    }
+
+    fn save_state(&self) {
+        if let Some(p) = &self.state_path {
+            if let Err(e) = self.state.save(p) {
+                tracing::warn!("cannot save wall state to {}: {e}", p.display());
             }
         }
     }
@@ -717,6 +907,7 @@ impl MatThanApp {
             // Signed out, or someone else signed in: the window is for supervisors only.
             self.trust = None;
         }
+        self.cameras_window_ui(ui.ctx());
         if self.trust.is_some() {
             let op = self
                 .log
@@ -1222,6 +1413,52 @@ impl MatThanApp {
     }
 
     /// Whether the signed-in officer may manage trusted keys.
+    /// The camera window, for an officer who may manage cameras (closed for anyone else).
+    fn cameras_window_ui(&mut self, ctx: &egui::Context) {
+        let allowed = self.log.is_some() && self.may(mt_store::Right::ManageCameras);
+        let Some(admin) = self.admin.as_mut() else {
+            return;
+        };
+        if !allowed {
+            admin.window = None;
+            return;
+        }
+        let Some(w) = admin.window.as_mut() else {
+            return;
+        };
+        let op = self
+            .log
+            .as_ref()
+            .and_then(|l| l.operator.as_ref())
+            .map(|o| o.id.clone())
+            .unwrap_or_default();
+        let (open, done) = w.ui(
+            ctx,
+            &self.tr,
+            &admin.capture,
+            &admin.file,
+            &self.cameras,
+            self.log.as_ref().map(|l| l.store()),
+            &op,
+        );
+        if !open && !w.busy() {
+            admin.window = None;
+        }
+        match done {
+            Some(crate::cameras::Done::Camera(c)) => {
+                let (change, changed) = *c;
+                self.camera_changed(ctx, change, changed)
+            }
+            Some(crate::cameras::Done::Sites(sites)) => {
+                if let Some(map) = self.map.as_mut() {
+                    map.sites = sites;
+                    map.sites_changed();
+                }
+            }
+            None => {}
+        }
+    }
+
     fn supervisor(&self) -> bool {
         self.log.is_some() && self.may(mt_store::Right::TrustKeys)
     }
@@ -1294,6 +1531,19 @@ impl MatThanApp {
             }
             if self.may(mt_store::Right::Playback) && ui.button(tr.t("archive-open")).clicked() {
                 cmds.push(Command::OpenArchivePrompt);
+            }
+            if let Some(a) = self
+                .admin
+                .as_ref()
+                .filter(|_| self.log.is_some() && self.may(mt_store::Right::ManageCameras))
+            {
+                if ui
+                    .selectable_label(a.window.is_some(), tr.t("cam-button"))
+                    .on_hover_text(tr.t("cam-button-hint"))
+                    .clicked()
+                {
+                    cmds.push(Command::ToggleCameras);
+                }
             }
             if self.supervisor()
                 && ui
@@ -1588,15 +1838,24 @@ impl MatThanApp {
         let clock = mt_core::time::format(mt_core::time::now_ms(), "%H:%M:%S %d/%m/%Y");
         for (tile, rect) in rects {
             let cam_idx = self.tile_camera(tile);
-            let resp = ui.interact(rect, ui.scope_id().with(("tile", tile)), Sense::click());
+            let resp = ui.interact(
+                rect,
+                ui.scope_id().with(("tile", tile)),
+                Sense::click_and_drag(),
+            );
             resp.widget_info(|| {
                 egui::WidgetInfo::labeled(egui::Role::Button, true, self.tile_label(tile))
             });
+            let zoom = self.zoom.get(&tile).copied();
             if resp.clicked() {
                 cmds.push(Command::Select(tile));
             }
             if resp.double_clicked() {
-                cmds.push(Command::ToggleMaximise(tile));
+                // Zoomed: back to the whole picture first; else maximise as always.
+                cmds.push(match zoom {
+                    Some(_) => Command::Zoom { tile, zoom: None },
+                    None => Command::ToggleMaximise(tile),
+                });
             }
             if let Some(cam) = resp.dnd_release_payload::<usize>() {
                 cmds.push(Command::Assign { tile, camera: *cam });
@@ -1631,13 +1890,19 @@ impl MatThanApp {
                         (Some(pl), Some(_)) => {
                             if let Some(frame) = pl.shared.latest() {
                                 let pic = fit_aspect(rect, frame.width, frame.height);
+                                // A drag draws the search region while the search panel is
+                                // open; otherwise it pans a zoomed picture.
+                                let drawing = self.region_search.open;
+                                zoom_input(ui, &resp, tile, pic, zoom, !drawing, cmds);
                                 painter.add(egui_wgpu::Callback::new_paint_callback(
                                     pic,
                                     VideoCallback {
                                         stream: pl.shared.clone(),
                                         frame,
+                                        crop: zoom.map(|z| (tile_view(tile), z.crop())),
                                     },
                                 ));
+                                zoom_badge(&painter, rect, zoom);
                                 self.region_ui(ui, &painter, pic, &cam.config.id.0, cmds);
                             }
                         }
@@ -1689,17 +1954,21 @@ impl MatThanApp {
                 }
                 Some(ci) => {
                     let cam = &self.cameras[ci];
-                    let (shown, want) = self.tile_streams(cam, big_tile(&rect));
+                    // A zoomed tile wants the main stream, so the enlarged picture is sharp.
+                    let (shown, want) = self.tile_streams(cam, big_tile(&rect) || zoom.is_some());
                     wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
                     if let Some(frame) = shown.latest() {
                         let pic = fit_aspect(rect, frame.width, frame.height);
+                        zoom_input(ui, &resp, tile, pic, zoom, true, cmds);
                         painter.add(egui_wgpu::Callback::new_paint_callback(
                             pic,
                             VideoCallback {
                                 stream: shown.clone(),
                                 frame,
+                                crop: zoom.map(|z| (tile_view(tile), z.crop())),
                             },
                         ));
+                        zoom_badge(&painter, rect, zoom);
                     }
                     self.tile_overlay_ui(&painter, rect, cam, shown, &clock, true);
                     if resp.hovered() {
@@ -2096,5 +2365,95 @@ fn state_color(s: &StreamState) -> Color32 {
 impl eframe::App for MatThanApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+    }
+}
+
+/// Wakes the UI when a camera's stream has a new picture, coalescing wake-ups from dozens of
+/// streams to at most ~60 repaints a second.
+fn wake_on_pictures(ctx: &egui::Context, cam: &CameraHandle) {
+    for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
+        let c = ctx.clone();
+        s.set_waker(Some(Arc::new(move || {
+            c.request_repaint_after(Duration::from_millis(16))
+        })));
+    }
+}
+
+/// Wheel over a tile's picture zooms around the pointer; a drag pans a zoomed picture
+/// (`may_pan`: the drag is not drawing a search region).
+fn zoom_input(
+    ui: &egui::Ui,
+    resp: &egui::Response,
+    tile: usize,
+    pic: Rect,
+    zoom: Option<Zoom>,
+    may_pan: bool,
+    cmds: &mut Vec<Command>,
+) {
+    if pic.width() < 1.0 || pic.height() < 1.0 {
+        return;
+    }
+    let at = |p: egui::Pos2| {
+        [
+            ((p.x - pic.min.x) / pic.width()).clamp(0.0, 1.0),
+            ((p.y - pic.min.y) / pic.height()).clamp(0.0, 1.0),
+        ]
+    };
+    if resp.hovered() {
+        // The wheel events themselves, not egui's smoothed scroll: one notch, one step.
+        let (wheel, pointer) = ui.input(|i| {
+            let wheel: f32 = i
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    egui::Event::MouseWheel { unit, delta, .. } => Some(match unit {
+                        egui::MouseWheelUnit::Point => delta.y,
+                        egui::MouseWheelUnit::Line => delta.y * 50.0,
+                        egui::MouseWheelUnit::Page => delta.y * pic.height(),
+                    }),
+                    _ => None,
+                })
+                .sum();
+            (wheel, i.pointer.hover_pos())
+        });
+        if let Some(p) = pointer.filter(|p| pic.contains(*p) && wheel != 0.0) {
+            // One wheel notch (≈ 50 points) zooms by about 1.25.
+            let factor = (wheel * 0.0045).exp();
+            cmds.push(Command::Zoom {
+                tile,
+                zoom: Zoom::around(zoom, at(p), factor),
+            });
+            return;
+        }
+    }
+    // A pan follows the pointer from where the press began (the view at that moment), so
+    // the few points egui waits before it calls a press a drag are not lost.
+    let start_id = resp.id.with("zoom-drag-start");
+    if let (Some(z), true) = (zoom, may_pan && resp.drag_started()) {
+        ui.data_mut(|d| d.insert_temp(start_id, z));
+    }
+    if may_pan && resp.dragged() {
+        let start = ui.data(|d| d.get_temp::<Zoom>(start_id));
+        let (origin, now) = ui.input(|i| (i.pointer.press_origin(), i.pointer.interact_pos()));
+        if let (Some(z), Some(o), Some(p)) = (start, origin, now) {
+            let d = p - o;
+            cmds.push(Command::Zoom {
+                tile,
+                zoom: Some(z.pan([d.x / pic.width(), d.y / pic.height()])),
+            });
+        }
+    }
+}
+
+/// "×2.5" in the top-right corner of a zoomed tile, below its title.
+fn zoom_badge(painter: &egui::Painter, rect: Rect, zoom: Option<Zoom>) {
+    if let Some(z) = zoom {
+        painter.text(
+            rect.right_top() + egui::vec2(-6.0, 24.0),
+            Align2::RIGHT_TOP,
+            format!("×{:.1}", z.scale),
+            FontId::proportional(13.0),
+            Color32::from_rgb(250, 200, 40),
+        );
     }
 }

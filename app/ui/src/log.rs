@@ -160,6 +160,14 @@ fn time_field_ui(ui: &mut egui::Ui, tr: &Tr, text: &mut String) -> Option<i64> {
 
 /// Converts a decoded picture to PNG (BT.601/709, limited/full range) on the store thread.
 pub fn snapshot_png(f: &DecodedFrame) -> Vec<u8> {
+    let img = rgb_image(f);
+    let mut out = std::io::Cursor::new(Vec::new());
+    let _ = img.write_to(&mut out, image::ImageFormat::Png);
+    out.into_inner()
+}
+
+/// A decoded picture as RGB (BT.601/709, limited/full range), on the CPU.
+pub fn rgb_image(f: &DecodedFrame) -> image::RgbImage {
     let (kr, kb) = match f.matrix {
         mt_capture::ColorMatrix::Bt601 => (0.299f32, 0.114f32),
         mt_capture::ColorMatrix::Bt709 => (0.2126, 0.0722),
@@ -186,9 +194,7 @@ pub fn snapshot_png(f: &DecodedFrame) -> Vec<u8> {
             b.clamp(0.0, 255.0) as u8,
         ]);
     }
-    let mut out = std::io::Cursor::new(Vec::new());
-    let _ = img.write_to(&mut out, image::ImageFormat::Png);
-    out.into_inner()
+    img
 }
 
 /// A combo box of the active incident types, in the UI's language.

@@ -1193,6 +1193,7 @@ impl MapUi {
                             VideoCallback {
                                 stream: stream.clone(),
                                 frame,
+                                crop: None,
                             },
                         ));
                     }
@@ -1268,6 +1269,7 @@ impl MapUi {
                         VideoCallback {
                             stream: stream.clone().expect("has a frame"),
                             frame,
+                            crop: None,
                         },
                     ));
                 }

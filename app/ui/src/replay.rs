@@ -843,6 +843,7 @@ impl Replay {
                     mt_render::VideoCallback {
                         stream: c.player.shared.clone(),
                         frame,
+                        crop: None,
                     },
                 ));
             }
