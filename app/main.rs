@@ -998,6 +998,7 @@ fn run_window(
     // The app owns the capture runtime from here: cameras added in the app start on it.
     let capture = std::sync::Arc::new(capture);
     let camera_file = file.path.clone();
+    let camera_text = file.text.clone();
     let mut errors: Vec<String> = file.errors.iter().map(ToString::to_string).collect();
     if let Some(d) = db_path.parent() {
         let _ = std::fs::create_dir_all(d);
@@ -1089,7 +1090,9 @@ fn run_window(
                 Some(l) => app.with_log(l),
                 None => app,
             };
-            let mut app = app.with_map(map).with_camera_admin(capture, camera_file);
+            let mut app =
+                app.with_map(map)
+                    .with_camera_admin(capture, camera_file, Some(camera_text));
             app.recorder = recorder;
             Ok(Box::new(app))
         }),

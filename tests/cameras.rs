@@ -157,7 +157,7 @@ fn an_edit_keeps_comments_and_order_and_a_hand_edit_in_between_is_not_overwritte
     let mut ed = CameraFileEdit::open(&path).unwrap();
     ed.upsert(Some("xd-001"), &cam).unwrap();
     let cams = ed.save().unwrap();
-    assert_eq!(cams.len(), 2);
+    assert_eq!(cams.cameras.len(), 2);
     let text = std::fs::read_to_string(&path).unwrap();
     for kept in [
         "# Camera của phường Xuân Đỉnh — do cán bộ Lan sửa tay.",
@@ -179,20 +179,27 @@ fn an_edit_keeps_comments_and_order_and_a_hand_edit_in_between_is_not_overwritte
     assert_eq!(again.cameras[0].heading_deg, 135.0);
     assert_eq!(again.cameras[1], file.cameras[1]);
 
-    // Someone edits the file by hand while the form is open: the save refuses.
-    let mut ed = CameraFileEdit::open(&path).unwrap();
+    // Someone edits the file by hand after the app read it (the app opens the file expecting
+    // the text its cameras came from): refused before anything is written.
     let hand = text.replace("Trường THCS", "Trường THCS Xuân Đỉnh");
     std::fs::write(&path, &hand).unwrap();
-    ed.remove("xd-002").unwrap();
-    match ed.save() {
+    match CameraFileEdit::open_expecting(&path, Some(text.as_bytes())) {
         Err(EditError::ChangedOnDisk { file }) => assert!(file.contains("cameras.toml")),
-        other => panic!("expected ChangedOnDisk, got {other:?}"),
+        Err(e) => panic!("expected ChangedOnDisk, got {e:?}"),
+        Ok(_) => panic!("expected ChangedOnDisk, the file was opened"),
     }
+    // And between opening and saving.
+    let mut ed = CameraFileEdit::open(&path).unwrap();
+    let hand2 = hand.replace("Trường THCS Xuân Đỉnh", "Trường THCS Xuân Đỉnh (cổng sau)");
+    std::fs::write(&path, &hand2).unwrap();
+    ed.remove("xd-002").unwrap();
+    assert!(matches!(ed.save(), Err(EditError::ChangedOnDisk { .. })));
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
-        hand,
+        hand2,
         "the hand edit stays"
     );
+    let hand = hand2;
 
     // A second camera with an existing id would not load: refused, file untouched.
     let mut ed = CameraFileEdit::open(&path).unwrap();
@@ -260,7 +267,7 @@ fn the_form_names_every_bad_field() {
 fn wait_label(h: &mut Harness<'static, MatThanApp>, text: &str) -> bool {
     wait_for(Duration::from_secs(10), || {
         h.run_steps(1);
-        h.query_by_label_contains(text).map(|_| ())
+        h.query_all_by_label_contains(text).next().map(|_| ())
     })
     .is_some()
 }
@@ -335,7 +342,7 @@ fn a_supervisor_adds_a_camera_from_a_template_tests_it_saves_it_and_removes_it_w
     let mut app = MatThanApp::new(&egui::Context::default(), handles, state, None, vec![])
         .with_log(log)
         .with_map(map)
-        .with_camera_admin(capture.clone(), cam_file.clone());
+        .with_camera_admin(capture.clone(), cam_file.clone(), Some(file.text.clone()));
     app.recorder = Some(rec);
     let mut h = crate::ui::video_harness(app);
     crate::ui::sign_in(&mut h, "gs01", "135790");
@@ -361,13 +368,36 @@ fn a_supervisor_adds_a_camera_from_a_template_tests_it_saves_it_and_removes_it_w
         "Địa chỉ IP / tên máy",
         "127.0.0.1",
     );
+    // A port that is not a port is named beside its field.
+    replace_text(&mut h, "Cổng RTSP", "85a");
+    h.run_steps(1);
+    if h.query_by_label_contains("cổng không hợp lệ (85a)")
+        .is_none()
+    {
+        let _ = h.render().map(|i| i.save("/tmp/cam-port.png"));
+    }
+    assert!(h
+        .query_by_label_contains("cổng không hợp lệ (85a)")
+        .is_some());
     replace_text(&mut h, "Cổng RTSP", &sim.port.to_string());
+    h.run_steps(1);
+    if h.query_by_label_contains("cổng không hợp lệ").is_some() {
+        let _ = h.render().map(|i| i.save("/tmp/cam-port.png"));
+    }
+    assert!(h.query_by_label_contains("cổng không hợp lệ").is_none());
+    // A path the relay does not have: the test says 404, in the wall's words.
     crate::ui::type_into(
         &mut h,
         egui::Role::TextInput,
         "Đường dẫn trên relay",
-        "xd-100",
+        "khong-co",
     );
+    h.get_by_label("Kiểm tra kết nối").click();
+    assert!(
+        wait_label(&mut h, "lỗi: 404 không có luồng này"),
+        "the 404 is told"
+    );
+    replace_text(&mut h, "Đường dẫn trên relay", "xd-100");
     crate::ui::type_into(&mut h, egui::Role::TextInput, "Tên đăng nhập", "admin");
     crate::ui::type_into(&mut h, egui::Role::PasswordInput, "Mật khẩu", secret);
     // The template's URL, shown with the password masked.
@@ -472,6 +502,50 @@ fn a_supervisor_adds_a_camera_from_a_template_tests_it_saves_it_and_removes_it_w
     assert!(recording.is_some(), "a recording folder with a segment");
     std::thread::sleep(Duration::from_secs(2));
 
+    // Edit it: a new name; the file and the registry follow, its streams restart on the same
+    // tile (a new recording run), the other camera is not touched.
+    h.get_by_label("Quản lý camera").click();
+    h.run_steps(3);
+    h.get_by_label("Sửa xd-100").click();
+    h.run_steps(3);
+    replace_text(&mut h, "Tên camera", "Cổng chợ Xuân Đỉnh (cổng B)");
+    h.get_by_label("Lưu camera").click();
+    assert!(wait_label(&mut h, "Đã lưu camera xd-100"));
+    let loaded = load_cameras(&cam_file).unwrap();
+    let c = loaded.cameras.iter().find(|c| c.id.0 == "xd-100").unwrap();
+    assert_eq!(c.name, "Cổng chợ Xuân Đỉnh (cổng B)");
+    assert_eq!(
+        c.credentials.as_ref().unwrap().password.expose(),
+        secret,
+        "kept"
+    );
+    assert!(std::fs::read_to_string(&cam_file)
+        .unwrap()
+        .contains("# Camera của phường — giữ nguyên dòng này."));
+    assert_eq!(
+        mt_store::Db::open(&db)
+            .unwrap()
+            .site("xd-100")
+            .unwrap()
+            .unwrap()
+            .name,
+        "Cổng chợ Xuân Đỉnh (cổng B)"
+    );
+    assert_eq!(h.state().state.tiles[1].as_deref(), Some("xd-100"));
+    h.get_by_label("Close window").click();
+    h.run_steps(2);
+    let again = wait_for(Duration::from_secs(20), || {
+        h.run_steps(2);
+        let tile = h.get_by_label("Ô 2").rect();
+        let m = mounts_in(&mut h, Some(tile));
+        (m.iter().any(|m| m == "/xd-100_sub") || m.iter().any(|m| m == "/xd-100")).then_some(())
+    });
+    assert!(
+        again.is_some(),
+        "the edited camera's picture is on its tile again"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+
     // Remove it: its streams stop, its recording is finished and kept, xd-001 goes on.
     h.get_by_label("Quản lý camera").click();
     h.run_steps(3);
@@ -523,15 +597,44 @@ fn a_supervisor_adds_a_camera_from_a_template_tests_it_saves_it_and_removes_it_w
         .recorder
         .as_ref()
         .is_some_and(|r| r.records("xd-001") && !r.records("xd-100")));
-    // The registry keeps the removed camera's entry; the log has add and remove, verified.
+    // The registry keeps the removed camera's entry; the log has add, edit and remove, verified.
     let d = mt_store::Db::open(&db).unwrap();
     assert!(d.site("xd-100").unwrap().is_some());
     assert!(d.verify_audit().unwrap().problems.is_empty());
+    drop(d);
+    // Two runs of the removed camera, both finished: before the edit and after it.
+    assert!(
+        finished_segments(&rec_dir, "xd-100").len() >= 2,
+        "{:?}",
+        finished_segments(&rec_dir, "xd-100")
+    );
+
+    // Someone edits the file by hand while the app runs: the next save from the app is
+    // refused and the hand edit stays.
+    let hand = std::fs::read_to_string(&cam_file).unwrap() + "\n# Sửa tay lúc 23:00 — đừng xoá.\n";
+    std::fs::write(&cam_file, &hand).unwrap();
+    h.get_by_label("Sửa xd-001").click();
+    h.run_steps(3);
+    replace_text(&mut h, "Tên camera", "Ngã tư (đổi tên)");
+    h.get_by_label("Lưu camera").click();
+    assert!(
+        wait_label(&mut h, "đã bị sửa bên ngoài ứng dụng"),
+        "the refusal is told"
+    );
+    assert_eq!(std::fs::read_to_string(&cam_file).unwrap(), hand);
+    assert_eq!(
+        h.state().cameras[0].config.name,
+        "Ngã tư",
+        "nothing applied"
+    );
 }
 
 /// Every QR code readable in `area` of the rendered window, scaled up twice first (a tile's
 /// code has modules of 2–3 pixels): (mount, left edge and width on screen in points).
-fn codes_in(h: &mut Harness<'static, MatThanApp>, area: egui::Rect) -> Vec<(String, f32, f32)> {
+pub(crate) fn codes_in(
+    h: &mut Harness<'static, MatThanApp>,
+    area: egui::Rect,
+) -> Vec<(String, f32, f32)> {
     let img = h.render().expect("wgpu render");
     let luma = image::DynamicImage::ImageRgba8(img).to_luma8();
     let luma = image::imageops::crop_imm(
@@ -542,26 +645,34 @@ fn codes_in(h: &mut Harness<'static, MatThanApp>, area: egui::Rect) -> Vec<(Stri
         area.height() as u32,
     )
     .to_image();
-    let luma = image::imageops::resize(
-        &luma,
-        luma.width() * 2,
-        luma.height() * 2,
-        image::imageops::FilterType::Nearest,
-    );
-    let (w, hh) = (luma.width() as usize, luma.height() as usize);
-    let mut p = rqrr::PreparedImage::prepare_from_greyscale(w, hh, |x, y| {
-        luma.get_pixel(x as u32, y as u32)[0]
-    });
-    p.detect_grids()
-        .into_iter()
-        .filter_map(|g| {
-            let xs: Vec<f32> = g.bounds.iter().map(|b| b.x as f32 / 2.0).collect();
-            let lo = xs.iter().cloned().fold(f32::INFINITY, f32::min);
-            let hi = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let (_, text) = g.decode().ok()?;
-            Some((parse_stamp(&text)?.mount, area.min.x + lo, hi - lo))
-        })
-        .collect()
+    // As rendered, then scaled up twice (a small tile's code has modules of 2–3 pixels).
+    for scale in [1u32, 2] {
+        let img = image::imageops::resize(
+            &luma,
+            luma.width() * scale,
+            luma.height() * scale,
+            image::imageops::FilterType::Nearest,
+        );
+        let (w, hh) = (img.width() as usize, img.height() as usize);
+        let mut p = rqrr::PreparedImage::prepare_from_greyscale(w, hh, |x, y| {
+            img.get_pixel(x as u32, y as u32)[0]
+        });
+        let found: Vec<(String, f32, f32)> = p
+            .detect_grids()
+            .into_iter()
+            .filter_map(|g| {
+                let xs: Vec<f32> = g.bounds.iter().map(|b| b.x as f32 / scale as f32).collect();
+                let lo = xs.iter().cloned().fold(f32::INFINITY, f32::min);
+                let hi = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let (_, text) = g.decode().ok()?;
+                Some((parse_stamp(&text)?.mount, area.min.x + lo, hi - lo))
+            })
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
 }
 
 /// Two clicks 50 ms apart (the harness's default step is 250 ms, near egui's 300 ms
@@ -838,7 +949,8 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
         school.phone, "024 3838 0000",
         "what only the registry had is kept"
     );
-    assert_eq!(school.sharing, mt_core::Sharing::OnRequest);
+    // It was shared (live) already: "đã lắp" does not take that back.
+    assert_eq!(school.sharing, mt_core::Sharing::Live);
     let shared = sites
         .iter()
         .find(|s| s.address == "Ngõ 68, Xuân Đỉnh")
@@ -859,6 +971,38 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("0 imported, 3 merged, 6 rejected"), "{out}");
     assert_eq!(mt_store::Db::open(&db).unwrap().sites().unwrap().len(), 3);
+    // A later sheet without a status column, and one that says the shared camera is only
+    // "installed": neither takes back what the registry knows (shared, live).
+    for (name, text) in [
+        (
+            "khong-trang-thai.csv",
+            "Địa chỉ;Vĩ độ;Kinh độ\n\"Ngõ 68, Xuân Đỉnh\";21,0701;105,7866\n",
+        ),
+        (
+            "da-lap.csv",
+            "Địa chỉ;Vĩ độ;Kinh độ;Trạng thái\n\"Ngõ 68, Xuân Đỉnh\";21,0701;105,7866;đã lắp\n",
+        ),
+    ] {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        let (rc, out) = survey_cli(&f, &db, "gs01");
+        assert_eq!(rc, 0, "{out}");
+        assert!(
+            out.contains("0 imported, 1 merged, 0 rejected"),
+            "{name}: {out}"
+        );
+        let d = mt_store::Db::open(&db).unwrap();
+        let s = d
+            .sites()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.address == "Ngõ 68, Xuân Đỉnh")
+            .unwrap();
+        assert!(
+            !s.planned && s.sharing == mt_core::Sharing::Live,
+            "{name}: {s:?}"
+        );
+    }
 
     // The same rows as an Excel sheet (written by openpyxl), into a fresh log.
     let xlsx = dir.path().join("khao-sat.xlsx");

@@ -3,6 +3,7 @@
 //! wgpu on lavapipe, real files.
 
 mod util;
+mod views;
 
 mod cameras;
 mod config;

@@ -488,3 +488,24 @@ survey-err-status = status “{ $value }”: expected planned / installed / shar
 survey-err-id = id “{ $value }”: only letters without diacritics, digits, - _ .
 survey-err-duplicate = the same position as line { $line } ({ $id })
 survey-err-invalid = { $detail }
+
+## Saved views and camera tours
+views-button = Views
+views-button-hint = Saved views (layout and the camera on each tile) and camera tours
+views-title = Views and tours
+views-saved = Saved views
+views-none = No saved view yet.
+views-apply = Open “{ $name }”
+views-delete = Delete “{ $name }”
+views-name = View name
+views-save = Save the current layout
+tour-title = Camera tour
+tour-explain = Tile { $tile } (the selected one) shows the cameras ticked below in turn.
+tour-every = Each camera (seconds)
+tour-start = Start the tour
+tour-stop = Stop the tour
+tour-running = Touring on tile { $tile }: { $count } cameras, { $secs } seconds each
+tour-bad-secs = The seconds must be a whole number of at least { $min }
+gap-camera-changed = the camera was removed or its settings changed in the app
+cam-changed-on-disk = Not saved: the camera file { $file } was changed outside the app since Mắt Thần read it. That change is not overwritten; restart Mắt Thần to load the file, then edit again.
+cam-err-host-field = only the IP address or host name, without port or path (found “{ $detail }”)

@@ -488,3 +488,24 @@ survey-err-status = trạng thái “{ $value }”: cần dự kiến / đã l�
 survey-err-id = mã “{ $value }”: chỉ dùng chữ không dấu, số, - _ .
 survey-err-duplicate = trùng vị trí với dòng { $line } ({ $id })
 survey-err-invalid = { $detail }
+
+## Saved views and camera tours
+views-button = Góc nhìn
+views-button-hint = Góc nhìn đã lưu (bố cục và camera trên từng ô) và vòng tuần tra camera
+views-title = Góc nhìn và tuần tra
+views-saved = Góc nhìn đã lưu
+views-none = Chưa có góc nhìn nào.
+views-apply = Mở “{ $name }”
+views-delete = Xoá “{ $name }”
+views-name = Tên góc nhìn
+views-save = Lưu bố cục hiện tại
+tour-title = Vòng tuần tra
+tour-explain = Ô { $tile } (ô đang chọn) lần lượt hiện các camera được chọn dưới đây.
+tour-every = Mỗi camera (giây)
+tour-start = Bắt đầu tuần tra
+tour-stop = Dừng tuần tra
+tour-running = Đang tuần tra trên ô { $tile }: { $count } camera, mỗi camera { $secs } giây
+tour-bad-secs = Số giây phải là số nguyên từ { $min } trở lên
+gap-camera-changed = camera bị gỡ hoặc đổi cấu hình trong ứng dụng
+cam-changed-on-disk = Chưa lưu: tệp camera { $file } đã bị sửa bên ngoài ứng dụng từ khi Mắt Thần mở nó. Không ghi đè lên thay đổi đó; hãy khởi động lại Mắt Thần để nạp tệp mới rồi sửa lại.
+cam-err-host-field = chỉ ghi địa chỉ IP hoặc tên máy, không ghi cổng hay đường dẫn (có “{ $detail }”)

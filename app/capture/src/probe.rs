@@ -105,11 +105,21 @@ pub async fn probe(
         reason,
         detail: scrub(&detail, secret.as_ref()),
     };
-    match tokio::time::timeout(limits.total, look(url, credentials, transport, limits)).await {
+    let playing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let look = look(url, credentials, transport, limits, playing.clone());
+    match tokio::time::timeout(limits.total, look).await {
+        // Connected and playing, but no keyframe in time (a long GOP, a stalled camera).
+        Err(_) if playing.load(std::sync::atomic::Ordering::SeqCst) => Err(fail(
+            LossReason::Stalled,
+            format!(
+                "connected, but no keyframe within {} s",
+                limits.total.as_secs_f32().round() as u32
+            ),
+        )),
         Err(_) => Err(fail(
             LossReason::Unreachable,
             format!(
-                "no picture within {} s",
+                "no answer within {} s",
                 limits.total.as_secs_f32().round() as u32
             ),
         )),
@@ -149,6 +159,7 @@ async fn look(
     credentials: Option<Credentials>,
     transport: Transport,
     limits: ProbeLimits,
+    playing: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<ProbeReport, Failure> {
     let t0 = Instant::now();
     let creds = credentials.map(|c| retina::client::Credentials {
@@ -199,15 +210,14 @@ async fn look(
     step("SETUP", limits.request, session.setup(idx, setup)).await?;
     let play =
         PlayOptions::default().initial_seq(retina::client::InitialSequenceNumberPolicy::Ignore);
-    let playing = step("PLAY", limits.request, session.play(play)).await?;
-    let mut demuxed = playing.demuxed().map_err(|e| retina_failure(&e))?;
+    let session = step("PLAY", limits.request, session.play(play)).await?;
+    playing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut demuxed = session.demuxed().map_err(|e| retina_failure(&e))?;
 
     let mut dims = (0u32, 0u32);
     let mut times: Vec<f64> = Vec::new();
-    let mut still = None;
-    let mut still_error = None;
+    let mut key: Option<Vec<u8>> = None;
     let mut measuring_since: Option<Instant> = None;
-    let mut decoder: Option<Decoder> = None;
     loop {
         if let Some(s) = measuring_since {
             if s.elapsed() >= limits.measure || times.len() as u32 >= limits.max_frames {
@@ -236,27 +246,8 @@ async fn look(
         }
         measuring_since.get_or_insert_with(Instant::now);
         times.push(vf.timestamp().elapsed_secs());
-        if rap && still.is_none() && still_error.is_none() {
-            let data = vf.into_data();
-            let dec = match &mut decoder {
-                Some(d) => d,
-                None => match Decoder::new(codec) {
-                    Ok(d) => decoder.insert(d),
-                    Err(e) => {
-                        still_error = Some(e.to_string());
-                        continue;
-                    }
-                },
-            };
-            let mut got = None;
-            let r = dec
-                .decode(&data, 0, Instant::now(), |f| got = Some(f))
-                .and_then(|()| dec.drain_now(0, Instant::now(), |f| got = Some(f)));
-            match (r, got) {
-                (_, Some(f)) => still = Some(f),
-                (Err(e), None) => still_error = Some(e.to_string()),
-                (Ok(()), None) => still_error = Some("the keyframe gave no picture".into()),
-            }
+        if rap && key.is_none() {
+            key = Some(vf.into_data());
         }
     }
     if times.is_empty() {
@@ -265,6 +256,13 @@ async fn look(
             "connected, but no keyframe arrived".into(),
         ));
     }
+    // Decoding is CPU work: on a blocking thread, not on the runtime the cameras share.
+    let (still, still_error) = match key {
+        None => (None, Some("no keyframe".to_owned())),
+        Some(data) => tokio::task::spawn_blocking(move || decode_still(codec, &data))
+            .await
+            .unwrap_or_else(|e| (None, Some(format!("decoder thread failed: {e}")))),
+    };
     if dims == (0, 0) {
         if let Some(f) = &still {
             dims = (f.width, f.height);
@@ -281,6 +279,23 @@ async fn look(
         still_error,
         took: t0.elapsed(),
     })
+}
+
+/// Decodes one keyframe (Annex B with its parameter sets) into a still, or says why not.
+fn decode_still(codec: Codec, data: &[u8]) -> (Option<Arc<DecodedFrame>>, Option<String>) {
+    let mut dec = match Decoder::new(codec) {
+        Ok(d) => d,
+        Err(e) => return (None, Some(e.to_string())),
+    };
+    let mut got = None;
+    let r = dec
+        .decode(data, 0, Instant::now(), |f| got = Some(f))
+        .and_then(|()| dec.drain_now(0, Instant::now(), |f| got = Some(f)));
+    match (r, got) {
+        (_, Some(f)) => (Some(f), None),
+        (Err(e), None) => (None, Some(e.to_string())),
+        (Ok(()), None) => (None, Some("the keyframe gave no picture".into())),
+    }
 }
 
 /// Frames per second from the presentation times of the frames received (any order: with

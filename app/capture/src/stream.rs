@@ -109,7 +109,10 @@ impl Capture {
             .map(|_| StreamShared::new(format!("{}/sub", config.id), StreamKind::Sub));
         let on_demand_main = sub.is_some();
         let stop = Arc::new(watch::channel(false).0);
-        self.stops.lock().push(stop.clone());
+        let mut stops = self.stops.lock();
+        stops.retain(|s| !*s.borrow()); // cameras stopped since
+        stops.push(stop.clone());
+        drop(stops);
         self.spawn_stream(
             config.clone(),
             config.main_url.clone(),

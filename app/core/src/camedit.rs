@@ -229,7 +229,13 @@ pub fn check_url(raw: &str) -> Result<url::Url, (&'static str, String)> {
     if u.port() == Some(0) {
         return Err(("cam-err-port", "0".into()));
     }
-    if !u.username().is_empty() || u.password().is_some() {
+    let secret_in_query = u.query_pairs().any(|(k, _)| {
+        matches!(
+            k.to_ascii_lowercase().as_str(),
+            "password" | "pwd" | "pass" | "passwd"
+        )
+    });
+    if !u.username().is_empty() || u.password().is_some() || secret_in_query {
         return Err(("cam-err-userinfo", String::new()));
     }
     Ok(u)
@@ -310,9 +316,20 @@ pub fn shown_url(url: &str, creds: Option<&Credentials>) -> String {
         (Ok(mut u), Some(c)) => {
             let _ = u.set_username(&c.username);
             let _ = u.set_password((!c.password.expose().is_empty()).then_some("••••"));
+            // Query passwords too (`redact_url` would hide the user name as well).
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| match k.to_ascii_lowercase().as_str() {
+                    "password" | "pwd" | "pass" | "passwd" => (k.into_owned(), "••••".into()),
+                    _ => (k.into_owned(), v.into_owned()),
+                })
+                .collect();
+            if !pairs.is_empty() {
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string().replace("%E2%80%A2", "•")
         }
-        (Ok(u), None) => u.to_string(),
+        (Ok(_), None) => crate::redact_url(url.trim()),
         (Err(_), _) => crate::redact_url(url),
     }
 }
@@ -333,6 +350,17 @@ pub enum EditError {
     WouldNotLoad { file: String, message: String },
 }
 
+/// A save that went through.
+#[derive(Debug)]
+pub struct Saved {
+    /// The cameras the new file holds.
+    pub cameras: Vec<CameraConfig>,
+    /// The file as written.
+    pub text: String,
+    /// Written, with this reservation (the folder's fsync failed).
+    pub warning: Option<String>,
+}
+
 /// The camera file opened for an edit.
 pub struct CameraFileEdit {
     path: PathBuf,
@@ -344,9 +372,29 @@ pub struct CameraFileEdit {
 impl CameraFileEdit {
     /// Opens `path` for an edit; a file that does not exist yet is an empty camera file.
     pub fn open(path: &Path) -> Result<Self, EditError> {
+        Self::open_expecting(path, None)
+    }
+
+    /// As [`open`](Self::open), refusing a file whose bytes are not `expected` (what the
+    /// caller's cameras were loaded from): a hand edit since then would be overwritten by
+    /// values the officer never saw.
+    pub fn open_expecting(path: &Path, expected: Option<&[u8]>) -> Result<Self, EditError> {
         let file = path.display().to_string();
         let opened = read_if_there(path)?;
-        let text = String::from_utf8_lossy(opened.as_deref().unwrap_or_default()).into_owned();
+        if let Some(want) = expected {
+            if opened.as_deref().unwrap_or_default() != want {
+                return Err(EditError::ChangedOnDisk { file });
+            }
+        }
+        let text = match std::str::from_utf8(opened.as_deref().unwrap_or_default()) {
+            Ok(t) => t.to_owned(),
+            Err(e) => {
+                return Err(EditError::Syntax {
+                    file,
+                    message: format!("not UTF-8 text ({e}); nothing was written"),
+                })
+            }
+        };
         let doc = text.parse::<DocumentMut>().map_err(|e| EditError::Syntax {
             file,
             message: e.message().trim().to_owned(),
@@ -421,8 +469,8 @@ impl CameraFileEdit {
     }
 
     /// Writes the edited file atomically, unless it changed on disk since it was opened or
-    /// the new text would not load. Returns the cameras the new file holds.
-    pub fn save(&self) -> Result<Vec<CameraConfig>, EditError> {
+    /// the new text would not load.
+    pub fn save(&self) -> Result<Saved, EditError> {
         let file = self.file();
         let now = read_if_there(&self.path)?;
         if now != self.opened {
@@ -440,19 +488,49 @@ impl CameraFileEdit {
             .as_deref()
             .map(|b| parse_cameras(&file, &String::from_utf8_lossy(b)))
             .and_then(Result::ok)
-            .map(|f| f.errors.len())
-            .unwrap_or(0);
-        if parsed.errors.len() > before {
+            .map(|f| f.errors)
+            .unwrap_or_default();
+        if parsed.errors.len() > before.len() {
+            // The error the edit brought (by its message without the line, which may move).
+            let strip = |e: &crate::ConfigError| match e {
+                crate::ConfigError::Field {
+                    index,
+                    id,
+                    field,
+                    message,
+                    ..
+                } => {
+                    format!("{index}{id}{field}{message}")
+                }
+                other => other.to_string(),
+            };
+            let old: Vec<String> = before.iter().map(strip).collect();
+            let new = parsed
+                .errors
+                .iter()
+                .find(|e| !old.contains(&strip(e)))
+                .unwrap_or(&parsed.errors[parsed.errors.len() - 1]);
             return Err(EditError::WouldNotLoad {
                 file,
-                message: parsed.errors[parsed.errors.len() - 1].to_string(),
+                message: new.to_string(),
             });
         }
-        write_atomically(&self.path, text.as_bytes()).map_err(|e| EditError::Write {
-            file: self.file(),
-            message: e.to_string(),
-        })?;
-        Ok(parsed.cameras)
+        let warning = write_atomically(&self.path, text.as_bytes())
+            .map_err(|e| EditError::Write {
+                file: self.file(),
+                message: e.to_string(),
+            })?
+            .map(|e| {
+                format!(
+                    "{}: written, but its folder could not be synced: {e}",
+                    self.file()
+                )
+            });
+        Ok(Saved {
+            cameras: parsed.cameras,
+            text,
+            warning,
+        })
     }
 }
 
@@ -536,8 +614,8 @@ fn fill(t: &mut Table, c: &CameraConfig) {
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part:
 /// a temporary file in the same directory, fsync, rename, fsync of the directory. The new
 /// file gets the old one's permissions (a camera file with passwords is often 0600), else
-/// 0600.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// 0600. `Ok(Some(e))`: written, but the directory could not be fsynced.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<Option<std::io::Error>> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path
@@ -566,7 +644,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    std::fs::File::open(dir)?.sync_all()
+    // The new file is in place: a failed directory fsync is a weaker guarantee after a power
+    // cut, not a failed save; the caller is told and goes on to record the change.
+    Ok(std::fs::File::open(dir).and_then(|d| d.sync_all()).err())
 }
 
 #[cfg(test)]

@@ -120,6 +120,8 @@ impl ConfigError {
 #[derive(Debug, Default)]
 pub struct CameraFile {
     pub path: PathBuf,
+    /// The file as read (the camera window refuses to save over a file that changed since).
+    pub text: String,
     pub cameras: Vec<CameraConfig>,
     pub errors: Vec<ConfigError>,
 }
@@ -133,6 +135,7 @@ pub fn load_cameras(path: &Path) -> Result<CameraFile, ConfigError> {
     })?;
     let mut parsed = parse_cameras(&file, &text)?;
     parsed.path = path.to_owned();
+    parsed.text = text;
     Ok(parsed)
 }
 

@@ -137,10 +137,12 @@ pub enum GapReason {
     ClockStep,
     /// Nothing recorded here (before the first recording, or deleted by retention).
     NotRecorded,
+    /// The camera was removed in the app, or its settings changed (a new run follows then).
+    CameraChanged,
 }
 
 impl GapReason {
-    pub const ALL: [GapReason; 11] = [
+    pub const ALL: [GapReason; 12] = [
         GapReason::CameraLost,
         GapReason::Stalled,
         GapReason::PacketLoss,
@@ -152,6 +154,7 @@ impl GapReason {
         GapReason::NewParameters,
         GapReason::ClockStep,
         GapReason::NotRecorded,
+        GapReason::CameraChanged,
     ];
     pub fn key(self) -> &'static str {
         match self {
@@ -166,6 +169,7 @@ impl GapReason {
             GapReason::NewParameters => "new-parameters",
             GapReason::ClockStep => "clock-step",
             GapReason::NotRecorded => "not-recorded",
+            GapReason::CameraChanged => "camera-changed",
         }
     }
     pub fn parse(key: &str) -> Option<Self> {

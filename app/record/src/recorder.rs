@@ -112,6 +112,8 @@ pub struct Recorder {
     index: Arc<Mutex<Index>>,
     status: Arc<Mutex<RecStatus>>,
     streams: Vec<Arc<StreamShared>>,
+    /// Per stream (same order): the flag that tells its thread it was removed.
+    removed: Vec<Arc<std::sync::atomic::AtomicBool>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -186,6 +188,7 @@ impl Recorder {
                 index: Arc::new(Mutex::new(index)),
                 status: Default::default(),
                 streams: Vec::new(),
+                removed: Vec::new(),
                 threads: Vec::new(),
             },
             rep,
@@ -207,6 +210,7 @@ impl Recorder {
     /// Records `stream` as camera `camera_id` from now on.
     pub fn add(&mut self, camera_id: &str, stream: &Arc<StreamShared>) -> Result<()> {
         let (tx, rx) = sync_channel::<RecMsg>(256);
+        let removed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let cam_dir = self.cfg.dir.join(crate::recorder_safe(camera_id));
         std::fs::create_dir_all(&cam_dir).map_err(|e| RecError::io(&cam_dir, e))?;
         let w = CameraRecorder {
@@ -218,6 +222,7 @@ impl Recorder {
             status: self.status.clone(),
             stream: stream.clone(),
             motion: Default::default(),
+            removed: removed.clone(),
         };
         self.status
             .lock()
@@ -229,6 +234,7 @@ impl Recorder {
             .map_err(|e| RecError::Invalid(format!("cannot start a recording thread: {e}")))?;
         stream.set_recorder(Some(tx));
         self.streams.push(stream.clone());
+        self.removed.push(removed);
         self.threads.push(h);
         Ok(())
     }
@@ -246,6 +252,9 @@ impl Recorder {
             return false;
         };
         let s = self.streams.remove(i);
+        self.removed
+            .remove(i)
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         s.set_recorder(None);
         self.status.lock().cameras.remove(camera_id);
         true
@@ -266,6 +275,7 @@ impl Recorder {
         for s in self.streams.drain(..) {
             s.set_recorder(None);
         }
+        self.removed.clear();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -293,6 +303,9 @@ struct CameraRecorder {
     stream: Arc<StreamShared>,
     /// The motion index of the footage being recorded (owned by this thread).
     motion: std::cell::RefCell<crate::motion::Tracker>,
+    /// Set by [`Recorder::remove`]: the run ends as `camera-changed`, and this thread no
+    /// longer writes the camera's status (a new recorder of the same id may own it).
+    removed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How a segment ends: rotation inside a run, or the end of the run and why.
@@ -464,12 +477,15 @@ impl CameraRecorder {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.end_run(
-                        &mut cur,
-                        &mut run,
-                        GapReason::AppNotRunning,
-                        "recording stopped",
-                    );
+                    let (reason, detail) = if self.is_removed() {
+                        (
+                            GapReason::CameraChanged,
+                            "camera removed or changed in the app",
+                        )
+                    } else {
+                        (GapReason::AppNotRunning, "recording stopped")
+                    };
+                    self.end_run(&mut cur, &mut run, reason, detail);
                     return;
                 }
             }
@@ -488,7 +504,14 @@ impl CameraRecorder {
         }
     }
 
+    fn is_removed(&self) -> bool {
+        self.removed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn with_cam(&self, f: impl FnOnce(&mut CameraRec)) {
+        if self.is_removed() {
+            return;
+        }
         let mut st = self.status.lock();
         f(st.cameras.entry(self.camera.clone()).or_default());
     }

@@ -11,7 +11,7 @@ use mt_core::camedit::CameraFileEdit;
 use mt_core::{CameraConfig, CameraSite};
 use rusqlite::params;
 
-use crate::{audit, classify, now_ms, Db, Result, Right, StoreError};
+use crate::{audit, classify, now_ms, Db, Result, Right};
 
 #[derive(Clone, Debug)]
 pub enum CameraChange {
@@ -44,9 +44,12 @@ impl CameraChange {
 pub struct CameraChanged {
     /// The cameras of the camera file as written.
     pub cameras: Vec<CameraConfig>,
-    /// The whole registry after the change.
-    pub sites: Vec<CameraSite>,
-    /// The file was written but the log could not record the change (the message says why).
+    /// The whole registry after the change (None: it could not be read back).
+    pub sites: Option<Vec<CameraSite>>,
+    /// The camera file as written (what the next change must find on disk).
+    pub file_text: String,
+    /// The file was written but something after it failed: the log could not record the
+    /// change, the registry could not be read back, the folder could not be synced.
     pub audit_error: Option<String>,
 }
 
@@ -86,38 +89,47 @@ pub fn describe(c: &CameraConfig) -> String {
 
 impl Db {
     /// Applies `change` to the camera file at `file` and records it (see the module doc).
+    /// `expected`: the file's text the caller's cameras came from; a file that differs was
+    /// changed by hand since, and is not written (`EditError::ChangedOnDisk`).
     pub fn change_camera(
         &mut self,
         who: &str,
         file: &Path,
+        expected: Option<&str>,
         change: &CameraChange,
     ) -> Result<CameraChanged> {
         self.require(who, Right::ManageCameras)?;
-        let mut edit =
-            CameraFileEdit::open(file).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut edit = CameraFileEdit::open_expecting(file, expected.map(str::as_bytes))?;
         match change {
             CameraChange::Add(c) => edit.upsert(None, c),
             CameraChange::Edit(c) => edit.upsert(Some(&c.id.0), c),
             CameraChange::Remove(id) => edit.remove(id),
+        }?;
+        let saved = edit.save()?;
+        // From here the file is written: whatever fails is reported with the change, which
+        // the app still applies (it is what the file now says).
+        let mut problems: Vec<String> = saved.warning.into_iter().collect();
+        if let Err(e) = self.record_camera_change(who, change) {
+            problems.push(format!("the log could not record it: {e}"));
         }
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let cameras = edit
-            .save()
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let audit_error = self
-            .record_camera_change(who, change)
-            .err()
-            .map(|e| e.to_string());
+        let sites = match self.sites() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                problems.push(format!("the registry could not be read back: {e}"));
+                None
+            }
+        };
+        let audit_error = (!problems.is_empty()).then(|| problems.join("; "));
         if let Some(e) = &audit_error {
             tracing::error!(
-                "camera {}: the camera file was written but the log could not record it: {e}",
+                "camera {}: the camera file was written, but {e}",
                 change.id()
             );
         }
-        let sites = self.sites()?;
         Ok(CameraChanged {
-            cameras,
+            cameras: saved.cameras,
             sites,
+            file_text: saved.text,
             audit_error,
         })
     }

@@ -73,6 +73,9 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The camera file could not be changed (changed by hand since, would not load, …).
+    #[error("{0}")]
+    CameraFile(#[from] mt_core::camedit::EditError),
     #[error("{path}: {source}")]
     Sqlite {
         path: String,

@@ -27,6 +27,8 @@ pub struct SurveyRow {
     pub site: CameraSite,
     /// The id came from the sheet (else it was derived).
     pub id_given: bool,
+    /// The row said planned / installed / shared (else the registry's status is kept).
+    pub status_given: bool,
 }
 
 /// What happened to one row.
@@ -396,14 +398,16 @@ fn parse_row(
         line,
         site,
         id_given: !given.is_empty(),
+        status_given: !get(Col::Status).is_empty(),
     })
 }
 
 impl Db {
     /// Imports checked survey rows into the registry in one transaction (audited per entry,
     /// and once for the import): a new id is a new entry; an existing one is merged — the
-    /// sheet's position, heading, address, owner, phone and status win, a camera already
-    /// installed is never turned back into a planned site. `report` holds the rows rejected
+    /// sheet's position, heading and address win, its owner, phone, ward and status only when
+    /// given; a camera already installed is never turned back into a planned site, and a
+    /// shared one never back to "on request". `report` holds the rows rejected
     /// while reading; the result has every row in line order.
     pub fn import_survey(
         &mut self,
@@ -441,13 +445,16 @@ impl Db {
                         },
                     )
                 }
-                Some(was_planned) => {
+                Some(_) => {
                     tx.execute(
                         "UPDATE camera_site SET lat_deg = ?2, lon_deg = ?3, heading_deg = ?4, address = ?5,
                             owner = CASE WHEN ?6 = '' THEN owner ELSE ?6 END,
                             phone = CASE WHEN ?7 = '' THEN phone ELSE ?7 END,
                             ward = CASE WHEN ?8 = '' THEN ward ELSE ?8 END,
-                            planned = ?9, sharing = ?10, updated_ms = ?11, updated_by = ?12
+                            planned = CASE WHEN ?13 THEN planned AND ?9 ELSE planned END,
+                            sharing = CASE WHEN ?13 AND NOT (sharing = 'live' AND ?10 = 'on_request')
+                                           THEN ?10 ELSE sharing END,
+                            updated_ms = ?11, updated_by = ?12
                          WHERE id = ?1",
                         rusqlite::params![
                             s.id,
@@ -458,10 +465,11 @@ impl Db {
                             s.owner,
                             s.phone,
                             s.ward,
-                            was_planned && s.planned,
+                            s.planned,
                             s.sharing.as_str(),
                             now,
-                            who
+                            who,
+                            r.status_given
                         ],
                     )
                     .map_err(|e| classify(&p, e))?;

@@ -27,6 +27,10 @@ pub struct WallState {
     pub show_health: bool,
     /// What the centre of the window shows: the wall, the map, or both side by side.
     pub view: CentralView,
+    /// Named layouts with their cameras.
+    pub views: Vec<crate::views::SavedView>,
+    /// The camera tour running on a tile, if any (it goes on after a restart).
+    pub tour: Option<crate::views::Tour>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +67,8 @@ impl Default for WallState {
             lang: Lang::Vi,
             show_health: true,
             view: CentralView::Wall,
+            views: Vec::new(),
+            tour: None,
         }
     }
 }
@@ -133,6 +139,14 @@ pub enum Command {
         tile: usize,
         zoom: Option<Zoom>,
     },
+    /// The window of saved views and tours.
+    ToggleViews,
+    /// Save the layout and its cameras under a name (replacing a view of that name).
+    SaveView(String),
+    ApplyView(usize),
+    DeleteView(usize),
+    StartTour(crate::views::Tour),
+    StopTour,
     /// M: wall → map → both → wall.
     CycleView,
     /// Playback: open / close the region search panel.
@@ -212,6 +226,10 @@ pub struct MatThanApp {
     pub admin: Option<crate::cameras::CameraAdmin>,
     /// Tiles zoomed in (digital zoom: wheel, drag, double-click to reset).
     pub zoom: std::collections::HashMap<usize, Zoom>,
+    /// The window of saved views and tours, when open.
+    pub views_window: Option<crate::views::ViewsWindow>,
+    /// When the running tour last moved on, and to which of its cameras.
+    tour_at: Option<(Instant, usize)>,
 }
 
 /// A tile's digital zoom: how much, and which point of the picture is in the middle. Done in
@@ -334,6 +352,8 @@ impl MatThanApp {
             trust: None,
             admin: None,
             zoom: Default::default(),
+            views_window: None,
+            tour_at: None,
         }
         .index_cameras()
     }
@@ -353,9 +373,17 @@ impl MatThanApp {
     }
 
     /// Lets the app change cameras at run time: it receives them on `capture` and keeps them
-    /// in the camera file `file`.
-    pub fn with_camera_admin(mut self, capture: Arc<mt_capture::Capture>, file: PathBuf) -> Self {
-        self.admin = Some(crate::cameras::CameraAdmin::new(capture, file));
+    /// in the camera file `file`. `text`: the camera file as the cameras were loaded from it (a save refuses a file that
+    /// differs: it was edited by hand since).
+    pub fn with_camera_admin(
+        mut self,
+        capture: Arc<mt_capture::Capture>,
+        file: PathBuf,
+        text: Option<String>,
+    ) -> Self {
+        let mut a = crate::cameras::CameraAdmin::new(capture, file);
+        a.known_text = text;
+        self.admin = Some(a);
         self
     }
 
@@ -374,6 +402,12 @@ impl MatThanApp {
         };
         let id = change.id().to_owned();
         let at = self.camera_index(&id);
+        // A tile whose camera changes starts at the whole picture.
+        for (t, cam) in self.state.tiles.iter().enumerate() {
+            if cam.as_deref() == Some(id.as_str()) {
+                self.zoom.remove(&t);
+            }
+        }
         if let Some(i) = at {
             let old = self.cameras.remove(i);
             old.stop();
@@ -417,9 +451,10 @@ impl MatThanApp {
                             if self.state.tiles.len() < n {
                                 self.state.tiles.resize(n, None);
                             }
-                            if let Some(t) = self.state.tiles[..n].iter_mut().find(|t| t.is_none())
+                            if let Some(t) = self.state.tiles[..n].iter().position(|t| t.is_none())
                             {
-                                *t = Some(id.clone());
+                                self.state.tiles[t] = Some(id.clone());
+                                self.zoom.remove(&t);
                             }
                         }
                     }
@@ -428,9 +463,13 @@ impl MatThanApp {
             }
         }
         self.reindex();
-        if let Some(map) = self.map.as_mut() {
-            map.sites = changed.sites;
+        if let (Some(map), Some(sites)) = (self.map.as_mut(), changed.sites) {
+            map.sites = sites;
             map.sites_changed();
+        }
+        if let Some(a) = self.admin.as_mut() {
+            // What the next change must find on disk.
+            a.known_text = Some(changed.file_text);
         }
         self.save_state();
     }
@@ -483,6 +522,7 @@ impl MatThanApp {
             }
             Command::Assign { tile, camera } => {
                 self.zoom.remove(&tile);
+                self.stop_tour_on(tile);
                 if tile < n && camera < self.cameras.len() {
                     if self.state.tiles.len() <= tile {
                         self.state.tiles.resize(tile + 1, None);
@@ -493,6 +533,7 @@ impl MatThanApp {
             }
             Command::Unassign(tile) => {
                 self.zoom.remove(&tile);
+                self.stop_tour_on(tile);
                 if let Some(t) = self.state.tiles.get_mut(tile) {
                     *t = None;
                 }
@@ -687,6 +728,50 @@ impl MatThanApp {
                     }
                 }
             }
+            Command::ToggleViews => {
+                persist = false;
+                self.views_window = match self.views_window.take() {
+                    Some(_) => None,
+                    None => Some(crate::views::ViewsWindow::new()),
+                };
+            }
+            Command::SaveView(name) => {
+                let n = self.state.layout.tile_count();
+                let mut tiles = self.state.tiles.clone();
+                tiles.resize(n.max(tiles.len()), None);
+                tiles.truncate(n);
+                let v = crate::views::SavedView {
+                    name,
+                    layout: self.state.layout,
+                    tiles,
+                };
+                match self.state.views.iter_mut().find(|x| x.name == v.name) {
+                    Some(old) => *old = v,
+                    None => self.state.views.push(v),
+                }
+            }
+            Command::ApplyView(i) => {
+                if let Some(v) = self.state.views.get(i).cloned() {
+                    self.state.layout = v.layout;
+                    self.state.tiles = v.tiles;
+                    self.maximised = None;
+                    self.zoom.clear();
+                    self.selected = self.selected.min(v.layout.tile_count() - 1);
+                }
+            }
+            Command::DeleteView(i) => {
+                if i < self.state.views.len() {
+                    self.state.views.remove(i);
+                }
+            }
+            Command::StartTour(t) => {
+                self.tour_at = None;
+                self.state.tour = Some(t);
+            }
+            Command::StopTour => {
+                self.state.tour = None;
+                self.tour_at = None;
+            }
             Command::Zoom { tile, zoom } => {
                 persist = false;
                 match zoom {
@@ -698,6 +783,8 @@ impl MatThanApp {
                 persist = false;
                 if let Some(a) = self.admin.as_mut() {
                     a.window = match a.window.take() {
+                        // A save on its way keeps the window until it has answered.
+                        Some(w) if w.busy() => Some(w),
                         Some(_) => None,
                         None => Some(Default::default()),
                     };
@@ -778,6 +865,7 @@ impl MatThanApp {
         self.rec_status = self.recorder.as_ref().map(|r| r.status());
         let mut screen_locked = false;
         self.poll_audits();
+        self.tick_tour(ui.ctx());
         if let Some(log) = self.log.as_mut() {
             log.poll(&self.tr);
             if log.operator.is_some() && log.session.tick(ui.ctx()) {
@@ -908,6 +996,24 @@ impl MatThanApp {
             self.trust = None;
         }
         self.cameras_window_ui(ui.ctx());
+        if let Some(w) = self.views_window.as_mut() {
+            let cams: Vec<(String, String)> = self
+                .cameras
+                .iter()
+                .map(|c| (c.config.id.0.clone(), c.config.name.clone()))
+                .collect();
+            if !w.ui(
+                ui.ctx(),
+                &self.tr,
+                &self.state.views,
+                self.state.tour.as_ref(),
+                self.selected,
+                &cams,
+                &mut cmds,
+            ) {
+                self.views_window = None;
+            }
+        }
         if self.trust.is_some() {
             let op = self
                 .log
@@ -1132,6 +1238,14 @@ impl MatThanApp {
                     });
                 }
             });
+        // The tour's next camera is decoded ahead of its turn, so it shows a picture at once
+        // rather than after its next keyframe.
+        if let Some(next) = self.tour_next() {
+            if let Some(&ci) = self.by_id.get(&next) {
+                let cam = &self.cameras[ci];
+                wanted.insert(mt_render::stream_key(cam.sub.as_ref().unwrap_or(&cam.main)));
+            }
+        }
         // Decode only what is on screen (wall tiles, map pictures, the hovered camera).
         for cam in &self.cameras {
             for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
@@ -1413,49 +1527,105 @@ impl MatThanApp {
     }
 
     /// Whether the signed-in officer may manage trusted keys.
-    /// The camera window, for an officer who may manage cameras (closed for anyone else).
+    /// The camera the running tour shows next.
+    fn tour_next(&self) -> Option<String> {
+        let t = self.state.tour.as_ref()?;
+        let live: Vec<&String> = t
+            .cameras
+            .iter()
+            .filter(|c| self.by_id.contains_key(*c))
+            .collect();
+        let pos = self.tour_at.map(|(_, p)| p).unwrap_or(0);
+        (!live.is_empty()).then(|| live[(pos + 1) % live.len()].clone())
+    }
+
+    /// The officer put something else on the tour's tile: the tour ends there.
+    fn stop_tour_on(&mut self, tile: usize) {
+        if self.state.tour.as_ref().is_some_and(|t| t.tile == tile) {
+            self.state.tour = None;
+            self.tour_at = None;
+        }
+    }
+
+    /// Moves the running tour on to its next camera when its time is up, and asks for a
+    /// frame then. A camera of the tour that no longer exists is skipped.
+    fn tick_tour(&mut self, ctx: &egui::Context) {
+        let Some(t) = self.state.tour.clone() else {
+            return;
+        };
+        let live: Vec<&String> = t
+            .cameras
+            .iter()
+            .filter(|c| self.by_id.contains_key(*c))
+            .collect();
+        if live.is_empty() || t.tile >= self.state.layout.tile_count() {
+            return;
+        }
+        let every = Duration::from_secs(t.every_secs.max(crate::views::MIN_TOUR_SECS) as u64);
+        let (since, pos) = match self.tour_at {
+            None => (Instant::now(), 0),
+            Some((at, pos)) if at.elapsed() >= every => (Instant::now(), (pos + 1) % live.len()),
+            Some(x) => {
+                ctx.request_repaint_after(every.saturating_sub(x.0.elapsed()));
+                return;
+            }
+        };
+        self.tour_at = Some((since, pos));
+        if self.state.tiles.len() <= t.tile {
+            self.state.tiles.resize(t.tile + 1, None);
+        }
+        self.state.tiles[t.tile] = Some(live[pos].clone());
+        self.zoom.remove(&t.tile);
+        ctx.request_repaint_after(every);
+    }
+
+    /// The camera window, for an officer who may manage cameras (closed for anyone else,
+    /// once the store jobs it started have answered: those take effect whatever happens).
     fn cameras_window_ui(&mut self, ctx: &egui::Context) {
         let allowed = self.log.is_some() && self.may(mt_store::Right::ManageCameras);
         let Some(admin) = self.admin.as_mut() else {
             return;
         };
-        if !allowed {
-            admin.window = None;
-            return;
-        }
         let Some(w) = admin.window.as_mut() else {
             return;
         };
+        let done = w.poll(&self.tr);
+        if w.busy() {
+            ctx.request_repaint_after(Duration::from_millis(50));
+        }
         let op = self
             .log
             .as_ref()
             .and_then(|l| l.operator.as_ref())
             .map(|o| o.id.clone())
             .unwrap_or_default();
-        let (open, done) = w.ui(
-            ctx,
-            &self.tr,
-            &admin.capture,
-            &admin.file,
-            &self.cameras,
-            self.log.as_ref().map(|l| l.store()),
-            &op,
-        );
-        if !open && !w.busy() {
+        let open = !allowed
+            || w.ui(
+                ctx,
+                &self.tr,
+                &admin.capture,
+                &admin.file,
+                admin.known_text.as_deref(),
+                &self.cameras,
+                self.log.as_ref().map(|l| l.store()),
+                &op,
+            );
+        if (!open || !allowed) && !w.busy() {
             admin.window = None;
         }
-        match done {
-            Some(crate::cameras::Done::Camera(c)) => {
-                let (change, changed) = *c;
-                self.camera_changed(ctx, change, changed)
-            }
-            Some(crate::cameras::Done::Sites(sites)) => {
-                if let Some(map) = self.map.as_mut() {
-                    map.sites = sites;
-                    map.sites_changed();
+        for d in done {
+            match d {
+                crate::cameras::Done::Camera(c) => {
+                    let (change, changed) = *c;
+                    self.camera_changed(ctx, change, changed)
+                }
+                crate::cameras::Done::Sites(sites) => {
+                    if let Some(map) = self.map.as_mut() {
+                        map.sites = sites;
+                        map.sites_changed();
+                    }
                 }
             }
-            None => {}
         }
     }
 
@@ -1531,6 +1701,13 @@ impl MatThanApp {
             }
             if self.may(mt_store::Right::Playback) && ui.button(tr.t("archive-open")).clicked() {
                 cmds.push(Command::OpenArchivePrompt);
+            }
+            if ui
+                .selectable_label(self.views_window.is_some(), tr.t("views-button"))
+                .on_hover_text(tr.t("views-button-hint"))
+                .clicked()
+            {
+                cmds.push(Command::ToggleViews);
             }
             if let Some(a) = self
                 .admin
@@ -1890,10 +2067,13 @@ impl MatThanApp {
                         (Some(pl), Some(_)) => {
                             if let Some(frame) = pl.shared.latest() {
                                 let pic = fit_aspect(rect, frame.width, frame.height);
-                                // A drag draws the search region while the search panel is
-                                // open; otherwise it pans a zoomed picture.
+                                // While the search panel is open a drag draws the search
+                                // region over the whole picture: no zoom then.
                                 let drawing = self.region_search.open;
-                                zoom_input(ui, &resp, tile, pic, zoom, !drawing, cmds);
+                                let zoom = zoom.filter(|_| !drawing);
+                                if !drawing {
+                                    zoom_input(ui, &resp, tile, pic, zoom, true, cmds);
+                                }
                                 painter.add(egui_wgpu::Callback::new_paint_callback(
                                     pic,
                                     VideoCallback {

@@ -29,6 +29,9 @@ use crate::i18n::Tr;
 pub struct CameraAdmin {
     pub capture: Arc<Capture>,
     pub file: PathBuf,
+    /// The camera file as the running cameras came from it (None: not known, e.g. no file
+    /// yet). A save refuses a file that differs: it was edited by hand since.
+    pub known_text: Option<String>,
     pub window: Option<CamerasWindow>,
 }
 
@@ -37,6 +40,7 @@ impl CameraAdmin {
         CameraAdmin {
             capture,
             file,
+            known_text: None,
             window: None,
         }
     }
@@ -134,13 +138,44 @@ impl Form {
     }
 
     /// Fills the URL fields from the template (when one is chosen and it builds URLs).
+    /// Fills the URL fields from the template, when the address, port and channel are good;
+    /// else marks the bad ones (the URLs stay as they were).
     fn apply_template(&mut self) {
+        self.problems.retain(|p| !p.field.starts_with("tpl_"));
         let Some(t) = self.template else { return };
-        let port = self.port.trim().parse().unwrap_or(t.default_port());
-        let ch = self.channel.trim().parse().unwrap_or(1);
-        if let Some((m, s)) = t.urls(&self.host, port, ch, &self.relay_path) {
-            self.draft.main_url = m;
-            self.draft.sub_url = s;
+        let mut bad = |field: &'static str, key: &'static str, detail: String| {
+            self.problems.push(FieldProblem { field, key, detail })
+        };
+        let host = self.host.trim().to_owned();
+        let host_ok = !host.is_empty()
+            && !host.contains(char::is_whitespace)
+            && !host.contains(['/', '@', '?', '#'])
+            && (!host.contains(':') || host.parse::<std::net::Ipv6Addr>().is_ok());
+        if !host_ok && !host.is_empty() {
+            bad("tpl_host", "cam-err-host-field", host.clone());
+        }
+        let port = self.port.trim().parse::<u16>().ok().filter(|p| *p > 0);
+        if port.is_none() {
+            bad("tpl_port", "cam-err-port", self.port.trim().to_owned());
+        }
+        let ch = self
+            .channel
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|c| (1..=999).contains(c));
+        if ch.is_none() && t != Template::Relay && t != Template::Onvif {
+            bad(
+                "tpl_channel",
+                "cam-err-number",
+                self.channel.trim().to_owned(),
+            );
+        }
+        if let (true, Some(port)) = (host_ok, port) {
+            if let Some((m, s)) = t.urls(&host, port, ch.unwrap_or(1), &self.relay_path) {
+                self.draft.main_url = m;
+                self.draft.sub_url = s;
+            }
         }
     }
 
@@ -172,28 +207,18 @@ impl CamerasWindow {
             })
     }
 
-    /// Draws the window. Returns `(open, change done)`: the app applies a change that went
-    /// through (streams, recorder, map).
-    #[allow(clippy::too_many_arguments)]
-    pub fn ui(
-        &mut self,
-        ctx: &egui::Context,
-        tr: &Tr,
-        admin_capture: &Arc<Capture>,
-        file: &std::path::Path,
-        cameras: &[CameraHandle],
-        store: Option<&StoreThread>,
-        operator: &str,
-    ) -> (bool, Option<Done>) {
-        let mut open = true;
-        let mut done = None;
+    /// Takes the answers of the store jobs (a save, a removal, a survey import): called every
+    /// frame while the window exists, drawn or not, so a job that finishes after the window
+    /// was closed or the officer signed out still takes effect.
+    pub fn poll(&mut self, tr: &Tr) -> Vec<Done> {
+        let mut done = Vec::new();
         if let Some(res) = self.survey.as_ref().and_then(|p| p.try_take()) {
             self.survey = None;
             let file = self.survey_path.trim().to_owned();
             match res {
                 Ok((report, sites)) => {
                     self.survey_report = Some((file, Ok(report)));
-                    done = Some(Done::Sites(sites));
+                    done.push(Done::Sites(sites));
                 }
                 Err(e) => self.survey_report = Some((file, Err(e.to_string()))),
             }
@@ -218,7 +243,15 @@ impl CamerasWindow {
                     if !matches!(change, CameraChange::Remove(_)) {
                         self.form = None;
                     }
-                    done = Some(Done::Camera(Box::new((change, changed))));
+                    done.push(Done::Camera(Box::new((change, changed))));
+                }
+                Err(mt_store::StoreError::CameraFile(
+                    mt_core::camedit::EditError::ChangedOnDisk { file },
+                )) => {
+                    self.message = Some((
+                        false,
+                        tr.t_args("cam-changed-on-disk", &[("file", file.into())]),
+                    ))
                 }
                 Err(e) => {
                     self.message = Some((
@@ -228,6 +261,24 @@ impl CamerasWindow {
                 }
             }
         }
+        done
+    }
+
+    /// Draws the window; `false` once the officer closed it. What went through comes out of
+    /// [`poll`](Self::poll).
+    #[allow(clippy::too_many_arguments)]
+    pub fn ui(
+        &mut self,
+        ctx: &egui::Context,
+        tr: &Tr,
+        admin_capture: &Arc<Capture>,
+        file: &std::path::Path,
+        known: Option<&str>,
+        cameras: &[CameraHandle],
+        store: Option<&StoreThread>,
+        operator: &str,
+    ) -> bool {
+        let mut open = true;
         if self.busy() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
@@ -243,10 +294,10 @@ impl CamerasWindow {
                 egui::ScrollArea::vertical()
                     .min_scrolled_height(620.0)
                     .show(ui, |ui| {
-                        self.body(ui, tr, admin_capture, file, cameras, store, operator)
+                        self.body(ui, tr, admin_capture, file, known, cameras, store, operator)
                     })
             });
-        (open, done)
+        open
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -256,6 +307,7 @@ impl CamerasWindow {
         tr: &Tr,
         capture: &Arc<Capture>,
         file: &std::path::Path,
+        known: Option<&str>,
         cameras: &[CameraHandle],
         store: Option<&StoreThread>,
         operator: &str,
@@ -346,6 +398,7 @@ impl CamerasWindow {
                                             tr,
                                             store,
                                             file,
+                                            known,
                                             operator,
                                             CameraChange::Remove(id.clone()),
                                         );
@@ -398,7 +451,18 @@ impl CamerasWindow {
                     .clicked()
                 {
                     let d = form.draft();
+                    let tpl: Vec<FieldProblem> = form
+                        .problems
+                        .iter()
+                        .filter(|p| p.field.starts_with("tpl_"))
+                        .cloned()
+                        .collect();
                     match d.validate(&others) {
+                        Err(mut p) => {
+                            p.extend(tpl);
+                            form.problems = p;
+                        }
+                        Ok(_) if !tpl.is_empty() => form.problems = tpl,
                         Ok(cfg) => {
                             form.problems.clear();
                             save = Some(match &form.editing {
@@ -406,7 +470,6 @@ impl CamerasWindow {
                                 None => CameraChange::Add(cfg),
                             });
                         }
-                        Err(p) => form.problems = p,
                     }
                 }
                 if ui.button(tr.t("cancel")).clicked() {
@@ -425,7 +488,7 @@ impl CamerasWindow {
             self.form = None;
         }
         if let Some(change) = save {
-            self.submit(tr, store, file, operator, change);
+            self.submit(tr, store, file, known, operator, change);
         }
     }
 
@@ -547,6 +610,7 @@ impl CamerasWindow {
         tr: &Tr,
         store: Option<&StoreThread>,
         file: &std::path::Path,
+        known: Option<&str>,
         operator: &str,
         change: CameraChange,
     ) {
@@ -555,7 +619,8 @@ impl CamerasWindow {
             return;
         };
         let (op, path, job) = (operator.to_owned(), file.to_owned(), change.clone());
-        match store.run(move |db| db.change_camera(&op, &path, &job)) {
+        let known = known.map(str::to_owned);
+        match store.run(move |db| db.change_camera(&op, &path, known.as_deref(), &job)) {
             Ok(p) => {
                 self.message = None;
                 self.pending = Some((change, p));
@@ -563,6 +628,12 @@ impl CamerasWindow {
             Err(_) => self.message = Some((false, tr.t("trust-busy"))),
         }
     }
+}
+
+/// A decoded still as an egui image (RGB on the CPU).
+fn still_image(f: &mt_capture::DecodedFrame) -> egui::ColorImage {
+    let rgb = crate::log::rgb_image(f);
+    egui::ColorImage::from_rgb([rgb.width() as usize, rgb.height() as usize], rgb.as_raw())
 }
 
 /// A labelled single-line field with its problem, if any, beside it.
@@ -669,8 +740,10 @@ fn streams_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form) {
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
             if let Some(t) = f.template {
-                tpl_changed |= field(ui, tr, "cam-f-host", &mut f.host, None).changed();
-                tpl_changed |= field(ui, tr, "cam-f-port", &mut f.port, None).changed();
+                let p = f.problem("tpl_host").cloned();
+                tpl_changed |= field(ui, tr, "cam-f-host", &mut f.host, p.as_ref()).changed();
+                let p = f.problem("tpl_port").cloned();
+                tpl_changed |= field(ui, tr, "cam-f-port", &mut f.port, p.as_ref()).changed();
                 match t {
                     Template::Relay => {
                         tpl_changed |=
@@ -683,8 +756,10 @@ fn streams_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form) {
                         ui.end_row();
                     }
                     _ => {
-                        tpl_changed |=
-                            field(ui, tr, "cam-f-channel", &mut f.channel, None).changed();
+                        tpl_changed |= {
+                            let p = f.problem("tpl_channel").cloned();
+                            field(ui, tr, "cam-f-channel", &mut f.channel, p.as_ref()).changed()
+                        };
                     }
                 }
             }
@@ -790,18 +865,13 @@ fn start_test(ctx: &egui::Context, f: &mut Form, capture: &Arc<Capture>) {
         let (tx, ctx, creds, transport) = (tx.clone(), ctx.clone(), d.credentials(), d.transport);
         capture.runtime().spawn(async move {
             let result = probe(url, creds, transport, ProbeLimits::default()).await;
-            // The still is converted here, on the capture runtime, not on the UI thread.
-            let image = result
-                .as_ref()
+            // The still is converted on a blocking thread: not on the UI thread, and not on
+            // the runtime every camera's network reading shares.
+            let still = result.as_ref().ok().and_then(|r| r.still.clone());
+            let image = tokio::task::spawn_blocking(move || still.map(|s| still_image(&s)))
+                .await
                 .ok()
-                .and_then(|r| r.still.as_ref())
-                .map(|s| {
-                    let rgb = crate::log::rgb_image(s);
-                    egui::ColorImage::from_rgb(
-                        [rgb.width() as usize, rgb.height() as usize],
-                        rgb.as_raw(),
-                    )
-                });
+                .flatten();
             let _ = tx.send((
                 is_main,
                 Outcome {

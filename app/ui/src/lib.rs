@@ -17,6 +17,7 @@ pub mod search;
 pub mod session;
 pub mod trace;
 pub mod trust;
+pub mod views;
 
 pub use app::{Command, MatThanApp, WallState};
 pub use i18n::{install_fonts, Lang, Tr};

@@ -1,0 +1,156 @@
+//! Saved views and camera tours, driven through the UI: a view saved under a name comes back
+//! after the layout changed and after a restart (read from the wall-state file), and a tour
+//! shows its cameras in turn on the selected tile (their QR codes read from the rendered
+//! tile).
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::kittest::Queryable;
+use mt_capture::sim::{SimOptions, SimServer};
+use mt_capture::{Capture, Timeouts};
+use mt_ui::{MatThanApp, WallLayout, WallState};
+
+use crate::util::{assets, wait_for};
+
+#[test]
+fn a_saved_view_comes_back_after_a_layout_change_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("wall.json");
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut h = crate::ui::harness(crate::ui::app(&cap, Some(state_path.clone())));
+    h.get_by_label("Góc nhìn").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Chưa có góc nhìn nào.").is_some());
+    crate::ui::type_into(
+        &mut h,
+        egui::Role::TextInput,
+        "Tên góc nhìn",
+        "Ca đêm — cổng chợ",
+    );
+    h.get_by_label("Lưu bố cục hiện tại").click();
+    h.run_steps(2);
+    // Another layout, another camera on tile 1.
+    h.get_by_label("3×3").click();
+    h.run_steps(2);
+    h.state_mut().apply(
+        &egui::Context::default(),
+        mt_ui::Command::Assign { tile: 0, camera: 2 },
+    );
+    h.run_steps(1);
+    assert_eq!(h.state().state.layout, WallLayout::G3);
+    h.get_by_label("Mở “Ca đêm — cổng chợ”").click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.layout, WallLayout::G2);
+    assert_eq!(h.state().state.tiles[0].as_deref(), Some("cam-0"));
+    assert!(h.query_by_label("Ô 9").is_none(), "back to 2×2");
+    // In the file: a restart lists it.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    assert_eq!(saved["views"][0]["name"], "Ca đêm — cổng chợ");
+    assert_eq!(saved["views"][0]["tiles"][0], "cam-0");
+    drop(h);
+    let cap2 = Capture::new(Timeouts::default()).unwrap();
+    let mut app = crate::ui::app(&cap2, Some(state_path.clone()));
+    app.state = WallState::load(&state_path).unwrap();
+    let mut h = crate::ui::harness(app);
+    h.get_by_label("Góc nhìn").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Mở “Ca đêm — cổng chợ”").is_some());
+    h.get_by_label("Xoá “Ca đêm — cổng chợ”").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Chưa có góc nhìn nào.").is_some());
+}
+
+/// The mounts whose QR codes are readable in `area` of the rendered window.
+fn mounts_in(h: &mut egui_kittest::Harness<'static, MatThanApp>, area: egui::Rect) -> Vec<String> {
+    crate::cameras::codes_in(h, area)
+        .into_iter()
+        .map(|c| c.0)
+        .collect()
+}
+
+#[test]
+fn a_tour_shows_its_cameras_in_turn_on_the_selected_tile() {
+    let opts = SimOptions {
+        mounts: ["/tour/a", "/tour/b", "/tour/c"]
+            .iter()
+            .map(|m| {
+                (
+                    m.to_string(),
+                    serde_json::json!({"source": "live", "width": 320, "height": 180, "fps": 15}),
+                )
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let sim = SimServer::start_with(&assets(), 0, 1, &opts).expect("the RTSP server starts");
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let handles = [("a", "Cổng chợ"), ("b", "Bãi xe chợ"), ("c", "Ngã tư")]
+        .iter()
+        .map(|(id, name)| {
+            let url = sim.url(&format!("tour/{id}"));
+            let mut c = crate::util::camera(id, &url, "");
+            c.name = name.to_string();
+            cap.start_camera(c).unwrap()
+        })
+        .collect();
+    let state = WallState {
+        layout: WallLayout::G2,
+        tiles: vec![Some("c".into()), None, None, None],
+        show_health: false,
+        ..Default::default()
+    };
+    let app = MatThanApp::new(&egui::Context::default(), handles, state, None, vec![]);
+    let mut h = crate::ui::video_harness(app);
+    // Tile 2 selected, then the tour of "Cổng chợ" and "Bãi xe chợ", 3 s each.
+    h.get_by_label("Ô 2").click();
+    h.run_steps(2);
+    h.get_by_label("Góc nhìn").click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("Ô 2 (ô đang chọn)").is_some());
+    h.get_by_role_and_label(egui::Role::CheckBox, "Cổng chợ")
+        .click();
+    h.run_steps(1);
+    h.get_by_role_and_label(egui::Role::CheckBox, "Bãi xe chợ")
+        .click();
+    h.run_steps(1);
+    let every = h.get_by_role_and_label(egui::Role::TextInput, "Mỗi camera (giây)");
+    every.click();
+    h.run_steps(1);
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    h.get_by_role_and_label(egui::Role::TextInput, "Mỗi camera (giây)")
+        .type_text("3");
+    h.run_steps(1);
+    h.get_by_label("Bắt đầu tuần tra").click();
+    h.run_steps(2);
+    assert!(h
+        .query_by_label_contains("Đang tuần tra trên ô 2")
+        .is_some());
+    h.get_by_label("Close window").click();
+    h.run_steps(2);
+    let tile = h.get_by_label("Ô 2").rect();
+    // What the tile shows, in order of first appearance: a, b, a again (3 s each).
+    let t0 = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    while t0.elapsed() < Duration::from_secs(20) && seen.len() < 3 {
+        h.run_steps(1);
+        if let Some(m) = mounts_in(&mut h, tile).into_iter().next() {
+            if seen.last() != Some(&m) {
+                seen.push(m);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        seen,
+        ["/tour/a", "/tour/b", "/tour/a"],
+        "the tile's pictures in turn"
+    );
+    // Tile 1 was not touched by the tour.
+    let t1 = h.get_by_label("Ô 1").rect();
+    let other = wait_for(Duration::from_secs(5), || {
+        h.run_steps(1);
+        mounts_in(&mut h, t1).into_iter().next()
+    });
+    assert_eq!(other.map(|(m, _)| m).as_deref(), Some("/tour/c"));
+}
