@@ -479,10 +479,27 @@ pub fn config_dir() -> PathBuf {
 }
 
 /// The assets folder: MATTHAN_ASSETS, else next to the sources this binary was built from.
+/// Where the run-time assets are (simulated cameras, clips, demo sites and map):
+/// `$MATTHAN_ASSETS`; else `../share/matthan` beside the binary when installed (the .deb puts
+/// the binary in /usr/bin and the assets in /usr/share/matthan); else the source tree's
+/// `assets/` (a binary run from `target/`). Told once in the log.
 pub fn assets_dir() -> PathBuf {
-    std::env::var_os("MATTHAN_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets")))
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let installed = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.canonicalize().ok())
+            .and_then(|e| e.parent().map(|d| d.join("../share/matthan")))
+            .filter(|d| d.join("sim").is_dir())
+            .and_then(|d| d.canonicalize().ok());
+        let dir = std::env::var_os("MATTHAN_ASSETS")
+            .map(PathBuf::from)
+            .or(installed)
+            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets")));
+        tracing::info!("assets: {}", dir.display());
+        dir
+    })
+    .clone()
 }
 
 fn main() -> anyhow::Result<()> {

@@ -3,12 +3,12 @@
 //! wgpu on lavapipe, real files.
 
 mod util;
-mod views;
 
 mod cameras;
 mod config;
 mod map;
 mod officers;
+mod package;
 mod record;
 mod render;
 mod rtsp;
@@ -16,3 +16,4 @@ mod search;
 mod store;
 mod timeline;
 mod ui;
+mod views;
