@@ -69,10 +69,10 @@ fn mounts_in(h: &mut egui_kittest::Harness<'static, MatThanApp>, area: egui::Rec
         .collect()
 }
 
-#[test]
-fn a_tour_shows_its_cameras_in_turn_on_the_selected_tile() {
+/// The RTSP server with a small live camera (its pictures carry QR codes) at each mount.
+fn live_cameras(mounts: &[&str]) -> SimServer {
     let opts = SimOptions {
-        mounts: ["/tour/a", "/tour/b", "/tour/c"]
+        mounts: mounts
             .iter()
             .map(|m| {
                 (
@@ -83,7 +83,12 @@ fn a_tour_shows_its_cameras_in_turn_on_the_selected_tile() {
             .collect(),
         ..Default::default()
     };
-    let sim = SimServer::start_with(&assets(), 0, 1, &opts).expect("the RTSP server starts");
+    SimServer::start_with(&assets(), 0, 1, &opts).expect("the RTSP server starts")
+}
+
+#[test]
+fn a_tour_shows_its_cameras_in_turn_on_the_selected_tile() {
+    let sim = live_cameras(&["/tour/a", "/tour/b", "/tour/c"]);
     let cap = Capture::new(Timeouts::default()).unwrap();
     let handles = [("a", "Cổng chợ"), ("b", "Bãi xe chợ"), ("c", "Ngã tư")]
         .iter()
@@ -153,4 +158,94 @@ fn a_tour_shows_its_cameras_in_turn_on_the_selected_tile() {
         mounts_in(&mut h, t1).into_iter().next()
     });
     assert_eq!(other.map(|(m, _)| m).as_deref(), Some("/tour/c"));
+}
+
+#[test]
+fn the_second_screen_shows_a_camera_sent_to_it_and_comes_back_after_a_restart() {
+    let sim = live_cameras(&["/hai/a", "/hai/b"]);
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("wall.json");
+    let start = |state: WallState| {
+        let cap = Capture::new(Timeouts::default()).unwrap();
+        let handles = [("a", "Cổng chợ"), ("b", "Bãi xe chợ")]
+            .iter()
+            .map(|(id, name)| {
+                let mut c = crate::util::camera(id, &sim.url(&format!("hai/{id}")), "");
+                c.name = name.to_string();
+                cap.start_camera(c).unwrap()
+            })
+            .collect();
+        let app = MatThanApp::new(
+            &egui::Context::default(),
+            handles,
+            state,
+            Some(state_path.clone()),
+            vec![],
+        );
+        (cap, crate::ui::video_harness(app))
+    };
+    let (_cap, mut h) = start(WallState {
+        layout: WallLayout::G2,
+        tiles: vec![Some("a".into()), None, None, None],
+        show_health: false,
+        ..Default::default()
+    });
+    h.get_by_label("Mở màn hình phụ").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("Màn hình phụ — Ô 1").is_some(),
+        "its own wall"
+    );
+    // Its own layout: 1×1.
+    h.get_by_label("Màn hình phụ 1×1").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Màn hình phụ — Ô 2").is_none());
+    // "Bãi xe chợ" from the list, by its context menu.
+    let p = h.get_by_label("Bãi xe chợ").rect().center();
+    h.hover_at(p);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: p,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
+    h.get_by_label("Gửi sang màn hình phụ").click();
+    h.run_steps(2);
+    let tile = h.get_by_label("Màn hình phụ — Ô 1").rect();
+    let shown = wait_for(Duration::from_secs(15), || {
+        h.run_steps(1);
+        mounts_in(&mut h, tile).into_iter().next()
+    });
+    assert_eq!(
+        shown.map(|(m, _)| m).as_deref(),
+        Some("/hai/b"),
+        "its picture there"
+    );
+    // The main wall is as it was.
+    let main = h.get_by_label("Ô 1").rect();
+    let m = wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        mounts_in(&mut h, main).into_iter().next()
+    });
+    assert_eq!(m.map(|(m, _)| m).as_deref(), Some("/hai/a"));
+    // Saved with the wall: reopened with its camera after a restart.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    assert_eq!(saved["second"]["tiles"][0], "b", "{saved}");
+    drop(h);
+    let (_cap2, mut h) = start(WallState::load(&state_path).unwrap());
+    let tile = h.get_by_label("Màn hình phụ — Ô 1").rect();
+    let shown = wait_for(Duration::from_secs(15), || {
+        h.run_steps(1);
+        mounts_in(&mut h, tile).into_iter().next()
+    });
+    assert_eq!(shown.map(|(m, _)| m).as_deref(), Some("/hai/b"));
+    h.get_by_label("Đóng màn hình phụ").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Màn hình phụ — Ô 1").is_none());
 }

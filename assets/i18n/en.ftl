@@ -509,3 +509,14 @@ tour-bad-secs = The seconds must be a whole number of at least { $min }
 gap-camera-changed = the camera was removed or its settings changed in the app
 cam-changed-on-disk = Not saved: the camera file { $file } was changed outside the app since Mắt Thần read it. That change is not overwritten; restart Mắt Thần to load the file, then edit again.
 cam-err-host-field = only the IP address or host name, without port or path (found “{ $detail }”)
+
+## The second monitor
+second-open = Open second screen
+second-close = Close second screen
+second-hint = Another camera wall window, for a second monitor, with its own layout
+second-title = Mắt Thần — second screen
+second-layout = Second screen { $layout }
+second-explain = Right-click a camera in the list and choose “Send to the second screen”: it shows on the selected tile.
+second-tile = Second screen — tile { $n }
+second-empty = Send a camera here
+second-send = Send to the second screen

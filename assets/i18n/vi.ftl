@@ -509,3 +509,14 @@ tour-bad-secs = Số giây phải là số nguyên từ { $min } trở lên
 gap-camera-changed = camera bị gỡ hoặc đổi cấu hình trong ứng dụng
 cam-changed-on-disk = Chưa lưu: tệp camera { $file } đã bị sửa bên ngoài ứng dụng từ khi Mắt Thần mở nó. Không ghi đè lên thay đổi đó; hãy khởi động lại Mắt Thần để nạp tệp mới rồi sửa lại.
 cam-err-host-field = chỉ ghi địa chỉ IP hoặc tên máy, không ghi cổng hay đường dẫn (có “{ $detail }”)
+
+## The second monitor
+second-open = Mở màn hình phụ
+second-close = Đóng màn hình phụ
+second-hint = Một cửa sổ màn hình camera nữa, cho màn hình thứ hai, với bố cục riêng
+second-title = Mắt Thần — màn hình phụ
+second-layout = Màn hình phụ { $layout }
+second-explain = Bấm chuột phải vào một camera trong danh sách, chọn “Gửi sang màn hình phụ”: camera hiện ở ô đang chọn.
+second-tile = Màn hình phụ — Ô { $n }
+second-empty = Gửi camera sang đây
+second-send = Gửi sang màn hình phụ

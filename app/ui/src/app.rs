@@ -31,6 +31,15 @@ pub struct WallState {
     pub views: Vec<crate::views::SavedView>,
     /// The camera tour running on a tile, if any (it goes on after a restart).
     pub tour: Option<crate::views::Tour>,
+    /// The second monitor's wall, when it is open (reopened after a restart).
+    pub second: Option<SecondWall>,
+}
+
+/// What the second monitor's window shows: its own layout and tiles.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecondWall {
+    pub layout: WallLayout,
+    pub tiles: Vec<Option<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +78,7 @@ impl Default for WallState {
             view: CentralView::Wall,
             views: Vec::new(),
             tour: None,
+            second: None,
         }
     }
 }
@@ -147,6 +157,12 @@ pub enum Command {
     DeleteView(usize),
     StartTour(crate::views::Tour),
     StopTour,
+    /// "Mở màn hình phụ": the second monitor's wall window, open or closed.
+    ToggleSecondScreen,
+    /// Put a camera (by id) on the second monitor's selected tile.
+    SendToSecond(String),
+    SecondLayout(WallLayout),
+    SecondSelect(usize),
     /// M: wall → map → both → wall.
     CycleView,
     /// Playback: open / close the region search panel.
@@ -230,6 +246,8 @@ pub struct MatThanApp {
     pub views_window: Option<crate::views::ViewsWindow>,
     /// When the running tour last moved on, and to which of its cameras.
     tour_at: Option<(Instant, usize)>,
+    /// The second monitor's selected tile.
+    pub second_selected: usize,
 }
 
 /// A tile's digital zoom: how much, and which point of the picture is in the middle. Done in
@@ -354,6 +372,7 @@ impl MatThanApp {
             zoom: Default::default(),
             views_window: None,
             tour_at: None,
+            second_selected: 0,
         }
         .index_cameras()
     }
@@ -763,6 +782,38 @@ impl MatThanApp {
                 if i < self.state.views.len() {
                     self.state.views.remove(i);
                 }
+            }
+            Command::ToggleSecondScreen => {
+                self.state.second = match self.state.second.take() {
+                    Some(_) => None,
+                    None => Some(SecondWall {
+                        layout: WallLayout::G2,
+                        tiles: Vec::new(),
+                    }),
+                };
+                self.second_selected = 0;
+            }
+            Command::SendToSecond(id) => {
+                let sel = self.second_selected;
+                if let Some(w) = self.state.second.as_mut() {
+                    let n = w.layout.tile_count();
+                    if w.tiles.len() < n {
+                        w.tiles.resize(n, None);
+                    }
+                    w.tiles[sel.min(n - 1)] = Some(id);
+                    // The next camera sent goes on the next tile, as on the main wall's list.
+                    self.second_selected = (sel + 1) % n;
+                }
+            }
+            Command::SecondLayout(l) => {
+                if let Some(w) = self.state.second.as_mut() {
+                    w.layout = l;
+                    self.second_selected = self.second_selected.min(l.tile_count() - 1);
+                }
+            }
+            Command::SecondSelect(t) => {
+                persist = false;
+                self.second_selected = t;
             }
             Command::StartTour(t) => {
                 self.tour_at = None;
@@ -1238,6 +1289,9 @@ impl MatThanApp {
                     });
                 }
             });
+        if self.state.second.is_some() && !screen_locked {
+            self.second_screen_ui(ui.ctx(), &mut cmds, &mut wanted);
+        }
         // The tour's next camera is decoded ahead of its turn, so it shows a picture at once
         // rather than after its next keyframe.
         if let Some(next) = self.tour_next() {
@@ -1702,6 +1756,18 @@ impl MatThanApp {
             if self.may(mt_store::Right::Playback) && ui.button(tr.t("archive-open")).clicked() {
                 cmds.push(Command::OpenArchivePrompt);
             }
+            let second = if self.state.second.is_some() {
+                "second-close"
+            } else {
+                "second-open"
+            };
+            if ui
+                .selectable_label(self.state.second.is_some(), tr.t(second))
+                .on_hover_text(tr.t("second-hint"))
+                .clicked()
+            {
+                cmds.push(Command::ToggleSecondScreen);
+            }
             if ui
                 .selectable_label(self.views_window.is_some(), tr.t("views-button"))
                 .on_hover_text(tr.t("views-button-hint"))
@@ -1875,6 +1941,14 @@ impl MatThanApp {
                                     camera: i,
                                 });
                             }
+                            if self.state.second.is_some() {
+                                resp.context_menu(|ui| {
+                                    if ui.button(self.tr.t("second-send")).clicked() {
+                                        cmds.push(Command::SendToSecond(cam.config.id.0.clone()));
+                                        ui.close();
+                                    }
+                                });
+                            }
                             resp.on_hover_text(format!(
                                 "{}\n{}\n{}",
                                 cam.config.id,
@@ -2000,6 +2074,134 @@ impl MatThanApp {
             }
             (Some(sub), false) => (sub, vec![sub]),
             (None, _) => (&cam.main, vec![&cam.main]),
+        }
+    }
+
+    /// The second monitor: another OS window (an egui viewport; embedded as a window where
+    /// the backend has only one) with its own layout and tiles, live pictures only. Its
+    /// tiles' streams are marked wanted like the main wall's.
+    fn second_screen_ui(
+        &self,
+        ctx: &egui::Context,
+        cmds: &mut Vec<Command>,
+        wanted: &mut HashSet<usize>,
+    ) {
+        let Some(w) = self.state.second.as_ref() else {
+            return;
+        };
+        let tr = &self.tr;
+        let body = |ui: &mut egui::Ui, class: egui::ViewportClass| {
+            if ui.ctx().input(|i| i.viewport().close_requested())
+                && class != egui::ViewportClass::EmbeddedWindow
+            {
+                cmds.push(Command::ToggleSecondScreen);
+            }
+            ui.horizontal_wrapped(|ui| {
+                for l in [
+                    WallLayout::G1,
+                    WallLayout::G2,
+                    WallLayout::G3,
+                    WallLayout::G4,
+                ] {
+                    if ui
+                        .selectable_label(
+                            w.layout == l,
+                            tr.t_args("second-layout", &[("layout", l.label().into())]),
+                        )
+                        .clicked()
+                    {
+                        cmds.push(Command::SecondLayout(l));
+                    }
+                }
+                ui.weak(tr.t("second-explain"));
+            });
+            let area = ui.available_rect_before_wrap();
+            let area = if area.height() < 100.0 {
+                // Embedded and not yet sized: a wall of a usable size.
+                egui::Rect::from_min_size(area.min, egui::vec2(520.0, 292.0))
+            } else {
+                area
+            };
+            ui.allocate_rect(area, Sense::hover());
+            let clock = mt_core::time::format(mt_core::time::now_ms(), "%H:%M:%S %d/%m/%Y");
+            for (tile, rect) in w.layout.tiles(area, 2.0).into_iter().enumerate() {
+                let resp = ui.interact(
+                    rect,
+                    ui.scope_id().with(("second-tile", tile)),
+                    Sense::click(),
+                );
+                resp.widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::Button,
+                        true,
+                        tr.t_args("second-tile", &[("n", (tile + 1).into())]),
+                    )
+                });
+                if resp.clicked() {
+                    cmds.push(Command::SecondSelect(tile));
+                }
+                let painter = ui.painter_at(rect);
+                painter.rect_filled(rect, 0.0, Color32::BLACK);
+                let cam = w
+                    .tiles
+                    .get(tile)
+                    .and_then(|t| t.as_deref())
+                    .and_then(|id| self.by_id.get(id))
+                    .map(|&i| &self.cameras[i]);
+                match cam {
+                    None => {
+                        painter.text(
+                            rect.center(),
+                            Align2::CENTER_CENTER,
+                            tr.t("second-empty"),
+                            FontId::proportional(12.0),
+                            Color32::GRAY,
+                        );
+                    }
+                    Some(cam) => {
+                        let (shown, want) = self.tile_streams(cam, w.layout == WallLayout::G1);
+                        wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
+                        if let Some(frame) = shown.latest() {
+                            let pic = fit_aspect(rect, frame.width, frame.height);
+                            painter.add(egui_wgpu::Callback::new_paint_callback(
+                                pic,
+                                VideoCallback {
+                                    stream: shown.clone(),
+                                    frame,
+                                    crop: None,
+                                },
+                            ));
+                        }
+                        self.tile_overlay_ui(&painter, rect, cam, shown, &clock, true);
+                    }
+                }
+                let stroke = if tile == self.second_selected {
+                    Stroke::new(2.0, Color32::from_rgb(250, 200, 40))
+                } else {
+                    Stroke::new(1.0, Color32::from_gray(40))
+                };
+                ui.painter()
+                    .rect_stroke(rect, 0.0, stroke, StrokeKind::Inside);
+            }
+        };
+        let mut body = body;
+        if ctx.embed_viewports() {
+            // One window only (tests, some backends): an egui window over the lower right of
+            // the main one, leaving the camera list reachable.
+            egui::Window::new(tr.t("second-title"))
+                .default_pos([800.0, 440.0])
+                .default_size([560.0, 360.0])
+                .collapsible(false)
+                .show(ctx, |ui| body(ui, egui::ViewportClass::EmbeddedWindow));
+        } else {
+            // Its own OS window, to put on the second monitor.
+            ctx.show_viewport_immediate(
+                egui::ViewportId::from_hash_of("matthan-second-wall"),
+                egui::ViewportBuilder::default()
+                    .with_title(tr.t("second-title"))
+                    .with_inner_size([1280.0, 760.0]),
+                |ui, class| body(ui, class),
+            );
         }
     }
 
