@@ -478,7 +478,6 @@ pub fn config_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".matthan"))
 }
 
-/// The assets folder: MATTHAN_ASSETS, else next to the sources this binary was built from.
 /// Where the run-time assets are (simulated cameras, clips, demo sites and map):
 /// `$MATTHAN_ASSETS`; else `../share/matthan` beside the binary when installed (the .deb puts
 /// the binary in /usr/bin and the assets in /usr/share/matthan); else the source tree's
@@ -520,13 +519,21 @@ fn main() -> anyhow::Result<()> {
             let path = cli
                 .cameras
                 .unwrap_or_else(|| config_dir().join("cameras.toml"));
-            if !path.exists() {
-                bail!(
-                    "no camera file at {}; create one (see README, \"Adding cameras\") or pass --cameras FILE, or try `matthan demo`",
+            // No camera file yet (a fresh install, started from the desktop entry): the
+            // workstation starts without cameras; a supervisor adds them in the app, which
+            // writes the file.
+            let file = if path.exists() {
+                load_camera_file(&path)?
+            } else {
+                tracing::info!(
+                    "no camera file at {} yet: a supervisor adds cameras in the app (Quản lý camera); see README \"Adding cameras\", or try `matthan demo`",
                     path.display()
                 );
-            }
-            let file = load_camera_file(&path)?;
+                CameraFile {
+                    path: path.clone(),
+                    ..Default::default()
+                }
+            };
             let rec = (!cli.no_record).then_some((cli.rec_quota_gb, cli.rec_max_age_days));
             run_window(
                 file,

@@ -613,6 +613,7 @@ fn a_supervisor_adds_a_camera_from_a_template_tests_it_saves_it_and_removes_it_w
     // refused and the hand edit stays.
     let hand = std::fs::read_to_string(&cam_file).unwrap() + "\n# Sửa tay lúc 23:00 — đừng xoá.\n";
     std::fs::write(&cam_file, &hand).unwrap();
+    h.run_steps(3);
     h.get_by_label("Sửa xd-001").click();
     h.run_steps(3);
     replace_text(&mut h, "Tên camera", "Ngã tư (đổi tên)");

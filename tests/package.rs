@@ -22,10 +22,13 @@ fn run(cmd: &mut Command) -> (bool, String) {
 fn the_deb_installs_into_a_scratch_root_and_runs_from_there() {
     let dir = tempfile::tempdir().unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // In a Vietnamese locale, as an IT officer's machine may be (tools' messages translated).
     let (ok, out) = run(Command::new(repo.join(".ci/package-deb"))
         .arg(env!("CARGO_BIN_EXE_matthan"))
         .arg(dir.path())
-        .arg("gzip"));
+        .arg("gzip")
+        .env("LANG", "vi_VN.UTF-8")
+        .env("LANGUAGE", "vi"));
     assert!(ok, "package-deb: {out}");
     let deb = out.lines().last().unwrap().trim().to_owned();
     assert!(deb.ends_with(".deb") && Path::new(&deb).exists(), "{out}");

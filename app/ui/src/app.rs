@@ -37,9 +37,22 @@ pub struct WallState {
 
 /// What the second monitor's window shows: its own layout and tiles.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SecondWall {
+    /// Closing the window keeps its layout and tiles for the next time it is opened.
+    pub open: bool,
     pub layout: WallLayout,
     pub tiles: Vec<Option<String>>,
+}
+
+impl Default for SecondWall {
+    fn default() -> Self {
+        SecondWall {
+            open: true,
+            layout: WallLayout::G2,
+            tiles: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,10 +100,27 @@ impl WallState {
     /// Loads the saved state; a missing or unreadable file gives the default (logged).
     pub fn load(path: &std::path::Path) -> Option<Self> {
         let text = std::fs::read_to_string(path).ok()?;
-        match serde_json::from_str(&text) {
-            Ok(s) => Some(s),
+        match serde_json::from_str::<WallState>(&text) {
+            Ok(mut s) => {
+                // A hand-edited file: a tour on no tile is dropped rather than trusted.
+                if s.tour.as_ref().is_some_and(|t| t.tile >= 64) {
+                    s.tour = None;
+                }
+                Some(s)
+            }
             Err(e) => {
-                tracing::warn!("{}: ignoring unreadable wall state: {e}", path.display());
+                // Kept beside, not overwritten by the next save: saved views live in it.
+                let bad = path.with_extension(format!("json.bad-{}", mt_core::time::now_ms()));
+                let kept = std::fs::rename(path, &bad).is_ok();
+                tracing::warn!(
+                    "{}: unreadable wall state ({e}); {}",
+                    path.display(),
+                    if kept {
+                        format!("kept as {}", bad.display())
+                    } else {
+                        "ignored".to_owned()
+                    }
+                );
                 None
             }
         }
@@ -444,6 +474,22 @@ impl MatThanApp {
                         *t = None;
                     }
                 }
+                // Nor on the second screen, nor in the tour (saved views keep it: a view is
+                // the officer's to change).
+                if let Some(w) = self.state.second.as_mut() {
+                    for t in w.tiles.iter_mut() {
+                        if t.as_deref() == Some(id.as_str()) {
+                            *t = None;
+                        }
+                    }
+                }
+                if let Some(t) = self.state.tour.as_mut() {
+                    t.cameras.retain(|c| c != &id);
+                    if t.cameras.len() < 2 {
+                        self.state.tour = None;
+                        self.tour_at = None;
+                    }
+                }
                 self.maximised = None;
             }
             CameraChange::Add(c) | CameraChange::Edit(c) => {
@@ -657,6 +703,7 @@ impl MatThanApp {
                 }
                 self.state.tiles[at] = Some(id);
                 self.selected = at;
+                self.stop_tour_on(at);
             }
             Command::StepHit(dir) => {
                 persist = false;
@@ -771,6 +818,16 @@ impl MatThanApp {
             }
             Command::ApplyView(i) => {
                 if let Some(v) = self.state.views.get(i).cloned() {
+                    // The view says what every tile shows: a tour on one of them ends.
+                    if self
+                        .state
+                        .tour
+                        .as_ref()
+                        .is_some_and(|t| t.tile < v.layout.tile_count())
+                    {
+                        self.state.tour = None;
+                        self.tour_at = None;
+                    }
                     self.state.layout = v.layout;
                     self.state.tiles = v.tiles;
                     self.maximised = None;
@@ -784,18 +841,15 @@ impl MatThanApp {
                 }
             }
             Command::ToggleSecondScreen => {
-                self.state.second = match self.state.second.take() {
-                    Some(_) => None,
-                    None => Some(SecondWall {
-                        layout: WallLayout::G2,
-                        tiles: Vec::new(),
-                    }),
-                };
+                match self.state.second.as_mut() {
+                    Some(w) => w.open = !w.open,
+                    None => self.state.second = Some(SecondWall::default()),
+                }
                 self.second_selected = 0;
             }
             Command::SendToSecond(id) => {
                 let sel = self.second_selected;
-                if let Some(w) = self.state.second.as_mut() {
+                if let Some(w) = self.state.second.as_mut().filter(|w| w.open) {
                     let n = w.layout.tile_count();
                     if w.tiles.len() < n {
                         w.tiles.resize(n, None);
@@ -893,6 +947,7 @@ impl MatThanApp {
                     }
                     self.state.tiles[tile] = Some(self.cameras[ci].config.id.0.clone());
                     self.maximised = Some(tile);
+                    self.stop_tour_on(tile);
                 }
             }
         }
@@ -917,6 +972,9 @@ impl MatThanApp {
         let mut screen_locked = false;
         self.poll_audits();
         self.tick_tour(ui.ctx());
+        // Before anything can return early (signed out, locked, an archive open): a camera
+        // change the store has written takes effect whatever the screen shows.
+        self.poll_camera_jobs(ui.ctx());
         if let Some(log) = self.log.as_mut() {
             log.poll(&self.tr);
             if log.operator.is_some() && log.session.tick(ui.ctx()) {
@@ -1289,8 +1347,9 @@ impl MatThanApp {
                     });
                 }
             });
-        if self.state.second.is_some() && !screen_locked {
-            self.second_screen_ui(ui.ctx(), &mut cmds, &mut wanted);
+        if self.state.second.as_ref().is_some_and(|w| w.open) {
+            // Locked: the window stays where the officer put it, covered.
+            self.second_screen_ui(ui.ctx(), &mut cmds, &mut wanted, screen_locked);
         }
         // The tour's next camera is decoded ahead of its turn, so it shows a picture at once
         // rather than after its next keyframe.
@@ -1583,7 +1642,14 @@ impl MatThanApp {
     /// Whether the signed-in officer may manage trusted keys.
     /// The camera the running tour shows next.
     fn tour_next(&self) -> Option<String> {
-        let t = self.state.tour.as_ref()?;
+        if self.playback.is_some() || self.replay.is_some() {
+            return None;
+        }
+        let t = self
+            .state
+            .tour
+            .as_ref()
+            .filter(|t| t.tile < self.state.layout.tile_count())?;
         let live: Vec<&String> = t
             .cameras
             .iter()
@@ -1604,6 +1670,11 @@ impl MatThanApp {
     /// Moves the running tour on to its next camera when its time is up, and asks for a
     /// frame then. A camera of the tour that no longer exists is skipped.
     fn tick_tour(&mut self, ctx: &egui::Context) {
+        // Playback and an opened archive show footage of the cameras they were opened (and
+        // audited) for: the tour waits for live.
+        if self.playback.is_some() || self.replay.is_some() {
+            return;
+        }
         let Some(t) = self.state.tour.clone() else {
             return;
         };
@@ -1633,6 +1704,31 @@ impl MatThanApp {
         ctx.request_repaint_after(every);
     }
 
+    /// Applies what the camera window's store jobs finished (a save, a removal, an import).
+    fn poll_camera_jobs(&mut self, ctx: &egui::Context) {
+        let Some(w) = self.admin.as_mut().and_then(|a| a.window.as_mut()) else {
+            return;
+        };
+        let done = w.poll(&self.tr);
+        if w.busy() {
+            ctx.request_repaint_after(Duration::from_millis(50));
+        }
+        for d in done {
+            match d {
+                crate::cameras::Done::Camera(c) => {
+                    let (change, changed) = *c;
+                    self.camera_changed(ctx, change, changed)
+                }
+                crate::cameras::Done::Sites(sites) => {
+                    if let Some(map) = self.map.as_mut() {
+                        map.sites = sites;
+                        map.sites_changed();
+                    }
+                }
+            }
+        }
+    }
+
     /// The camera window, for an officer who may manage cameras (closed for anyone else,
     /// once the store jobs it started have answered: those take effect whatever happens).
     fn cameras_window_ui(&mut self, ctx: &egui::Context) {
@@ -1643,10 +1739,6 @@ impl MatThanApp {
         let Some(w) = admin.window.as_mut() else {
             return;
         };
-        let done = w.poll(&self.tr);
-        if w.busy() {
-            ctx.request_repaint_after(Duration::from_millis(50));
-        }
         let op = self
             .log
             .as_ref()
@@ -1666,20 +1758,6 @@ impl MatThanApp {
             );
         if (!open || !allowed) && !w.busy() {
             admin.window = None;
-        }
-        for d in done {
-            match d {
-                crate::cameras::Done::Camera(c) => {
-                    let (change, changed) = *c;
-                    self.camera_changed(ctx, change, changed)
-                }
-                crate::cameras::Done::Sites(sites) => {
-                    if let Some(map) = self.map.as_mut() {
-                        map.sites = sites;
-                        map.sites_changed();
-                    }
-                }
-            }
         }
     }
 
@@ -1756,13 +1834,10 @@ impl MatThanApp {
             if self.may(mt_store::Right::Playback) && ui.button(tr.t("archive-open")).clicked() {
                 cmds.push(Command::OpenArchivePrompt);
             }
-            let second = if self.state.second.is_some() {
-                "second-close"
-            } else {
-                "second-open"
-            };
+            let open = self.state.second.as_ref().is_some_and(|w| w.open);
+            let second = if open { "second-close" } else { "second-open" };
             if ui
-                .selectable_label(self.state.second.is_some(), tr.t(second))
+                .selectable_label(open, tr.t(second))
                 .on_hover_text(tr.t("second-hint"))
                 .clicked()
             {
@@ -1941,7 +2016,7 @@ impl MatThanApp {
                                     camera: i,
                                 });
                             }
-                            if self.state.second.is_some() {
+                            if self.state.second.as_ref().is_some_and(|w| w.open) {
                                 resp.context_menu(|ui| {
                                     if ui.button(self.tr.t("second-send")).clicked() {
                                         cmds.push(Command::SendToSecond(cam.config.id.0.clone()));
@@ -2085,6 +2160,7 @@ impl MatThanApp {
         ctx: &egui::Context,
         cmds: &mut Vec<Command>,
         wanted: &mut HashSet<usize>,
+        locked: bool,
     ) {
         let Some(w) = self.state.second.as_ref() else {
             return;
@@ -2123,6 +2199,18 @@ impl MatThanApp {
                 area
             };
             ui.allocate_rect(area, Sense::hover());
+            if locked {
+                ui.painter()
+                    .rect_filled(area, 0.0, Color32::from_rgb(12, 12, 16));
+                ui.painter().text(
+                    area.center(),
+                    Align2::CENTER_CENTER,
+                    tr.t("second-locked"),
+                    FontId::proportional(18.0),
+                    Color32::GRAY,
+                );
+                return;
+            }
             let clock = mt_core::time::format(mt_core::time::now_ms(), "%H:%M:%S %d/%m/%Y");
             for (tile, rect) in w.layout.tiles(area, 2.0).into_iter().enumerate() {
                 let resp = ui.interact(

@@ -11,7 +11,8 @@ use crate::i18n::Tr;
 use crate::layout::WallLayout;
 
 /// A named layout and what each tile shows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct SavedView {
     pub name: String,
     pub layout: WallLayout,
@@ -19,7 +20,8 @@ pub struct SavedView {
 }
 
 /// One tile showing each of `cameras` in turn, `every_secs` seconds each.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Tour {
     pub tile: usize,
     pub cameras: Vec<String>,
@@ -111,7 +113,7 @@ impl ViewsWindow {
                         ui.label(tr.t_args(
                             "tour-running",
                             &[
-                                ("tile", (t.tile + 1).into()),
+                                ("tile", t.tile.saturating_add(1).into()),
                                 ("count", t.cameras.len().into()),
                                 ("secs", t.every_secs.into()),
                             ],
@@ -141,6 +143,9 @@ impl ViewsWindow {
                             let l = ui.label(tr.t("tour-every"));
                             ui.add(egui::TextEdit::singleline(&mut self.every).desired_width(50.0))
                                 .labelled_by(l.id);
+                            // Only cameras that still exist count.
+                            self.picked
+                                .retain(|p| cameras.iter().any(|(id, _)| id == p));
                             if ui
                                 .add_enabled(
                                     self.picked.len() >= 2,
