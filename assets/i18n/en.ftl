@@ -521,3 +521,4 @@ second-tile = Second screen — tile { $n }
 second-empty = Send a camera here
 second-send = Send to the second screen
 second-locked = The screen is locked
+camera-none = No camera yet. A supervisor adds cameras in “Cameras” (or in the cameras.toml file).

@@ -521,3 +521,4 @@ second-tile = Màn hình phụ — Ô { $n }
 second-empty = Gửi camera sang đây
 second-send = Gửi sang màn hình phụ
 second-locked = Màn hình đang khoá
+camera-none = Chưa có camera nào. Giám sát viên thêm camera ở “Quản lý camera” (hoặc trong tệp cameras.toml).

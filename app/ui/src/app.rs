@@ -1982,6 +1982,10 @@ impl MatThanApp {
         if hidden > 0 {
             ui.small(tr.t_args("camera-filtered", &[("count", hidden.into())]));
         }
+        if self.cameras.is_empty() {
+            // A fresh workstation: say where cameras come from.
+            ui.add(egui::Label::new(egui::RichText::new(tr.t("camera-none")).weak()).wrap());
+        }
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (ward, idxs) in &by_ward {
                 egui::CollapsingHeader::new(format!("{ward} ({})", idxs.len()))
