@@ -52,11 +52,19 @@ pub(crate) fn harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
 /// [`harness`] whose renderer has the video pipeline installed (as the window's has), so a
 /// rendered tile shows its camera's picture.
 pub(crate) fn video_harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
+    video_harness_rs(app).0
+}
+
+/// [`video_harness`], and its render state (to look at the renderer's GPU resources).
+pub(crate) fn video_harness_rs(
+    app: MatThanApp,
+) -> (Harness<'static, MatThanApp>, egui_wgpu::RenderState) {
     let rs = egui_kittest::wgpu::create_render_state(
         egui_kittest::wgpu::default_wgpu_setup(),
         egui_wgpu::RendererOptions::PREDICTABLE,
     );
     mt_render::install(&rs);
+    let keep = rs.clone();
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 850.0))
         .with_context_setup(|ctx| mt_ui::install_fonts(ctx))
@@ -64,7 +72,7 @@ pub(crate) fn video_harness(app: MatThanApp) -> Harness<'static, MatThanApp> {
         .with_step_dt(0.05)
         .build_ui_state(|ui, app: &mut MatThanApp| app.show(ui), app);
     h.run_steps(3);
-    h
+    (h, keep)
 }
 
 #[test]

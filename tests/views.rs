@@ -84,7 +84,7 @@ fn mounts_in(h: &mut egui_kittest::Harness<'static, MatThanApp>, area: egui::Rec
 }
 
 /// The RTSP server with a small live camera (its pictures carry QR codes) at each mount.
-fn live_cameras(mounts: &[&str]) -> SimServer {
+pub(crate) fn live_cameras(mounts: &[&str]) -> SimServer {
     let opts = SimOptions {
         mounts: mounts
             .iter()
@@ -296,4 +296,66 @@ fn the_second_screen_shows_a_camera_sent_to_it_and_comes_back_after_a_restart() 
         mounts_in(&mut h, tile).into_iter().next()
     });
     assert_eq!(shown.map(|(m, _)| m).as_deref(), Some("/hai/b"));
+}
+
+#[test]
+fn a_streams_textures_are_freed_once_no_view_draws_it_and_made_again_when_one_does() {
+    let sim = live_cameras(&["/tex/a", "/tex/b"]);
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let handles = ["a", "b"]
+        .iter()
+        .map(|id| {
+            cap.start_camera(crate::util::camera(id, &sim.url(&format!("tex/{id}")), ""))
+                .unwrap()
+        })
+        .collect();
+    let state = WallState {
+        layout: WallLayout::G2,
+        tiles: vec![Some("a".into()), Some("b".into()), None, None],
+        show_health: false,
+        ..Default::default()
+    };
+    let app = MatThanApp::new(&egui::Context::default(), handles, state, None, vec![]);
+    let (mut h, rs) = crate::ui::video_harness_rs(app);
+    let pictures = |rs: &egui_wgpu::RenderState| {
+        rs.renderer
+            .read()
+            .callback_resources
+            .get::<mt_render::VideoRenderer>()
+            .map(|r| r.picture_count())
+            .unwrap_or(0)
+    };
+    rs.renderer
+        .write()
+        .callback_resources
+        .get_mut::<mt_render::VideoRenderer>()
+        .unwrap()
+        .set_idle_free(Duration::from_secs(1));
+    let tile = h.get_by_label("Ô 1").rect();
+    let shown = |h: &mut egui_kittest::Harness<'static, MatThanApp>| {
+        wait_for(Duration::from_secs(15), || {
+            h.run_steps(1);
+            mounts_in(h, tile).into_iter().find(|m| m == "/tex/a")
+        })
+        .is_some()
+    };
+    assert!(shown(&mut h), "camera a on tile 1");
+    assert_eq!(pictures(&rs), 2, "a and b have their textures");
+    // Tile 1 emptied: a's textures go once nothing has drawn them for the idle time.
+    h.state_mut()
+        .apply(&egui::Context::default(), mt_ui::Command::Unassign(0));
+    let freed = wait_for(Duration::from_secs(10), || {
+        // Drawn, as the window draws every frame (a view's `prepare` runs when rendering).
+        h.run_steps(1);
+        let _ = h.render();
+        (pictures(&rs) == 1).then_some(())
+    });
+    assert!(freed.is_some(), "{} pictures held", pictures(&rs));
+    // Shown again: made again, and the tile shows a's picture.
+    h.state_mut().apply(
+        &egui::Context::default(),
+        mt_ui::Command::Assign { tile: 0, camera: 0 },
+    );
+    assert!(shown(&mut h), "camera a on tile 1 again");
+    assert_eq!(pictures(&rs), 2);
 }

@@ -99,6 +99,9 @@ pub enum RecMsg {
 pub type RecSink = std::sync::mpsc::SyncSender<RecMsg>;
 
 pub struct StreamShared {
+    /// Unique for the process's life (never reused, unlike an address): the key of the
+    /// stream's textures in the renderer.
+    pub id: u64,
     /// `camera-id/main` or `camera-id/sub`: for logs and thread names.
     pub label: String,
     pub kind: StreamKind,
@@ -126,7 +129,9 @@ pub struct StreamShared {
 
 impl StreamShared {
     pub fn new(label: String, kind: StreamKind) -> Arc<Self> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Arc::new(StreamShared {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             label,
             kind,
             conn: Mutex::new(StreamState::Idle),

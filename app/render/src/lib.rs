@@ -94,7 +94,19 @@ pub struct VideoRenderer {
     identity_crop: wgpu::BindGroup,
     /// Zoomed views: their crop uniform and its value.
     crops: HashMap<u64, (wgpu::Buffer, wgpu::BindGroup, [f32; 4])>,
+    /// When each picture and crop was last drawn (a view's `prepare` marks it).
+    last_used: HashMap<u64, std::time::Instant>,
+    /// Textures of a stream no view has drawn for this long are freed.
+    idle_free: std::time::Duration,
+    last_sweep: std::time::Instant,
 }
+
+/// Textures of a stream no view has drawn for this long are freed (a playback or a
+/// replay that ended, a camera removed or changed, a tile showing another camera).
+pub const IDLE_FREE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Tells a picture's key from a view's in `last_used` (views' keys keep it clear).
+const PICTURE_BIT: u64 = 1 << 63;
 
 /// The whole picture (no zoom).
 pub const FULL_PICTURE: [f32; 4] = [0.0, 0.0, 1.0, 1.0];
@@ -203,7 +215,35 @@ impl VideoRenderer {
             crop_layout,
             identity_crop: identity.1,
             crops: HashMap::new(),
+            last_used: HashMap::new(),
+            idle_free: IDLE_FREE,
+            last_sweep: std::time::Instant::now(),
         }
+    }
+
+    /// How long an unused stream keeps its textures (tests shorten it).
+    pub fn set_idle_free(&mut self, d: std::time::Duration) {
+        self.idle_free = d;
+    }
+
+    /// Frees the textures of pictures, and the crop uniforms of views, not drawn for
+    /// `idle_free`. Runs at most once a second, from a view's `prepare`.
+    fn sweep(&mut self) {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last_sweep) < std::time::Duration::from_secs(1) {
+            return;
+        }
+        self.last_sweep = now;
+        let idle = self.idle_free;
+        let used = &self.last_used;
+        let fresh = |k: u64| used.get(&k).is_some_and(|t| now.duration_since(*t) < idle);
+        self.pictures.retain(|k, _| fresh(*k as u64 | PICTURE_BIT));
+        self.crops.retain(|k, _| fresh(*k & !PICTURE_BIT));
+        self.last_used.retain(|_, t| now.duration_since(*t) < idle);
+    }
+
+    fn mark_used(&mut self, key: u64) {
+        self.last_used.insert(key, std::time::Instant::now());
     }
 
     fn crop_group(
@@ -237,6 +277,7 @@ impl VideoRenderer {
         view: u64,
         crop: [f32; 4],
     ) {
+        self.mark_used(view & !PICTURE_BIT);
         match self.crops.get_mut(&view) {
             Some((buf, _, old)) => {
                 if *old != crop {
@@ -260,6 +301,8 @@ impl VideoRenderer {
         key: usize,
         frame: &DecodedFrame,
     ) -> bool {
+        self.mark_used(key as u64 | PICTURE_BIT);
+        self.sweep();
         let params = YuvParams::new(frame.matrix, frame.full_range, self.srgb_target);
         let needs_new = self
             .pictures
@@ -415,9 +458,10 @@ fn write_plane(queue: &wgpu::Queue, tex: &wgpu::Texture, data: &[u8], w: u32, h:
 }
 
 /// The key under which a stream's picture is kept: one texture set per stream, shared by
-/// every view (wall tile, map) that shows it.
+/// every view (wall tile, map, second screen) that shows it. The stream's own id, never
+/// reused (an address could be, by a later stream, and pick up another's textures).
 pub fn stream_key(s: &Arc<StreamShared>) -> usize {
-    Arc::as_ptr(s) as usize
+    s.id as usize
 }
 
 /// Draws a stream's latest picture inside an egui paint callback rectangle.
