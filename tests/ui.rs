@@ -549,3 +549,57 @@ fn every_translated_message_has_its_glyphs_in_the_bundled_font() {
         }
     }
 }
+
+/// What the app logs, caught on this thread (the developer's view of a slow frame).
+#[derive(Clone, Default)]
+struct Caught(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Caught {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_ui_frame_over_budget_is_logged_with_the_time_of_each_part() {
+    let caught = Caught::default();
+    let w = caught.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(sub);
+    let t0 = std::time::Instant::now();
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let mut app = app(&cap, None);
+    // Every frame is over a zero budget: the check must say so, and say where the time went.
+    app.slow_frame = std::time::Duration::ZERO;
+    let mut h = harness(app);
+    h.run_steps(2);
+    let text = String::from_utf8(caught.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("UI frame took"))
+        .unwrap_or_else(|| panic!("no slow-frame line in:\n{text}"));
+    for part in [
+        "polls",
+        "top bar and windows",
+        "log and side panels",
+        "wall and map",
+        "apply",
+        "4 tiles",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    // At most once a second.
+    let lines = text.matches("UI frame took").count();
+    assert!(
+        lines as u64 <= t0.elapsed().as_secs() + 1,
+        "{lines} lines in {:?}:\n{text}",
+        t0.elapsed()
+    );
+}

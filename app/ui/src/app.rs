@@ -278,6 +278,10 @@ pub struct MatThanApp {
     tour_at: Option<(Instant, usize)>,
     /// The second monitor's selected tile.
     pub second_selected: usize,
+    /// A UI frame longer than this is logged in debug builds (16 ms: one frame at 60 Hz).
+    pub slow_frame: Duration,
+    laps: Vec<(&'static str, Instant)>,
+    last_slow_log: Option<Instant>,
 }
 
 /// A tile's digital zoom: how much, and which point of the picture is in the middle. Done in
@@ -403,6 +407,9 @@ impl MatThanApp {
             views_window: None,
             tour_at: None,
             second_selected: 0,
+            slow_frame: Duration::from_millis(16),
+            laps: Vec::new(),
+            last_slow_log: None,
         }
         .index_cameras()
     }
@@ -964,8 +971,53 @@ impl MatThanApp {
         }
     }
 
-    /// Draws the whole workstation into `ui` and applies what the officer did.
+    /// Draws the whole workstation into `ui` and applies what the officer did. In debug
+    /// builds a frame that takes longer than [`Self::slow_frame`] is logged (at most once a
+    /// second) with how long each part took: the UI thread only draws, and this says when it
+    /// does not.
     pub fn show(&mut self, ui: &mut egui::Ui) {
+        let t0 = Instant::now();
+        self.laps.clear();
+        self.show_frame(ui);
+        self.lap("apply");
+        let total = t0.elapsed();
+        if cfg!(debug_assertions)
+            && total > self.slow_frame
+            && self
+                .last_slow_log
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.last_slow_log = Some(Instant::now());
+            let mut prev = t0;
+            let parts: Vec<String> = self
+                .laps
+                .iter()
+                .map(|(what, at)| {
+                    let d = at.duration_since(prev);
+                    prev = *at;
+                    format!("{what} {:.1} ms", d.as_secs_f64() * 1e3)
+                })
+                .collect();
+            tracing::warn!(
+                target: "matthan::frame",
+                "UI frame took {:.1} ms (over {} ms): {}; {} tiles, view {:?}, playback {}, replay {}",
+                total.as_secs_f64() * 1e3,
+                self.slow_frame.as_millis(),
+                parts.join(", "),
+                self.state.layout.tile_count(),
+                self.state.view,
+                self.playback.is_some(),
+                self.replay.is_some(),
+            );
+        }
+    }
+
+    /// Marks the end of a part of the frame (for the slow-frame log).
+    fn lap(&mut self, what: &'static str) {
+        self.laps.push((what, Instant::now()));
+    }
+
+    fn show_frame(&mut self, ui: &mut egui::Ui) {
         let mut cmds = Vec::new();
         // A copy of a few hundred bytes per camera, under a lock the recorder holds briefly.
         self.rec_status = self.recorder.as_ref().map(|r| r.status());
@@ -975,6 +1027,7 @@ impl MatThanApp {
         // Before anything can return early (signed out, locked, an archive open): a camera
         // change the store has written takes effect whatever the screen shows.
         self.poll_camera_jobs(ui.ctx());
+        self.lap("polls");
         if let Some(log) = self.log.as_mut() {
             log.poll(&self.tr);
             if log.operator.is_some() && log.session.tick(ui.ctx()) {
@@ -1137,6 +1190,7 @@ impl MatThanApp {
                 }
             }
         }
+        self.lap("top bar and windows");
         if let Some(log) = self.log.as_mut() {
             let cams: Vec<crate::log::CameraInfo> = self
                 .cameras
@@ -1285,6 +1339,7 @@ impl MatThanApp {
                     .show(ui, |ui| self.health_ui(ui));
             }
         }
+        self.lap("log and side panels");
         let mut wanted = HashSet::new();
         let mut map_cmds = Vec::new();
         let view = if self.map.is_some() {
@@ -1386,6 +1441,7 @@ impl MatThanApp {
                 crate::map::MapCommand::Trace(t) => self.open_trace(ui.ctx(), t),
             }
         }
+        self.lap("wall and map");
         let ctx = ui.ctx().clone();
         for c in cmds {
             self.apply(&ctx, c);
