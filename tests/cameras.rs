@@ -17,7 +17,7 @@ use mt_core::camedit::{CameraDraft, CameraFileEdit, EditError};
 use mt_core::{load_cameras, CameraId};
 use mt_ui::{MatThanApp, WallLayout, WallState};
 
-use crate::util::{assets, parse_stamp, wait_for};
+use crate::util::{assets, wait_for};
 
 fn probe_cli(args: &[&str], stdin: &str) -> (i32, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_matthan"))
@@ -294,7 +294,10 @@ fn mounts_in(h: &mut Harness<'static, MatThanApp>, area: Option<egui::Rect>) -> 
         egui::Pos2::ZERO,
         egui::vec2(1400.0, 850.0),
     ));
-    codes_in(h, area).into_iter().map(|c| c.0).collect()
+    crate::util::codes_in(h, area)
+        .into_iter()
+        .map(|c| c.0)
+        .collect()
 }
 
 fn finished_segments(rec: &Path, camera: &str) -> Vec<std::path::PathBuf> {
@@ -630,52 +633,6 @@ fn a_supervisor_adds_a_camera_from_a_template_tests_it_saves_it_and_removes_it_w
     );
 }
 
-/// Every QR code readable in `area` of the rendered window, scaled up twice first (a tile's
-/// code has modules of 2–3 pixels): (mount, left edge and width on screen in points).
-pub(crate) fn codes_in(
-    h: &mut Harness<'static, MatThanApp>,
-    area: egui::Rect,
-) -> Vec<(String, f32, f32)> {
-    let img = h.render().expect("wgpu render");
-    let luma = image::DynamicImage::ImageRgba8(img).to_luma8();
-    let luma = image::imageops::crop_imm(
-        &luma,
-        area.min.x as u32,
-        area.min.y as u32,
-        area.width() as u32,
-        area.height() as u32,
-    )
-    .to_image();
-    // As rendered, then scaled up twice (a small tile's code has modules of 2–3 pixels).
-    for scale in [1u32, 2] {
-        let img = image::imageops::resize(
-            &luma,
-            luma.width() * scale,
-            luma.height() * scale,
-            image::imageops::FilterType::Nearest,
-        );
-        let (w, hh) = (img.width() as usize, img.height() as usize);
-        let mut p = rqrr::PreparedImage::prepare_from_greyscale(w, hh, |x, y| {
-            img.get_pixel(x as u32, y as u32)[0]
-        });
-        let found: Vec<(String, f32, f32)> = p
-            .detect_grids()
-            .into_iter()
-            .filter_map(|g| {
-                let xs: Vec<f32> = g.bounds.iter().map(|b| b.x as f32 / scale as f32).collect();
-                let lo = xs.iter().cloned().fold(f32::INFINITY, f32::min);
-                let hi = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                let (_, text) = g.decode().ok()?;
-                Some((parse_stamp(&text)?.mount, area.min.x + lo, hi - lo))
-            })
-            .collect();
-        if !found.is_empty() {
-            return found;
-        }
-    }
-    Vec::new()
-}
-
 /// Two clicks 50 ms apart (the harness's default step is 250 ms, near egui's 300 ms
 /// double-click limit).
 fn double_click(h: &mut Harness<'static, MatThanApp>, label: &str) {
@@ -738,7 +695,9 @@ fn the_wheel_zooms_a_tile_in_the_shader_on_the_main_stream_a_drag_pans_and_a_dou
     let code = |h: &mut Harness<'static, MatThanApp>, mount: &str| {
         wait_for(Duration::from_secs(15), || {
             h.run_steps(2);
-            codes_in(h, tile).into_iter().find(|c| c.0 == mount)
+            crate::util::codes_in(h, tile)
+                .into_iter()
+                .find(|c| c.0 == mount)
         })
         .map(|(c, _)| c)
     };
@@ -751,7 +710,9 @@ fn the_wheel_zooms_a_tile_in_the_shader_on_the_main_stream_a_drag_pans_and_a_dou
     let big = h.get_by_label("Ô 1").rect();
     let main_1x = wait_for(Duration::from_secs(15), || {
         h.run_steps(2);
-        codes_in(&mut h, big).into_iter().find(|c| c.0 == "/z/main")
+        crate::util::codes_in(&mut h, big)
+            .into_iter()
+            .find(|c| c.0 == "/z/main")
     })
     .expect("the main stream on the maximised tile")
     .0;
@@ -805,7 +766,7 @@ fn the_wheel_zooms_a_tile_in_the_shader_on_the_main_stream_a_drag_pans_and_a_dou
         h.run_steps(2);
         let x = wait_for(Duration::from_secs(10), || {
             h.run_steps(1);
-            codes_in(&mut h, tile)
+            crate::util::codes_in(&mut h, tile)
                 .into_iter()
                 .find(|c| c.0 == "/z/main")
                 .map(|c| c.1)

@@ -679,15 +679,7 @@ fn exporting_from_an_incident_shows_progress_and_ends_with_a_verified_archive() 
     // The log: an officer and an incident on both cameras, now.
     let db = dir.path().join("log.db");
     let incident = {
-        let mut d = mt_store::Db::open(&db).unwrap();
-        d.add_operator(
-            None,
-            "gs01",
-            "Trần Văn Giám",
-            mt_store::Role::Supervisor,
-            "135790",
-        )
-        .unwrap();
+        let mut d = crate::util::log_with_supervisor(&db);
         d.add_incident(
             "gs01",
             &mt_store::NewIncident {

@@ -1093,15 +1093,7 @@ fn a_command_line_export_is_audited_and_a_later_rewrite_of_the_log_is_found_from
     r.rec.take().unwrap().stop();
     let db = data.join("matthan.db");
     let (head_id, head_hash) = {
-        let mut d = mt_store::Db::open(&db).unwrap();
-        d.add_operator(
-            None,
-            "gs01",
-            "Trần Văn Giám",
-            mt_store::Role::Supervisor,
-            "135790",
-        )
-        .unwrap();
+        let d = crate::util::log_with_supervisor(&db);
         d.audit_head().unwrap().expect("the log has an audit row")
     };
     let segs = Index::open(&rec_dir.join("index.db"))

@@ -97,15 +97,7 @@ pub fn cannot_run(why: &str) {
 /// A log at `db` with a supervisor gs01 (PIN 135790) and, added by them, an operator
 /// `operator` with PIN `pin`.
 pub fn supervisor_and_operator(db: &std::path::Path, operator: &str, pin: &str) -> mt_store::Db {
-    let mut d = mt_store::Db::open(db).unwrap();
-    d.add_operator(
-        None,
-        "gs01",
-        "Trần Văn Giám",
-        mt_store::Role::Supervisor,
-        "135790",
-    )
-    .unwrap();
+    let mut d = log_with_supervisor(db);
     d.add_operator(
         Some(mt_store::By::Officer("gs01")),
         operator,
@@ -115,4 +107,64 @@ pub fn supervisor_and_operator(db: &std::path::Path, operator: &str, pin: &str) 
     )
     .unwrap();
     d
+}
+
+/// A log at `db` with a supervisor gs01 (PIN 135790).
+pub fn log_with_supervisor(db: &std::path::Path) -> mt_store::Db {
+    let mut d = mt_store::Db::open(db).unwrap();
+    d.add_operator(
+        None,
+        "gs01",
+        "Trần Văn Giám",
+        mt_store::Role::Supervisor,
+        "135790",
+    )
+    .unwrap();
+    d
+}
+
+/// Every QR code readable in `area` of the rendered window, scaled up twice first (a tile's
+/// code has modules of 2–3 pixels): (mount, left edge and width on screen in points).
+pub fn codes_in(
+    h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>,
+    area: egui::Rect,
+) -> Vec<(String, f32, f32)> {
+    let img = h.render().expect("wgpu render");
+    let luma = image::DynamicImage::ImageRgba8(img).to_luma8();
+    let luma = image::imageops::crop_imm(
+        &luma,
+        area.min.x as u32,
+        area.min.y as u32,
+        area.width() as u32,
+        area.height() as u32,
+    )
+    .to_image();
+    // As rendered, then scaled up twice (a small tile's code has modules of 2–3 pixels).
+    for scale in [1u32, 2] {
+        let img = image::imageops::resize(
+            &luma,
+            luma.width() * scale,
+            luma.height() * scale,
+            image::imageops::FilterType::Nearest,
+        );
+        let (w, hh) = (img.width() as usize, img.height() as usize);
+        let mut p = rqrr::PreparedImage::prepare_from_greyscale(w, hh, |x, y| {
+            img.get_pixel(x as u32, y as u32)[0]
+        });
+        let found: Vec<(String, f32, f32)> = p
+            .detect_grids()
+            .into_iter()
+            .filter_map(|g| {
+                let xs: Vec<f32> = g.bounds.iter().map(|b| b.x as f32 / scale as f32).collect();
+                let lo = xs.iter().cloned().fold(f32::INFINITY, f32::min);
+                let hi = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let (_, text) = g.decode().ok()?;
+                Some((parse_stamp(&text)?.mount, area.min.x + lo, hi - lo))
+            })
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
 }

@@ -77,7 +77,7 @@ fn a_saved_view_comes_back_after_a_layout_change_and_a_restart() {
 
 /// The mounts whose QR codes are readable in `area` of the rendered window.
 fn mounts_in(h: &mut egui_kittest::Harness<'static, MatThanApp>, area: egui::Rect) -> Vec<String> {
-    crate::cameras::codes_in(h, area)
+    crate::util::codes_in(h, area)
         .into_iter()
         .map(|c| c.0)
         .collect()

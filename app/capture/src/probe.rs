@@ -130,12 +130,6 @@ pub async fn probe(
 
 type Failure = (LossReason, String);
 
-fn retina_failure(e: &retina::Error) -> Failure {
-    let msg = e.to_string();
-    let first = msg.lines().next().unwrap_or("").to_owned();
-    (crate::stream::classify(e.status_code(), &msg), first)
-}
-
 async fn step<T>(
     what: &str,
     limit: Duration,
@@ -149,7 +143,7 @@ async fn step<T>(
                 limit.as_secs_f32().round() as u32
             ),
         )),
-        Ok(Err(e)) => Err(retina_failure(&e)),
+        Ok(Err(e)) => Err(crate::stream::failure(&e)),
         Ok(Ok(v)) => Ok(v),
     }
 }
@@ -200,19 +194,15 @@ async fn look(
             ),
         ));
     };
-    let rt = match transport {
-        Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
-        Transport::Udp => retina::client::Transport::Udp(Default::default()),
-    };
     let setup = SetupOptions::default()
-        .transport(rt)
+        .transport(crate::stream::rtp_transport(transport))
         .frame_format(retina::codec::FrameFormat::SIMPLE);
     step("SETUP", limits.request, session.setup(idx, setup)).await?;
     let play =
         PlayOptions::default().initial_seq(retina::client::InitialSequenceNumberPolicy::Ignore);
     let session = step("PLAY", limits.request, session.play(play)).await?;
     playing.store(true, std::sync::atomic::Ordering::SeqCst);
-    let mut demuxed = session.demuxed().map_err(|e| retina_failure(&e))?;
+    let mut demuxed = session.demuxed().map_err(|e| crate::stream::failure(&e))?;
 
     let mut dims = (0u32, 0u32);
     let mut times: Vec<f64> = Vec::new();
@@ -228,7 +218,7 @@ async fn look(
         let item = match tokio::time::timeout(left, demuxed.next()).await {
             Err(_) => break,
             Ok(None) => return Err((LossReason::Ended, "the server ended the stream".into())),
-            Ok(Some(Err(e))) => return Err(retina_failure(&e)),
+            Ok(Some(Err(e))) => return Err(crate::stream::failure(&e)),
             Ok(Some(Ok(i))) => i,
         };
         let CodecItem::VideoFrame(vf) = item else {

@@ -255,9 +255,7 @@ impl Worker {
     }
 
     fn lost(&self, e: &retina::Error) -> End {
-        let msg = e.to_string();
-        let first = msg.lines().next().unwrap_or("").to_owned();
-        let reason = classify(e.status_code(), &msg);
+        let (reason, first) = failure(e);
         End::Lost(reason, scrub(&first, self.secret()))
     }
 
@@ -304,10 +302,7 @@ impl Worker {
                 format!("codec {enc} (only H.264/H.265 are decoded)"),
             );
         };
-        let transport = match self.cfg.transport {
-            mt_core::Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
-            mt_core::Transport::Udp => retina::client::Transport::Udp(Default::default()),
-        };
+        let transport = rtp_transport(self.cfg.transport);
         let setup = SetupOptions::default()
             .transport(transport)
             .frame_format(retina::codec::FrameFormat::SIMPLE);
@@ -603,6 +598,22 @@ fn demuxed_sdp_video_fmtp(sdp: &str, idx: usize) -> &str {
         .nth(idx + 1)
         .and_then(|m| m.lines().find_map(|l| l.trim().strip_prefix("a=fmtp:")))
         .unwrap_or("")
+}
+
+/// A retina error as the officer's reason and the first line of its message (credential-free
+/// as retina writes it; callers scrub the password too).
+pub(crate) fn failure(e: &retina::Error) -> (LossReason, String) {
+    let msg = e.to_string();
+    let first = msg.lines().next().unwrap_or("").to_owned();
+    (classify(e.status_code(), &msg), first)
+}
+
+/// The camera file's transport as retina's.
+pub(crate) fn rtp_transport(t: mt_core::Transport) -> retina::client::Transport {
+    match t {
+        mt_core::Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
+        mt_core::Transport::Udp => retina::client::Transport::Udp(Default::default()),
+    }
 }
 
 /// Maps an RTSP failure to what the officer is told. retina's error type is opaque apart from

@@ -515,7 +515,7 @@ impl CameraFileEdit {
                 message: new.to_string(),
             });
         }
-        let warning = write_atomically(&self.path, text.as_bytes())
+        let warning = crate::atomic::write(&self.path, text.as_bytes(), None)
             .map_err(|e| EditError::Write {
                 file: self.file(),
                 message: e.to_string(),
@@ -609,44 +609,6 @@ fn fill(t: &mut Table, c: &CameraConfig) {
             t.remove("password");
         }
     }
-}
-
-/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part:
-/// a temporary file in the same directory, fsync, rename, fsync of the directory. The new
-/// file gets the old one's permissions (a camera file with passwords is often 0600), else
-/// 0600. `Ok(Some(e))`: written, but the directory could not be fsynced.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<Option<std::io::Error>> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o600);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "cameras.toml".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)?;
-    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    let r = f.write_all(bytes).and_then(|()| f.sync_all());
-    drop(f);
-    if let Err(e) = r.and_then(|()| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // The new file is in place: a failed directory fsync is a weaker guarantee after a power
-    // cut, not a failed save; the caller is told and goes on to record the change.
-    Ok(std::fs::File::open(dir).and_then(|d| d.sync_all()).err())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! diacritic folding used by every search box.
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod atomic;
 pub mod camedit;
 pub mod config;
 pub mod health;

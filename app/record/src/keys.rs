@@ -15,7 +15,6 @@
 //!
 //! The file is rewritten atomically (temporary file, fsync, rename).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -38,18 +37,7 @@ pub fn load_or_create(path: &Path) -> Result<SigningKey> {
         None => {
             let mut seed = [0u8; 32];
             OsRng.fill_bytes(&mut seed);
-            if let Some(d) = path.parent() {
-                std::fs::create_dir_all(d).map_err(|e| RecError::io(d, e))?;
-            }
-            let tmp = path.with_extension("partial");
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp).map_err(|e| RecError::io(&tmp, e))?;
-            f.write_all(&seed).map_err(|e| RecError::io(&tmp, e))?;
-            f.sync_all().map_err(|e| RecError::io(&tmp, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| RecError::io(path, e))?;
+            mt_core::atomic::write(path, &seed, Some(0o600)).map_err(|e| RecError::io(path, e))?;
             Ok(SigningKey::from_bytes(&seed))
         }
     }
@@ -385,24 +373,8 @@ impl TrustStore {
              # workstation accepts (its own key is always accepted). Managed with\n\
              # `matthan keys` or in the app (supervisors).\n\n{body}"
         );
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(|e| RecError::io(d, e))?;
-        }
-        let tmp = path.with_extension("toml.partial");
-        let _ = std::fs::remove_file(&tmp);
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
-        let mut f = opts.open(&tmp).map_err(|e| RecError::io(&tmp, e))?;
-        let r = f
-            .write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(e) = r {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(RecError::io(path, e));
-        }
+        mt_core::atomic::write(path, text.as_bytes(), Some(0o644))
+            .map_err(|e| RecError::io(path, e))?;
         if let Some(d) = path.parent() {
             let _ = crate::sync_dir(d);
         }

@@ -126,17 +126,10 @@ impl WallState {
         }
     }
 
-    /// Writes atomically (temporary file, then rename).
+    /// Writes atomically (`mt_core::atomic`).
     pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, path)
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        mt_core::atomic::write(path, &bytes, Some(0o644)).map(|_| ())
     }
 }
 
@@ -1706,13 +1699,15 @@ impl MatThanApp {
             .tour
             .as_ref()
             .filter(|t| t.tile < self.state.layout.tile_count())?;
-        let live: Vec<&String> = t
-            .cameras
-            .iter()
-            .filter(|c| self.by_id.contains_key(*c))
-            .collect();
+        let n = self.tour_cameras(t).count();
         let pos = self.tour_at.map(|(_, p)| p).unwrap_or(0);
-        (!live.is_empty()).then(|| live[(pos + 1) % live.len()].clone())
+        self.tour_cameras(t).nth((pos + 1) % n.max(1)).cloned()
+    }
+
+    /// The tour's cameras that exist (one removed since is skipped). An iterator: this runs
+    /// every frame.
+    fn tour_cameras<'a>(&'a self, t: &'a crate::views::Tour) -> impl Iterator<Item = &'a String> {
+        t.cameras.iter().filter(|c| self.by_id.contains_key(*c))
     }
 
     /// The officer put something else on the tour's tile: the tour ends there.
@@ -1731,32 +1726,30 @@ impl MatThanApp {
         if self.playback.is_some() || self.replay.is_some() {
             return;
         }
-        let Some(t) = self.state.tour.clone() else {
+        let Some(t) = self.state.tour.as_ref() else {
             return;
         };
-        let live: Vec<&String> = t
-            .cameras
-            .iter()
-            .filter(|c| self.by_id.contains_key(*c))
-            .collect();
-        if live.is_empty() || t.tile >= self.state.layout.tile_count() {
+        let n = self.tour_cameras(t).count();
+        if n == 0 || t.tile >= self.state.layout.tile_count() {
             return;
         }
         let every = Duration::from_secs(t.every_secs.max(crate::views::MIN_TOUR_SECS) as u64);
         let (since, pos) = match self.tour_at {
             None => (Instant::now(), 0),
-            Some((at, pos)) if at.elapsed() >= every => (Instant::now(), (pos + 1) % live.len()),
+            Some((at, pos)) if at.elapsed() >= every => (Instant::now(), (pos + 1) % n),
             Some(x) => {
                 ctx.request_repaint_after(every.saturating_sub(x.0.elapsed()));
                 return;
             }
         };
+        // Only when it moves on: the camera's id and the tile.
+        let (tile, id) = (t.tile, self.tour_cameras(t).nth(pos).cloned());
         self.tour_at = Some((since, pos));
-        if self.state.tiles.len() <= t.tile {
-            self.state.tiles.resize(t.tile + 1, None);
+        if self.state.tiles.len() <= tile {
+            self.state.tiles.resize(tile + 1, None);
         }
-        self.state.tiles[t.tile] = Some(live[pos].clone());
-        self.zoom.remove(&t.tile);
+        self.state.tiles[tile] = id;
+        self.zoom.remove(&tile);
         ctx.request_repaint_after(every);
     }
 
