@@ -682,6 +682,7 @@ pub fn map(n: usize, map_dir: &std::path::Path) -> anyhow::Result<()> {
                     let live = mt_ui::map::LiveCameras {
                         cameras: &[],
                         by_id: &by_id,
+                        ptz_heading: &Default::default(),
                     };
                     let mut wanted = std::collections::HashSet::new();
                     let mut cmds = Vec::new();

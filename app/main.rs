@@ -228,10 +228,22 @@ enum Cmd {
     /// Look at RTSP streams before they become cameras: codec, size, frame rate, audio
     /// tracks, whether the picture decodes, or the reason it failed (unreachable, refused,
     /// unauthorized, not found, unsupported codec). Exit non-zero when any failed.
+    /// With --onvif: the ONVIF device (maker, model, firmware, PTZ) and its profiles'
+    /// stream URIs; with --discover: the ONVIF devices that answer WS-Discovery.
     Probe {
         /// rtsp:// URLs (user-info in them is used and never printed).
-        #[arg(required = true)]
+        #[arg(required_unless_present_any = ["onvif", "discover"])]
         urls: Vec<String>,
+        /// An ONVIF device: HOST, HOST:PORT or its device-service http:// URL.
+        #[arg(long, value_name = "HOST[:PORT]")]
+        onvif: Option<String>,
+        /// List the ONVIF devices that answer WS-Discovery (multicast on every interface).
+        #[arg(long)]
+        discover: bool,
+        /// With --discover: also ask this address directly (unicast), e.g. a camera on
+        /// another subnet.
+        #[arg(long, value_name = "IP")]
+        discover_at: Vec<std::net::IpAddr>,
         #[arg(long)]
         user: Option<String>,
         /// Read the password from the first line of standard input.
@@ -635,11 +647,17 @@ fn main() -> anyhow::Result<()> {
         }
         Some(Cmd::Probe {
             urls,
+            onvif,
+            discover,
+            discover_at,
             user,
             password_stdin,
             udp,
         }) => probe_cli::run(probe_cli::Args {
             urls,
+            onvif,
+            discover,
+            discover_at,
             user,
             password_stdin,
             udp,

@@ -2,6 +2,9 @@
 //! URL, the codec, size and frame rate of its video and its audio tracks, or the reason it
 //! failed; exits non-zero when any failed. The password is read from standard input, never
 //! from the command line (where `ps` and the shell history would keep it), and never printed.
+//!
+//! `--onvif HOST[:PORT]` asks an ONVIF device what it is and which streams it has;
+//! `--discover` lists the devices that answer WS-Discovery.
 
 use std::io::BufRead;
 
@@ -11,6 +14,9 @@ use mt_core::{Credentials, Secret, Transport};
 
 pub struct Args {
     pub urls: Vec<String>,
+    pub onvif: Option<String>,
+    pub discover: bool,
+    pub discover_at: Vec<std::net::IpAddr>,
     pub user: Option<String>,
     pub password_stdin: bool,
     pub udp: bool,
@@ -34,13 +40,35 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the network runtime")?;
+    let mut failed = 0;
+    let mut tried = 0;
+    if a.discover {
+        let found = rt.block_on(mt_onvif::discover(
+            std::time::Duration::from_secs(3),
+            &a.discover_at,
+        ));
+        println!("WS-Discovery: {} device(s)", found.len());
+        for f in found {
+            println!("  {}  name={:?} hardware={:?}", f.url, f.name, f.hardware);
+        }
+    }
+    if let Some(host) = &a.onvif {
+        tried += 1;
+        let creds = a.user.as_ref().map(|u| Credentials {
+            username: u.clone(),
+            password: password.clone().unwrap_or_default(),
+        });
+        if !onvif(&rt, host, creds.as_ref()) {
+            failed += 1;
+        }
+    }
     let transport = if a.udp {
         Transport::Udp
     } else {
         Transport::Tcp
     };
-    let mut failed = 0;
     for raw in &a.urls {
+        tried += 1;
         let shown = mt_core::redact_url(raw);
         let mut url = match url::Url::parse(raw) {
             Ok(u) if u.scheme() == "rtsp" || u.scheme() == "rtsps" => u,
@@ -111,7 +139,50 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        bail!("{failed} of {} streams failed", a.urls.len());
+        bail!("{failed} of {tried} failed");
     }
     Ok(())
+}
+
+/// Prints the device and its profiles; false when it could not be asked.
+fn onvif(rt: &tokio::runtime::Runtime, host: &str, creds: Option<&Credentials>) -> bool {
+    let url = match mt_onvif::device_url(host) {
+        Ok(u) => u,
+        Err(e) => {
+            println!("ONVIF {host}\n  FAILED: {:?}: {}", e.kind, e.detail);
+            return false;
+        }
+    };
+    println!("ONVIF {url}");
+    match rt.block_on(mt_onvif::inspect(&url, creds)) {
+        Ok(d) => {
+            println!(
+                "  device: {} {} firmware {} serial {}",
+                d.manufacturer, d.model, d.firmware, d.serial
+            );
+            println!("  ptz: {}", if d.ptz { "yes" } else { "no" });
+            for p in &d.profiles {
+                let size = p
+                    .size
+                    .map(|(w, h)| format!("{w}x{h}"))
+                    .unwrap_or_else(|| "?".into());
+                let uri = match &p.uri {
+                    Ok(u) => mt_core::camedit::shown_url(u, creds),
+                    Err(e) => format!("no stream URI ({:?}: {})", e.kind, e.detail),
+                };
+                println!(
+                    "  profile {} {:?}: {} {size}{}  {uri}",
+                    p.token,
+                    p.name,
+                    p.encoding.as_deref().unwrap_or("?"),
+                    if p.ptz { " ptz" } else { "" },
+                );
+            }
+            true
+        }
+        Err(e) => {
+            println!("  FAILED: {:?}: {}", e.kind, e.detail);
+            false
+        }
+    }
 }

@@ -19,7 +19,7 @@ use mt_ui::{MatThanApp, WallLayout, WallState};
 
 use crate::util::{assets, wait_for};
 
-fn probe_cli(args: &[&str], stdin: &str) -> (i32, String) {
+pub(crate) fn probe_cli(args: &[&str], stdin: &str) -> (i32, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_matthan"))
         .arg("probe")
         .args(args)
@@ -264,7 +264,7 @@ fn the_form_names_every_bad_field() {
 }
 
 /// Runs frames until a label containing `text` is shown (the store thread answered).
-fn wait_label(h: &mut Harness<'static, MatThanApp>, text: &str) -> bool {
+pub(crate) fn wait_label(h: &mut Harness<'static, MatThanApp>, text: &str) -> bool {
     wait_for(Duration::from_secs(10), || {
         h.run_steps(1);
         h.query_all_by_label_contains(text).next().map(|_| ())
@@ -272,15 +272,52 @@ fn wait_label(h: &mut Harness<'static, MatThanApp>, text: &str) -> bool {
     .is_some()
 }
 
-fn replace_text(h: &mut Harness<'static, MatThanApp>, label: &str, text: &str) {
-    h.get_by_role_and_label(egui::Role::TextInput, label)
-        .click();
+pub(crate) fn replace_text(h: &mut Harness<'static, MatThanApp>, label: &str, text: &str) {
+    replace_text_role(h, egui::Role::TextInput, label, text)
+}
+
+pub(crate) fn replace_text_role(
+    h: &mut Harness<'static, MatThanApp>,
+    role: egui::Role,
+    label: &str,
+    text: &str,
+) {
+    h.get_by_role_and_label(role, label).click();
     h.run_steps(1);
     h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
     h.run_steps(1);
-    h.get_by_role_and_label(egui::Role::TextInput, label)
-        .type_text(text);
+    h.get_by_role_and_label(role, label).type_text(text);
     h.run_steps(1);
+}
+
+/// Opens the camera window's form for a new camera at Xuân Đỉnh market, with this id, name
+/// and template, and the camera's address 127.0.0.1.
+pub(crate) fn new_camera_form(
+    h: &mut Harness<'static, MatThanApp>,
+    id: &str,
+    name: &str,
+    template: &str,
+) {
+    h.get_by_label("Quản lý camera").click();
+    h.run_steps(3);
+    h.get_by_label("Thêm camera").click();
+    h.run_steps(3);
+    for (label, text) in [
+        ("Mã camera", id),
+        ("Tên camera", name),
+        ("Vĩ độ", "21.0705"),
+        ("Kinh độ", "105.7880"),
+    ] {
+        crate::ui::type_into(h, egui::Role::TextInput, label, text);
+    }
+    h.get_by_label(template).click();
+    h.run_steps(2);
+    crate::ui::type_into(
+        h,
+        egui::Role::TextInput,
+        "Địa chỉ IP / tên máy",
+        "127.0.0.1",
+    );
 }
 
 /// The mounts whose QR codes are readable in `area` of the rendered window (all of it when
@@ -350,26 +387,12 @@ fn a_supervisor_adds_a_camera_from_a_template_tests_it_saves_it_and_removes_it_w
     let mut h = crate::ui::video_harness(app);
     crate::ui::sign_in(&mut h, "gs01", "135790");
 
-    h.get_by_label("Quản lý camera").click();
-    h.run_steps(3);
-    h.get_by_label("Thêm camera").click();
-    h.run_steps(3);
     let secret = "mk-camera-7731";
-    for (label, text) in [
-        ("Mã camera", "xd-100"),
-        ("Tên camera", "Cổng chợ Xuân Đỉnh"),
-        ("Vĩ độ", "21.0705"),
-        ("Kinh độ", "105.7880"),
-    ] {
-        crate::ui::type_into(&mut h, egui::Role::TextInput, label, text);
-    }
-    h.get_by_label("Relay (MediaMTX / go2rtc)").click();
-    h.run_steps(2);
-    crate::ui::type_into(
+    new_camera_form(
         &mut h,
-        egui::Role::TextInput,
-        "Địa chỉ IP / tên máy",
-        "127.0.0.1",
+        "xd-100",
+        "Cổng chợ Xuân Đỉnh",
+        "Relay (MediaMTX / go2rtc)",
     );
     // A port that is not a port is named beside its field.
     replace_text(&mut h, "Cổng RTSP", "85a");

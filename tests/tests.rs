@@ -8,6 +8,7 @@ mod cameras;
 mod config;
 mod map;
 mod officers;
+mod onvif;
 mod package;
 mod record;
 mod render;

@@ -49,6 +49,9 @@ pub struct CameraDraft {
     pub transport: Transport,
     pub username: String,
     pub password: Secret,
+    /// The ONVIF device service URL (empty: none).
+    pub onvif: String,
+    pub ptz: bool,
 }
 
 fn num(v: f64) -> String {
@@ -99,6 +102,8 @@ impl CameraDraft {
                 .as_ref()
                 .map(|c| c.password.clone())
                 .unwrap_or_default(),
+            onvif: c.onvif.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            ptz: c.ptz,
         }
     }
 
@@ -182,6 +187,20 @@ impl CameraDraft {
         if self.username.trim().is_empty() && !self.password.expose().is_empty() {
             bad("username", "cam-err-user-for-password", String::new());
         }
+        let onvif = if self.onvif.trim().is_empty() {
+            None
+        } else {
+            match crate::config::onvif_url(&self.onvif) {
+                Ok(u) => Some(u),
+                Err(detail) => {
+                    bad("onvif", "cam-err-onvif-url", detail);
+                    None
+                }
+            }
+        };
+        if self.ptz && self.onvif.trim().is_empty() {
+            bad("onvif", "cam-err-ptz-needs-onvif", String::new());
+        }
         match (p.is_empty(), main_url) {
             (true, Some(main_url)) => Ok(CameraConfig {
                 id: CameraId(id.to_owned()),
@@ -198,6 +217,8 @@ impl CameraDraft {
                 sub_url,
                 transport: self.transport,
                 credentials: self.credentials(),
+                onvif,
+                ptz: self.ptz,
             }),
             _ => Err(p),
         }
@@ -277,6 +298,8 @@ impl Template {
     pub fn default_port(self) -> u16 {
         match self {
             Template::Relay => 8554,
+            // The ONVIF device service is HTTP.
+            Template::Onvif => 80,
             _ => 554,
         }
     }
@@ -445,6 +468,16 @@ impl CameraFileEdit {
             })?),
             None => None,
         };
+        // A file of comments only: toml_edit keeps them as the document's trailing text,
+        // which would put them after the first camera. They stay on top.
+        let lead = match at {
+            None if self.doc.as_table().is_empty() => {
+                let text = self.doc.trailing().as_str().unwrap_or("").to_owned();
+                self.doc.set_trailing("");
+                text
+            }
+            _ => String::new(),
+        };
         let arr = self.cameras();
         let t = match at {
             Some(i) => arr.get_mut(i).expect("position is in range"),
@@ -454,6 +487,9 @@ impl CameraFileEdit {
                 arr.get_mut(n - 1).expect("just pushed")
             }
         };
+        if !lead.is_empty() {
+            t.decor_mut().set_prefix(lead);
+        }
         fill(t, cam);
         Ok(())
     }
@@ -609,11 +645,46 @@ fn fill(t: &mut Table, c: &CameraConfig) {
             t.remove("password");
         }
     }
+    set_or_remove(
+        t,
+        "onvif",
+        c.onvif.as_ref().map(|u| u.as_str()).unwrap_or(""),
+    );
+    if c.ptz {
+        set(t, "ptz", true);
+    } else {
+        t.remove("ptz");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_of_comments_keeps_them_on_top_of_its_first_camera() {
+        let dir = std::env::temp_dir().join(format!("mt-camedit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cameras.toml");
+        std::fs::write(&path, "# Camera của phường\n# dòng hai\n").unwrap();
+        let mut e = CameraFileEdit::open(&path).unwrap();
+        let mut d = CameraDraft::new();
+        d.id = "xd-1".into();
+        d.name = "Một".into();
+        d.lat = "21.07".into();
+        d.lon = "105.79".into();
+        d.main_url = "rtsp://10.0.0.5/main".into();
+        e.upsert(None, &d.validate(&[]).unwrap()).unwrap();
+        let saved = e.save().unwrap();
+        assert!(
+            saved
+                .text
+                .starts_with("# Camera của phường\n# dòng hai\n[[camera]]\n"),
+            "{}",
+            saved.text
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn templates_build_the_brands_urls() {

@@ -21,6 +21,8 @@
 //! transport = "tcp"                      # or "udp"; tcp by default
 //! username = "admin"                     # optional; may also be in the URL
 //! password = "…"                         # optional; never shown or logged
+//! onvif = "http://cam.local/onvif/device_service"  # optional: the ONVIF device service
+//! ptz = true                             # optional: the camera turns (ONVIF PTZ)
 //! ```
 
 use std::borrow::Cow;
@@ -69,6 +71,11 @@ pub struct CameraConfig {
     pub sub_url: Option<url::Url>,
     pub transport: Transport,
     pub credentials: Option<Credentials>,
+    /// The camera's ONVIF device service (http(s), without credentials: the camera's own
+    /// are used), when it speaks ONVIF.
+    pub onvif: Option<url::Url>,
+    /// The camera turns and zooms (ONVIF PTZ through `onvif`).
+    pub ptz: bool,
 }
 
 impl CameraConfig {
@@ -155,6 +162,8 @@ const KNOWN_FIELDS: &[&str] = &[
     "transport",
     "username",
     "password",
+    "onvif",
+    "ptz",
 ];
 
 /// Parses camera-file text; `file` is the name used in error messages.
@@ -444,6 +453,22 @@ fn parse_entry(mut cx: Entry, entry: &Spanned<DeValue>) -> Result<CameraConfig, 
     };
     let username = string(&cx, t, "username", false)?;
     let password = string(&cx, t, "password", false)?;
+    let onvif = match string(&cx, t, "onvif", false)? {
+        Some(raw) if !raw.trim().is_empty() => Some(onvif_url(&raw).map_err(|m| {
+            let span = get(t, "onvif").map(|v| v.span()).unwrap_or(cx.span.clone());
+            cx.err(span, "onvif", m)
+        })?),
+        _ => None,
+    };
+    let ptz = match get(t, "ptz").map(|v| (v.get_ref(), v.span())) {
+        None => false,
+        Some((DeValue::Boolean(b), _)) => *b,
+        Some((_, span)) => return Err(cx.err(span, "ptz", "expected true or false")),
+    };
+    if ptz && onvif.is_none() {
+        let span = get(t, "ptz").map(|v| v.span()).unwrap_or(cx.span.clone());
+        return Err(cx.err(span, "ptz", "ptz = true needs the camera's `onvif` address"));
+    }
     let credentials = match (username, password, url_creds) {
         (Some(u), p, _) => Some(Credentials {
             username: u,
@@ -476,7 +501,29 @@ fn parse_entry(mut cx: Entry, entry: &Spanned<DeValue>) -> Result<CameraConfig, 
         sub_url,
         transport,
         credentials,
+        onvif,
+        ptz,
     })
+}
+
+/// An ONVIF device-service URL fit for the camera file: http(s)://, a host, no user-info
+/// (the camera's own credentials are used, so no password is ever part of it). The
+/// message never echoes the URL.
+pub fn onvif_url(raw: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(raw.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(format!(
+            "expected http:// or https://, found {}://",
+            u.scheme()
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("user name and password belong in `username` and `password`".into());
+    }
+    Ok(u)
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ pub fn describe(c: &CameraConfig) -> String {
         None => ("", "none"),
     };
     format!(
-        "name={:?} ward={:?} owner={:?} address={:?} lat={} lon={} heading_deg={} fov_deg={} range_m={} main_url={} sub_url={} transport={:?} username={:?} password={pass}",
+        "name={:?} ward={:?} owner={:?} address={:?} lat={} lon={} heading_deg={} fov_deg={} range_m={} main_url={} sub_url={} transport={:?} username={:?} password={pass} onvif={} ptz={}",
         c.name,
         c.ward,
         c.owner,
@@ -84,6 +84,11 @@ pub fn describe(c: &CameraConfig) -> String {
             .unwrap_or_default(),
         c.transport,
         user,
+        c.onvif
+            .as_ref()
+            .map(|u| mt_core::redact_url(u.as_str()))
+            .unwrap_or_default(),
+        c.ptz,
     )
 }
 

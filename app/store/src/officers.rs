@@ -61,6 +61,8 @@ pub enum Right {
     Export,
     /// Motion search and trace across cameras.
     Search,
+    /// Turning and zooming PTZ cameras (what every other officer then sees and records).
+    Ptz,
     ManageOfficers,
     ManageCameras,
     Registry,
@@ -74,7 +76,7 @@ impl Right {
     pub fn least_role(self) -> Role {
         match self {
             Right::Live => Role::Viewer,
-            Right::Playback | Right::Bookmark | Right::Incident => Role::Operator,
+            Right::Playback | Right::Bookmark | Right::Incident | Right::Ptz => Role::Operator,
             Right::Export | Right::Search => Role::Investigator,
             Right::ManageOfficers
             | Right::ManageCameras
@@ -93,6 +95,7 @@ impl Right {
             Right::Incident => "incidents",
             Right::Export => "export",
             Right::Search => "search",
+            Right::Ptz => "ptz",
             Right::ManageOfficers => "officers",
             Right::ManageCameras => "cameras",
             Right::Registry => "registry",

@@ -271,6 +271,12 @@ pub struct MatThanApp {
     tour_at: Option<(Instant, usize)>,
     /// The second monitor's selected tile.
     pub second_selected: usize,
+    /// The ONVIF thread (camera form, PTZ), if it could be started.
+    pub onvif: Option<mt_onvif::OnvifService>,
+    /// The PTZ panel of the maximised camera, while it is one that turns.
+    pub ptz: Option<crate::ptz::PtzPanel>,
+    /// Where PTZ cameras point, as they last reported it (map heading in degrees, by id).
+    pub ptz_heading: std::collections::HashMap<String, f64>,
     /// A UI frame longer than this is logged in debug builds (16 ms: one frame at 60 Hz).
     pub slow_frame: Duration,
     laps: Vec<(&'static str, Instant)>,
@@ -400,6 +406,15 @@ impl MatThanApp {
             views_window: None,
             tour_at: None,
             second_selected: 0,
+            onvif: match mt_onvif::OnvifService::start() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("ONVIF thread not started: {e}");
+                    None
+                }
+            },
+            ptz: None,
+            ptz_heading: Default::default(),
             slow_frame: Duration::from_millis(16),
             laps: Vec::new(),
             last_slow_log: None,
@@ -460,6 +475,15 @@ impl MatThanApp {
         if let Some(i) = at {
             let old = self.cameras.remove(i);
             old.stop();
+            // Its PTZ panel stops a held move and goes; the ONVIF session is opened anew.
+            if let Some(p) = self.ptz.as_mut().filter(|p| p.camera == id) {
+                p.release(ctx, &old);
+                self.ptz = None;
+            }
+            if let Some(o) = &self.onvif {
+                o.forget(&old.config.id);
+            }
+            self.ptz_heading.remove(&id);
             for s in std::iter::once(&old.main).chain(old.sub.as_ref()) {
                 s.set_wanted(false);
             }
@@ -1366,10 +1390,12 @@ impl MatThanApp {
                         self.wall_ui(ui, &mut cmds, &mut wanted)
                     });
                 }
+                self.ptz_ui(ui.ctx(), wall_rect.filter(|_| !screen_locked));
                 if let (Some(r), Some(map)) = (map_rect, self.map.as_mut()) {
                     let live = crate::map::LiveCameras {
                         cameras: &self.cameras,
                         by_id: &self.by_id,
+                        ptz_heading: &self.ptz_heading,
                     };
                     let (store, op) = match &self.log {
                         Some(l) => (Some(l.store()), l.operator.as_ref().map(|o| o.id.as_str())),
@@ -1799,6 +1825,7 @@ impl MatThanApp {
                 ctx,
                 &self.tr,
                 &admin.capture,
+                self.onvif.as_ref(),
                 &admin.file,
                 admin.known_text.as_deref(),
                 &self.cameras,
@@ -1808,6 +1835,49 @@ impl MatThanApp {
         if (!open || !allowed) && !w.busy() {
             admin.window = None;
         }
+    }
+
+    /// The camera whose PTZ panel is shown: the maximised live tile's, when it turns, the
+    /// officer may turn it and the ONVIF thread runs.
+    fn ptz_camera(&self) -> Option<usize> {
+        let ci = self.tile_camera(self.maximised?)?;
+        (self.cameras[ci].config.ptz
+            && self.cameras[ci].config.onvif.is_some()
+            && self.playback.is_none()
+            && self.replay.is_none()
+            && self.onvif.is_some()
+            && self.may(mt_store::Right::Ptz))
+        .then_some(ci)
+    }
+
+    /// Draws the PTZ panel over the wall `rect` (None: the wall is not shown), opening it
+    /// for a newly maximised PTZ camera and closing it (a held move stopped) otherwise.
+    fn ptz_ui(&mut self, ctx: &egui::Context, rect: Option<Rect>) {
+        let ci = rect.and(self.ptz_camera());
+        let mut panel = self.ptz.take();
+        if let Some(p) = panel.as_mut() {
+            if ci.is_none_or(|i| self.cameras[i].config.id.0 != p.camera) {
+                if let Some(&old) = self.by_id.get(&p.camera) {
+                    p.release(ctx, &self.cameras[old]);
+                }
+                panel = None;
+            }
+        }
+        let (Some(ci), Some(rect), Some(service)) = (ci, rect, self.onvif.as_ref()) else {
+            return;
+        };
+        let cam = &self.cameras[ci];
+        let p = panel.get_or_insert_with(|| crate::ptz::PtzPanel::new(cam, service.clone()));
+        p.ui(ctx, &self.tr, cam, rect);
+        if p.poll() {
+            if let Some(pos) = p.view.as_ref().and_then(|v| v.position) {
+                self.ptz_heading.insert(
+                    cam.config.id.0.clone(),
+                    mt_onvif::heading_for(cam.config.heading_deg, pos.pan),
+                );
+            }
+        }
+        self.ptz = panel;
     }
 
     fn supervisor(&self) -> bool {

@@ -18,6 +18,7 @@ use mt_capture::probe::{probe, ProbeError, ProbeLimits, ProbeReport};
 use mt_capture::{CameraHandle, Capture};
 use mt_core::camedit::{check_url, shown_url, CameraDraft, FieldProblem, Template};
 use mt_core::{CameraId, Secret, Transport};
+use mt_onvif::{Device, Found, OnvifService, Pending as OnvifPending, Wake};
 use mt_store::cameras::{CameraChange, CameraChanged};
 use mt_store::survey::{Outcome as Row, SurveyReport};
 use mt_store::thread::{Pending, StoreThread};
@@ -74,6 +75,52 @@ struct Form {
     relay_path: String,
     problems: Vec<FieldProblem>,
     test: Option<TestRun>,
+    onvif: OnvifAsk,
+}
+
+/// The form's ONVIF questions: "what is this device" and "who answers on the network".
+#[derive(Default)]
+struct OnvifAsk {
+    inspect: Option<OnvifPending<Device>>,
+    device: Option<Result<Device, mt_onvif::Error>>,
+    discover: Option<OnvifPending<Vec<Found>>>,
+    found: Option<Vec<Found>>,
+}
+
+impl OnvifAsk {
+    fn busy(&self) -> bool {
+        self.inspect.is_some() || self.discover.is_some()
+    }
+
+    /// Takes the answers; a device's stream URIs, address and PTZ go into the draft.
+    fn poll(&mut self, draft: &mut CameraDraft) {
+        if let Some(r) = self.inspect.as_ref().and_then(|p| p.try_take()) {
+            self.inspect = None;
+            if let Ok(d) = &r {
+                let (main, sub) = d.stream_uris();
+                // The form keeps credentials in their own fields: none in a URL.
+                let bare = |u: String| match url::Url::parse(&u) {
+                    Ok(mut p) => {
+                        let _ = p.set_username("");
+                        let _ = p.set_password(None);
+                        p.to_string()
+                    }
+                    Err(_) => u,
+                };
+                if let Some(m) = main {
+                    draft.main_url = bare(m);
+                }
+                draft.sub_url = sub.map(bare).unwrap_or_default();
+                draft.onvif = d.url.to_string();
+                draft.ptz = d.ptz;
+            }
+            self.device = Some(r);
+        }
+        if let Some(r) = self.discover.as_ref().and_then(|p| p.try_take()) {
+            self.discover = None;
+            self.found = Some(r.unwrap_or_default());
+        }
+    }
 }
 
 /// One "Kiểm tra kết nối": the main and (if set) sub stream probed at once.
@@ -106,6 +153,7 @@ impl Form {
             relay_path: String::new(),
             problems: Vec::new(),
             test: None,
+            onvif: OnvifAsk::default(),
         }
     }
 
@@ -127,6 +175,7 @@ impl Form {
             relay_path: String::new(),
             problems: Vec::new(),
             test: None,
+            onvif: OnvifAsk::default(),
         }
     }
 
@@ -272,6 +321,7 @@ impl CamerasWindow {
         ctx: &egui::Context,
         tr: &Tr,
         admin_capture: &Arc<Capture>,
+        onvif: Option<&OnvifService>,
         file: &std::path::Path,
         known: Option<&str>,
         cameras: &[CameraHandle],
@@ -294,7 +344,17 @@ impl CamerasWindow {
                 egui::ScrollArea::vertical()
                     .min_scrolled_height(620.0)
                     .show(ui, |ui| {
-                        self.body(ui, tr, admin_capture, file, known, cameras, store, operator)
+                        self.body(
+                            ui,
+                            tr,
+                            admin_capture,
+                            onvif,
+                            file,
+                            known,
+                            cameras,
+                            store,
+                            operator,
+                        )
                     })
             });
         open
@@ -306,6 +366,7 @@ impl CamerasWindow {
         ui: &mut egui::Ui,
         tr: &Tr,
         capture: &Arc<Capture>,
+        onvif: Option<&OnvifService>,
         file: &std::path::Path,
         known: Option<&str>,
         cameras: &[CameraHandle],
@@ -482,7 +543,7 @@ impl CamerasWindow {
             if !form.problems.is_empty() {
                 ui.colored_label(red, tr.t("cam-fix-fields"));
             }
-            form_ui(ui, tr, form, capture);
+            form_ui(ui, tr, form, capture, onvif);
         }
         if close {
             self.form = None;
@@ -630,6 +691,21 @@ impl CamerasWindow {
     }
 }
 
+/// "… failed: <reason> (<detail>)" in red: `key` takes the translated `reason_key` and the
+/// device's or network's own words.
+pub fn failure_label(ui: &mut egui::Ui, tr: &Tr, key: &str, reason_key: &str, detail: &str) {
+    ui.colored_label(
+        Color32::from_rgb(240, 90, 90),
+        tr.t_args(
+            key,
+            &[
+                ("reason", tr.t(reason_key).into()),
+                ("detail", detail.to_owned().into()),
+            ],
+        ),
+    );
+}
+
 /// A decoded still as an egui image (RGB on the CPU).
 fn still_image(f: &mt_capture::DecodedFrame) -> egui::ColorImage {
     let rgb = crate::log::rgb_image(f);
@@ -743,18 +819,18 @@ fn streams_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form) {
                 let p = f.problem("tpl_host").cloned();
                 tpl_changed |= field(ui, tr, "cam-f-host", &mut f.host, p.as_ref()).changed();
                 let p = f.problem("tpl_port").cloned();
-                tpl_changed |= field(ui, tr, "cam-f-port", &mut f.port, p.as_ref()).changed();
+                let port_key = if t == Template::Onvif {
+                    "cam-f-onvif-port"
+                } else {
+                    "cam-f-port"
+                };
+                tpl_changed |= field(ui, tr, port_key, &mut f.port, p.as_ref()).changed();
                 match t {
                     Template::Relay => {
                         tpl_changed |=
                             field(ui, tr, "cam-f-relay-path", &mut f.relay_path, None).changed();
                     }
-                    Template::Onvif => {
-                        ui.label("");
-                        ui.weak(tr.t("cam-onvif-later"));
-                        ui.label("");
-                        ui.end_row();
-                    }
+                    Template::Onvif => {}
                     _ => {
                         tpl_changed |= {
                             let p = f.problem("tpl_channel").cloned();
@@ -784,6 +860,12 @@ fn streams_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form) {
             });
             ui.label("");
             ui.end_row();
+            let po = f.problem("onvif").cloned();
+            field(ui, tr, "cam-f-onvif", &mut f.draft.onvif, po.as_ref());
+            ui.label("");
+            ui.checkbox(&mut f.draft.ptz, tr.t("cam-f-ptz"));
+            ui.label("");
+            ui.end_row();
         });
     if tpl_changed {
         f.apply_template();
@@ -800,11 +882,21 @@ fn streams_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form) {
     }
 }
 
-fn form_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, capture: &Arc<Capture>) {
+fn form_ui(
+    ui: &mut egui::Ui,
+    tr: &Tr,
+    f: &mut Form,
+    capture: &Arc<Capture>,
+    onvif: Option<&OnvifService>,
+) {
+    f.onvif.poll(&mut f.draft);
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| place_ui(ui, tr, f));
         ui.add_space(24.0);
-        ui.vertical(|ui| streams_ui(ui, tr, f));
+        ui.vertical(|ui| {
+            streams_ui(ui, tr, f);
+            onvif_ui(ui, tr, f, onvif);
+        });
     });
     ui.separator();
     let testing = f
@@ -952,16 +1044,7 @@ fn test_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form) {
                             }
                         }
                         Err(e) => {
-                            ui.colored_label(
-                                Color32::from_rgb(240, 90, 90),
-                                tr.t_args(
-                                    "cam-test-failed",
-                                    &[
-                                        ("reason", tr.t(e.reason.key()).into()),
-                                        ("detail", e.detail.clone().into()),
-                                    ],
-                                ),
-                            );
+                            failure_label(ui, tr, "cam-test-failed", e.reason.key(), &e.detail);
                         }
                     }
                 });
@@ -981,4 +1064,115 @@ fn test_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form) {
             });
         }
     });
+}
+
+/// The ONVIF part of the form: ask the device at the address (user and password of the
+/// form) for what it is and its streams, or look for devices on the network.
+fn onvif_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, onvif: Option<&OnvifService>) {
+    if f.template != Some(Template::Onvif) {
+        return;
+    }
+    let Some(service) = onvif else {
+        ui.weak(tr.t("onvif-err-unavailable"));
+        return;
+    };
+    let c = ui.ctx().clone();
+    let wake: Wake = Arc::new(move || c.request_repaint());
+    ui.horizontal(|ui| {
+        let asking = f.onvif.inspect.is_some();
+        if ui
+            .add_enabled(!asking, egui::Button::new(tr.t("cam-onvif-fetch")))
+            .on_hover_text(tr.t("cam-onvif-fetch-hint"))
+            .clicked()
+        {
+            let addr = format!("{}:{}", f.host.trim(), f.port.trim());
+            match mt_onvif::device_url(&addr) {
+                Ok(url) => {
+                    f.onvif.device = None;
+                    f.onvif.inspect =
+                        Some(service.inspect(url, f.draft().credentials(), wake.clone()));
+                }
+                Err(e) => f.onvif.device = Some(Err(e)),
+            }
+        }
+        let looking = f.onvif.discover.is_some();
+        if ui
+            .add_enabled(!looking, egui::Button::new(tr.t("cam-onvif-discover")))
+            .on_hover_text(tr.t("cam-onvif-discover-hint"))
+            .clicked()
+        {
+            // The typed address is asked directly too: a camera on another subnet, which
+            // multicast does not reach.
+            let also: Vec<std::net::IpAddr> = f.host.trim().parse().into_iter().collect();
+            f.onvif.found = None;
+            f.onvif.discover =
+                Some(service.discover(std::time::Duration::from_secs(3), also, wake.clone()));
+        }
+        if f.onvif.busy() {
+            ui.spinner();
+        }
+    });
+    let creds = f.draft().credentials();
+    match &f.onvif.device {
+        Some(Ok(d)) => {
+            ui.colored_label(
+                Color32::from_rgb(90, 200, 120),
+                tr.t_args(
+                    "cam-onvif-device",
+                    &[
+                        ("maker", d.manufacturer.clone().into()),
+                        ("model", d.model.clone().into()),
+                        ("firmware", d.firmware.clone().into()),
+                        ("count", d.profiles.len().into()),
+                        (
+                            "ptz",
+                            tr.t(if d.ptz {
+                                "cam-onvif-ptz-yes"
+                            } else {
+                                "cam-onvif-ptz-no"
+                            })
+                            .into(),
+                        ),
+                    ],
+                ),
+            );
+            for p in &d.profiles {
+                let size = p
+                    .size
+                    .map(|(w, h)| format!("{w}×{h}"))
+                    .unwrap_or_else(|| "?".into());
+                let uri = match &p.uri {
+                    Ok(u) => shown_url(u, creds.as_ref()),
+                    Err(e) => tr.t(e.kind.key()),
+                };
+                ui.monospace(format!(
+                    "{} · {} {size} · {uri}",
+                    if p.name.is_empty() { &p.token } else { &p.name },
+                    p.encoding.as_deref().unwrap_or("?"),
+                ));
+            }
+        }
+        Some(Err(e)) => {
+            failure_label(ui, tr, "cam-onvif-failed", e.kind.key(), &e.detail);
+        }
+        None => {}
+    }
+    if let Some(found) = &f.onvif.found {
+        if found.is_empty() {
+            ui.weak(tr.t("cam-onvif-none-found"));
+        }
+        let mut pick = None;
+        for d in found {
+            ui.horizontal(|ui| {
+                if ui.button(tr.t("cam-onvif-use")).clicked() {
+                    pick = Some(d.url.clone());
+                }
+                ui.label(format!("{} {} · {}", d.name, d.hardware, d.url));
+            });
+        }
+        if let Some(u) = pick.and_then(|u| url::Url::parse(&u).ok()) {
+            f.host = u.host_str().unwrap_or_default().to_owned();
+            f.port = u.port_or_known_default().unwrap_or(80).to_string();
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod log;
 pub mod map;
 pub mod officers;
 pub mod playback;
+pub mod ptz;
 pub mod replay;
 pub mod search;
 pub mod session;

@@ -150,11 +150,25 @@ struct Label {
 pub struct LiveCameras<'a> {
     pub cameras: &'a [CameraHandle],
     pub by_id: &'a HashMap<String, usize>,
+    /// Where PTZ cameras point now, as they last reported it (map heading, degrees).
+    pub ptz_heading: &'a HashMap<String, f64>,
 }
 
 impl LiveCameras<'_> {
     fn handle(&self, id: &str) -> Option<&CameraHandle> {
         self.by_id.get(id).map(|&i| &self.cameras[i])
+    }
+
+    /// The heading to draw: a PTZ camera's reported one, else the registry's.
+    fn heading(&self, s: &CameraSite) -> f64 {
+        self.ptz_heading
+            .get(&s.id)
+            .copied()
+            .unwrap_or(s.heading_deg)
+    }
+
+    fn is_ptz(&self, id: &str) -> bool {
+        self.handle(id).is_some_and(|h| h.config.ptz)
     }
 }
 
@@ -1356,7 +1370,7 @@ impl MapUi {
                 });
                 let base = cones.vertices.len() as u32;
                 cones.colored_vertex(p, fill);
-                let start = s.heading_deg - s.fov_deg / 2.0;
+                let start = live.heading(s) - s.fov_deg / 2.0;
                 for k in 0..=steps {
                     let d = bearing_vector(start + s.fov_deg * k as f64 / steps as f64);
                     cones.colored_vertex(
@@ -1402,6 +1416,17 @@ impl MapUi {
                     disc(&mut icons, p, radius + 1.0, Color32::BLACK, n);
                 }
                 disc(&mut icons, p, radius, color, n);
+            }
+            if live.is_ptz(&s.id) {
+                // A PTZ camera: a white ring with a tick where it points now.
+                let r = radius + 2.5;
+                rings.push(Shape::circle_stroke(p, r, Stroke::new(1.5, Color32::WHITE)));
+                let d = bearing_vector(live.heading(s));
+                let dir = egui::vec2(d.x as f32, -d.y as f32);
+                rings.push(Shape::line_segment(
+                    [p + dir * r, p + dir * (r + 5.0)],
+                    Stroke::new(2.0, Color32::WHITE),
+                ));
             }
             if Some(i) == self.selected {
                 rings.push(Shape::circle_stroke(

@@ -1,0 +1,289 @@
+//! What a camera is: its device information, its media profiles with their stream URIs,
+//! whether it turns; and which cameras answer WS-Discovery on the local network.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mt_core::Credentials;
+use oxvif::transport::HttpTransport;
+use oxvif::OnvifSession;
+use url::Url;
+
+use crate::error::{scrub, Error, Kind};
+
+/// One media profile: a stream the camera offers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub token: String,
+    pub name: String,
+    /// "H264", "H265", "JPEG"… as the encoder reports it.
+    pub encoding: Option<String>,
+    pub size: Option<(u32, u32)>,
+    /// The RTSP URI the camera gives for it (as given: without credentials on any camera
+    /// seen so far), or why there is none.
+    pub uri: Result<String, Error>,
+    /// The profile has a PTZ configuration (it can be turned through).
+    pub ptz: bool,
+    /// The video source (sensor) it encodes: a camera with two lenses has two.
+    pub source: Option<String>,
+}
+
+/// What `inspect` learned of a device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Device {
+    pub url: Url,
+    pub manufacturer: String,
+    pub model: String,
+    pub firmware: String,
+    pub serial: String,
+    pub profiles: Vec<Profile>,
+    /// A PTZ service and at least one profile with a PTZ configuration.
+    pub ptz: bool,
+}
+
+impl Device {
+    /// The main and sub stream URIs to fill in: of the first sensor's profiles that have a
+    /// URI, the largest picture and the smallest (none when it has only one).
+    pub fn stream_uris(&self) -> (Option<String>, Option<String>) {
+        let with: Vec<&Profile> = self.profiles.iter().filter(|p| p.uri.is_ok()).collect();
+        let Some(first) = with.first() else {
+            return (None, None);
+        };
+        let mut same: Vec<&Profile> = with
+            .iter()
+            .copied()
+            .filter(|p| p.source == first.source)
+            .collect();
+        // Stable: profiles of the same (or unknown) size keep the device's order.
+        same.sort_by_key(|p| std::cmp::Reverse(p.size.map(|(w, h)| w as u64 * h as u64)));
+        let uri = |p: &Profile| p.uri.clone().ok();
+        let main = uri(same[0]);
+        let sub = same[1..].last().and_then(|p| uri(p));
+        (main, sub)
+    }
+}
+
+/// A device that answered WS-Discovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Its device service URL (the first XAddr).
+    pub url: String,
+    /// The name and hardware its ONVIF scopes give, if any.
+    pub name: String,
+    pub hardware: String,
+}
+
+/// The device-service URL for what an officer types: `HOST`, `HOST:PORT` or a whole
+/// `http(s)://…` URL. A bare host gets port 80 and the usual `/onvif/device_service`.
+pub fn device_url(input: &str) -> Result<Url, Error> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Err(Error::new(Kind::BadAddress, "empty"));
+    }
+    let text = if t.contains("://") {
+        t.to_owned()
+    } else {
+        format!("http://{t}/onvif/device_service")
+    };
+    let u = Url::parse(&text).map_err(|e| Error::new(Kind::BadAddress, e.to_string()))?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(Error::new(
+            Kind::BadAddress,
+            format!("{}:// (expected http:// or https://)", u.scheme()),
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(Error::new(Kind::BadAddress, "no host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(Error::new(
+            Kind::BadAddress,
+            "user name and password go in their own fields",
+        ));
+    }
+    Ok(u)
+}
+
+/// A session with the device: WS-UsernameToken and HTTP Digest with `creds`, the device's
+/// clock offset applied (a camera whose clock is off would refuse the token otherwise).
+pub(crate) async fn session(url: &Url, creds: Option<&Credentials>) -> Result<OnvifSession, Error> {
+    let mut b = OnvifSession::builder(url.as_str()).with_clock_sync();
+    if let Some(c) = creds {
+        let (user, pass) = (c.username.clone(), c.password.expose().to_owned());
+        b = b
+            .with_credentials(user.clone(), pass.clone())
+            .with_transport(Arc::new(HttpTransport::new().with_credentials(user, pass)));
+    }
+    bounded(b.build(), creds).await
+}
+
+/// `f` within [`OP_TIMEOUT`](crate::OP_TIMEOUT), its error sorted and scrubbed.
+pub(crate) async fn bounded<T>(
+    f: impl std::future::Future<Output = Result<T, oxvif::OnvifError>>,
+    creds: Option<&Credentials>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(crate::OP_TIMEOUT, f).await {
+        Ok(r) => r.map_err(|e| Error::from_onvif(&e, creds)),
+        Err(_) => Err(Error::new(
+            Kind::Timeout,
+            format!("no answer in {} s", crate::OP_TIMEOUT.as_secs()),
+        )),
+    }
+}
+
+/// Device information, every profile with its encoder and stream URI, and PTZ.
+pub async fn inspect(url: &Url, creds: Option<&Credentials>) -> Result<Device, Error> {
+    let s = session(url, creds).await?;
+    let info = bounded(s.get_device_info(), creds).await?;
+    let profiles = bounded(s.get_profiles(), creds).await?;
+    let mut out = Vec::with_capacity(profiles.len());
+    for p in profiles {
+        let encoder = match &p.video_encoder_token {
+            // A profile whose encoder cannot be read is still listed, without it.
+            Some(t) => bounded(s.get_video_encoder_configuration(t), creds)
+                .await
+                .ok(),
+            None => None,
+        };
+        let uri = bounded(s.get_stream_uri(&p.token), creds)
+            .await
+            .map(|u| scrub(&u.uri, creds));
+        out.push(Profile {
+            token: p.token.clone(),
+            name: p.name.clone(),
+            encoding: encoder.as_ref().map(|e| e.encoding.as_str().to_owned()),
+            size: encoder.map(|e| (e.resolution.width, e.resolution.height)),
+            uri,
+            ptz: p.ptz_config_token.is_some(),
+            source: p.video_source_token.clone(),
+        });
+    }
+    let ptz = s.capabilities().ptz.url.is_some() && out.iter().any(|p| p.ptz);
+    Ok(Device {
+        url: url.clone(),
+        manufacturer: info.manufacturer,
+        model: info.model,
+        firmware: info.firmware_version,
+        serial: info.serial_number,
+        profiles: out,
+        ptz,
+    })
+}
+
+/// WS-Discovery: a multicast probe on every local interface, and a unicast probe to each of
+/// `also` (a camera on another subnet, or a test device on 127.0.0.1), for `wait`.
+/// Devices are listed once each, by device service URL.
+pub async fn discover(wait: Duration, also: &[IpAddr]) -> Vec<Found> {
+    let mut devices = oxvif::discovery::probe(wait).await;
+    for ip in also {
+        devices.extend(oxvif::discovery::probe_unicast(*ip, wait).await);
+    }
+    let mut out: Vec<Found> = Vec::new();
+    for d in devices {
+        let Some(url) = d.xaddrs.first().cloned() else {
+            continue;
+        };
+        if out.iter().any(|f| f.url == url) {
+            continue;
+        }
+        let scope = |kind: &str| {
+            d.scopes
+                .iter()
+                .find_map(|s| s.split(&format!("/{kind}/")).nth(1))
+                .map(|v| percent_decode(v))
+                .unwrap_or_default()
+        };
+        out.push(Found {
+            url,
+            name: scope("name"),
+            hardware: scope("hardware"),
+        });
+    }
+    out
+}
+
+/// ONVIF scopes are URIs: a name with spaces comes as `%20`.
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_become_device_service_urls() {
+        assert_eq!(
+            device_url("192.168.1.64").unwrap().as_str(),
+            "http://192.168.1.64/onvif/device_service"
+        );
+        assert_eq!(
+            device_url(" 10.0.0.2:8080 ").unwrap().as_str(),
+            "http://10.0.0.2:8080/onvif/device_service"
+        );
+        assert_eq!(
+            device_url("http://cam/onvif/device_service")
+                .unwrap()
+                .as_str(),
+            "http://cam/onvif/device_service"
+        );
+        assert_eq!(device_url("").unwrap_err().kind, Kind::BadAddress);
+        assert_eq!(
+            device_url("rtsp://cam/").unwrap_err().kind,
+            Kind::BadAddress
+        );
+        let e = device_url("http://admin:hunter2@cam/").unwrap_err();
+        assert_eq!(e.kind, Kind::BadAddress);
+        assert!(!e.detail.contains("hunter2"));
+        assert_eq!(device_url("cam:99999").unwrap_err().kind, Kind::BadAddress);
+    }
+
+    #[test]
+    fn main_and_sub_come_from_the_first_sensor() {
+        let p = |name: &str, source: &str, size: (u32, u32)| Profile {
+            token: name.into(),
+            name: name.into(),
+            encoding: Some("H264".into()),
+            size: Some(size),
+            uri: Ok(format!("rtsp://cam/{name}")),
+            ptz: false,
+            source: Some(source.into()),
+        };
+        let d = Device {
+            url: Url::parse("http://cam/onvif/device_service").unwrap(),
+            manufacturer: String::new(),
+            model: String::new(),
+            firmware: String::new(),
+            serial: String::new(),
+            profiles: vec![
+                p("sub", "VS1", (640, 360)),
+                p("main", "VS1", (1920, 1080)),
+                p("main2", "VS2", (2560, 1440)),
+                p("mid", "VS1", (1280, 720)),
+            ],
+            ptz: false,
+        };
+        assert_eq!(
+            d.stream_uris(),
+            (
+                Some("rtsp://cam/main".into()),
+                Some("rtsp://cam/sub".into())
+            )
+        );
+        let one = Device {
+            profiles: vec![p("only", "VS1", (1920, 1080))],
+            ..d.clone()
+        };
+        assert_eq!(one.stream_uris(), (Some("rtsp://cam/only".into()), None));
+    }
+
+    #[test]
+    fn scopes_are_decoded() {
+        assert_eq!(percent_decode("Cam%20Ng%C3%B5%201"), "Cam Ngõ 1");
+        assert_eq!(percent_decode("a+b"), "a+b");
+    }
+}
