@@ -682,7 +682,8 @@ pub fn map(n: usize, map_dir: &std::path::Path) -> anyhow::Result<()> {
                     let live = mt_ui::map::LiveCameras {
                         cameras: &[],
                         by_id: &by_id,
-                        ptz_heading: &Default::default(),
+                        ptz_pan: &Default::default(),
+                        second_open: false,
                     };
                     let mut wanted = std::collections::HashSet::new();
                     let mut cmds = Vec::new();

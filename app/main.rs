@@ -516,9 +516,14 @@ pub fn assets_dir() -> PathBuf {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                "info,retina=warn,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into()
-            }),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| {
+                    "info,retina=warn,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into()
+                })
+                // oxvif logs whole SOAP envelopes at trace level, WS-Security token (digest,
+                // nonce, time) included: enough to guess the password offline. Never below
+                // debug, whatever RUST_LOG says.
+                .add_directive("oxvif=debug".parse().expect("a valid directive")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -664,7 +669,28 @@ fn main() -> anyhow::Result<()> {
         }),
         Some(Cmd::Survey { file, operator, db }) => {
             let mut db = open_db(db)?;
-            let rep = mt_store::survey::import_file(&mut db, &operator, &file)?;
+            // A row with an address only goes on the street of that name on the
+            // workstation's map (--map, as for the window).
+            let map = map_path(cli.map.clone());
+            let streets = match mt_map::MapData::load(&map) {
+                Ok((m, _)) => Some(mt_map::gazetteer::Gazetteer::new(&m.roads())),
+                Err(e) => {
+                    tracing::warn!("no map for address-only rows: {e}");
+                    None
+                }
+            };
+            let locate = |a: &str| {
+                let l = streets.as_ref()?.locate(a)?;
+                Some((l.lat, l.lon, l.street))
+            };
+            let rep = mt_store::survey::import_file(
+                &mut db,
+                &operator,
+                &file,
+                streets
+                    .is_some()
+                    .then_some(&locate as mt_store::survey::Locate),
+            )?;
             for l in rep.lines_text(&file.display().to_string()) {
                 println!("{l}");
             }

@@ -149,7 +149,13 @@ fn onvif(rt: &tokio::runtime::Runtime, host: &str, creds: Option<&Credentials>) 
     let url = match mt_onvif::device_url(host) {
         Ok(u) => u,
         Err(e) => {
-            println!("ONVIF {host}\n  FAILED: {:?}: {}", e.kind, e.detail);
+            // As typed, but never with a password in it.
+            println!(
+                "ONVIF {}\n  FAILED: {:?}: {}",
+                mt_core::redact_url(host),
+                e.kind,
+                e.detail
+            );
             return false;
         }
     };

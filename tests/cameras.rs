@@ -746,16 +746,7 @@ fn the_wheel_zooms_a_tile_in_the_shader_on_the_main_stream_a_drag_pans_and_a_dou
 
     // One wheel movement over the picture's top-left corner: ×2 around it.
     let corner = pic.min + egui::vec2(2.0, 2.0);
-    h.hover_at(corner);
-    h.run_steps(1);
-    h.event(egui::Event::MouseWheel {
-        unit: egui::MouseWheelUnit::Point,
-        delta: egui::vec2(0.0, 154.0),
-        phase: egui::TouchPhase::Move,
-        source: egui::MouseWheelSource::Unknown,
-        modifiers: egui::Modifiers::NONE,
-    });
-    h.run_steps(2);
+    crate::ui::wheel_at(&mut h, corner, 154.0);
     let z = h.state().zoom.get(&0).copied().expect("the tile is zoomed");
     assert!((z.scale - 2.0).abs() < 0.05, "{z:?}");
     // The zoomed tile switches to the main stream, and its code is twice as wide as the main
@@ -912,8 +903,11 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
         line(7).contains("rejected: position 105.788, 21.0705 is outside Vietnam"),
         "{out}"
     );
+    // An address only: placed on the street of that name on the workstation's map (the
+    // demo map's "Tân Xuân"), and said to be so.
     assert!(
-        line(8).contains("rejected: no position (address only)"),
+        line(8).contains("imported ks-")
+            && line(8).contains("placed on \"Tân Xuân\" from its address alone"),
         "{out}"
     );
     assert!(line(9).contains("rejected: status \"hỏng\""), "{out}");
@@ -921,12 +915,33 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
         line(10).contains("rejected: lat \"abc\" is not a number"),
         "{out}"
     );
-    assert!(out.contains("2 imported, 1 merged, 6 rejected"), "{out}");
+    assert!(out.contains("3 imported, 1 merged, 5 rejected"), "{out}");
 
     // The rows in the file: what the map shows.
     let d = mt_store::Db::open(&db).unwrap();
     let sites = d.sites().unwrap();
-    assert_eq!(sites.len(), 3, "{sites:?}");
+    assert_eq!(sites.len(), 4, "{sites:?}");
+    // On the street as the map file has it: one of its points (read from the GeoJSON here).
+    let placed = sites
+        .iter()
+        .find(|s| s.address == "Ngõ 112 Tân Xuân")
+        .unwrap();
+    assert!(placed.planned);
+    let roads: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::util::assets().join("map/roads.geojson")).unwrap(),
+    )
+    .unwrap();
+    let on_street = roads["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["properties"]["name"] == "Tân Xuân")
+        .flat_map(|f| f["geometry"]["coordinates"].as_array().unwrap().clone())
+        .any(|c| {
+            (c[0].as_f64().unwrap() - placed.lon_deg).abs() < 1e-6
+                && (c[1].as_f64().unwrap() - placed.lat_deg).abs() < 1e-6
+        });
+    assert!(on_street, "{placed:?} is a point of Tân Xuân");
     let school = d.site("xd-050").unwrap().unwrap();
     assert!(!school.planned, "installed: no longer a planned site");
     assert_eq!((school.lat_deg, school.heading_deg), (21.0720, 180.0));
@@ -954,8 +969,46 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
     // The same sheet again: merged, not added twice.
     let (rc, out) = survey_cli(&csv, &db, "gs01");
     assert_eq!(rc, 0, "{out}");
-    assert!(out.contains("0 imported, 3 merged, 6 rejected"), "{out}");
-    assert_eq!(mt_store::Db::open(&db).unwrap().sites().unwrap().len(), 3);
+    assert!(out.contains("0 imported, 4 merged, 5 rejected"), "{out}");
+    assert_eq!(mt_store::Db::open(&db).unwrap().sites().unwrap().len(), 4);
+    // Once moved on the map, a row placed by its street keeps the map's position when the
+    // sheet is imported again.
+    {
+        let mut d = mt_store::Db::open(&db).unwrap();
+        let mut s = d
+            .sites()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.address == "Ngõ 112 Tân Xuân")
+            .unwrap();
+        s.lat_deg = 21.0733;
+        s.lon_deg = 105.7912;
+        d.save_site("gs01", &s).unwrap();
+    }
+    let (rc, out) = survey_cli(&csv, &db, "gs01");
+    assert_eq!(rc, 0, "{out}");
+    let s = mt_store::Db::open(&db)
+        .unwrap()
+        .sites()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.address == "Ngõ 112 Tân Xuân")
+        .unwrap();
+    assert_eq!((s.lat_deg, s.lon_deg), (21.0733, 105.7912));
+    // No street of the map in the address, or only a ward's name: rejected, and why.
+    let f = dir.path().join("khong-duong.csv");
+    std::fs::write(
+        &f,
+        "Địa chỉ;Trạng thái\n12 Đường Không Có;dự kiến\n\"Nhà 7, phường Phú Diễn, Hà Nội\";dự kiến\n",
+    )
+    .unwrap();
+    let (rc, out) = survey_cli(&f, &db, "gs01");
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("0 imported, 0 merged, 2 rejected"), "{out}");
+    assert!(
+        out.contains("khong-duong.csv:2: rejected: no position, and no street of the map"),
+        "{out}"
+    );
     // A later sheet without a status column, and one that says the shared camera is only
     // "installed": neither takes back what the registry knows (shared, live).
     for (name, text) in [
@@ -1017,10 +1070,11 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
         .unwrap();
     let (rc, out) = survey_cli(&xlsx, &db2, "gs01");
     assert_eq!(rc, 0, "{out}");
-    assert!(out.contains("3 imported, 0 merged, 6 rejected"), "{out}");
-    // A sheet's rows are as wide as its widest: the short row has empty cells, no position.
+    assert!(out.contains("5 imported, 0 merged, 4 rejected"), "{out}");
+    // A sheet's rows are as wide as its widest: the short row has empty cells, no position,
+    // and its address is on the map.
     assert!(
-        out.contains("khao-sat.xlsx:6: rejected: no position"),
+        out.contains("khao-sat.xlsx:6: imported ks-") && out.contains("placed on \"Tân Xuân\""),
         "{out}"
     );
     let d2 = mt_store::Db::open(&db2).unwrap();

@@ -1132,14 +1132,7 @@ fn kittest_a_playback_the_store_refuses_closes_and_asks_for_a_sign_in_again() {
     let rec = mt_record::Recorder::start(mt_record::RecConfig::new(dir.path().join("rec")))
         .unwrap()
         .0;
-    let mut app = mt_ui::MatThanApp::new(
-        &egui::Context::default(),
-        vec![],
-        mt_ui::WallState::default(),
-        None,
-        vec![],
-    )
-    .with_log(log);
+    let mut app = crate::ui::empty_app().with_log(log);
     app.recorder = Some(rec);
     let mut h = crate::ui::harness(app);
     crate::ui::settle(&mut h);

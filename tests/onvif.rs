@@ -222,6 +222,112 @@ fn ws_discovery_finds_the_camera() {
     assert_eq!(d.name, "Cong cho");
 }
 
+/// A TCP proxy in front of the mock camera that keeps every byte the app sends, so a test
+/// can tell which SOAP actions went out and in what order (the mock's Stop changes nothing
+/// one could see). The device's answers name its own port in their service addresses; the
+/// proxy puts its own in their place (both are 5-digit ephemeral ports: lengths stay).
+struct Sniffer {
+    port: u16,
+    sent: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Sniffer {
+    fn start(upstream: u16) -> Sniffer {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (from, to) = (format!(":{upstream}"), format!(":{port}"));
+        assert_eq!(from.len(), to.len(), "ports of the same length");
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = sent.clone();
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut c) = c else { continue };
+                let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (mut c2, mut up2) = (c.try_clone().unwrap(), up.try_clone().unwrap());
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n) = c.read(&mut buf) {
+                        if n == 0 || up.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        log.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = up.shutdown(std::net::Shutdown::Write);
+                });
+                let (from, to) = (from.clone().into_bytes(), to.clone().into_bytes());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    let mut held: Vec<u8> = Vec::new();
+                    while let Ok(n) = up2.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        held.extend_from_slice(&buf[..n]);
+                        let mut i = 0;
+                        while i + from.len() <= held.len() {
+                            if held[i..i + from.len()] == from[..] {
+                                held[i..i + from.len()].copy_from_slice(&to);
+                                i += from.len();
+                            } else {
+                                i += 1;
+                            }
+                        }
+                        // Hold back only a tail that may be the start of the port.
+                        let keep = (1..from.len())
+                            .rev()
+                            .find(|&k| k <= held.len() && held[held.len() - k..] == from[..k])
+                            .unwrap_or(0);
+                        let out = held.len() - keep;
+                        if c2.write_all(&held[..out]).is_err() {
+                            break;
+                        }
+                        held.drain(..out);
+                    }
+                    let _ = c2.write_all(&held);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Sniffer { port, sent }
+    }
+
+    /// The PTZ moves and stops sent so far, in order ("Move", "Stop").
+    fn motions(&self) -> Vec<&'static str> {
+        let sent = String::from_utf8_lossy(&self.sent.lock().unwrap()).into_owned();
+        let mut out = Vec::new();
+        let mut rest = sent.as_str();
+        loop {
+            let m = rest.find("<tptz:ContinuousMove>");
+            let s = rest.find("<tptz:Stop>");
+            let (at, what) = match (m, s) {
+                (Some(m), Some(s)) if m < s => (m, "Move"),
+                (Some(_), Some(s)) => (s, "Stop"),
+                (Some(m), None) => (m, "Move"),
+                (None, Some(s)) => (s, "Stop"),
+                (None, None) => break,
+            };
+            out.push(what);
+            rest = &rest[at + 1..];
+        }
+        out
+    }
+}
+
+fn hold(h: &mut egui_kittest::Harness<'static, MatThanApp>, at: egui::Pos2, pressed: bool) {
+    h.input_mut().events.push(egui::Event::PointerMoved(at));
+    h.run_steps(1);
+    h.input_mut().events.push(egui::Event::PointerButton {
+        pos: at,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: Default::default(),
+    });
+}
+
 fn ptz_camera_file(dir: &std::path::Path, rtsp: &str, onvif_port: u16) -> mt_core::CameraConfig {
     let _ = dir;
     crate::util::camera(
@@ -250,7 +356,8 @@ fn a_maximised_ptz_tile_turns_the_camera_while_an_arrow_is_held_and_goes_to_a_pr
     )
     .expect("the RTSP server starts");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = ptz_camera_file(dir.path(), &sim.url("ptz"), server.port());
+    let sniffer = Sniffer::start(server.port());
+    let cfg = ptz_camera_file(dir.path(), &sim.url("ptz"), sniffer.port);
     let capture = mt_capture::Capture::new(mt_capture::Timeouts::default()).unwrap();
     let handle = capture.start_camera(cfg).unwrap();
     let site = mt_core::CameraSite::from_config(&handle.config);
@@ -268,10 +375,13 @@ fn a_maximised_ptz_tile_turns_the_camera_while_an_arrow_is_held_and_goes_to_a_pr
         view: mt_ui::app::CentralView::Split,
         ..Default::default()
     };
-    let mut app =
-        MatThanApp::new(&egui::Context::default(), vec![handle], state, None, vec![]).with_map(map);
+    let (db, log) = crate::ui::supervisor_log(dir.path());
+    let mut app = MatThanApp::new(&egui::Context::default(), vec![handle], state, None, vec![])
+        .with_map(map)
+        .with_log(log);
     app.maximised = Some(0);
     let mut h = crate::ui::video_harness(app);
+    crate::ui::sign_in(&mut h, "gs01", "135790");
     // The panel asks the camera first: its presets come from the device.
     assert!(
         wait_for(Duration::from_secs(10), || {
@@ -287,27 +397,35 @@ fn a_maximised_ptz_tile_turns_the_camera_while_an_arrow_is_held_and_goes_to_a_pr
         "the file's heading: east (east lit: {east}, south lit: {south})"
     );
     let before = device_pan(&server);
-    // Hold "Phải" (right): a move while held, a stop when let go.
+    assert!(sniffer.motions().is_empty());
+    // Hold "Phải" (right) for 5 s: a move, renewed while held, and a stop when let go.
     let right = h.get_by_label("Phải").rect().center();
-    h.input_mut().events.push(egui::Event::PointerMoved(right));
-    h.run_steps(1);
-    h.input_mut().events.push(egui::Event::PointerButton {
-        pos: right,
-        button: egui::PointerButton::Primary,
-        pressed: true,
-        modifiers: Default::default(),
-    });
+    hold(&mut h, right, true);
     let turned = wait_for(Duration::from_secs(10), || {
         h.run_steps(1);
         (device_pan(&server) > before).then_some(())
     });
     assert!(turned.is_some(), "holding the arrow turned the camera");
-    h.input_mut().events.push(egui::Event::PointerButton {
-        pos: right,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: Default::default(),
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_secs(5) {
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let held = sniffer.motions();
+    assert!(
+        held.len() >= 2 && held.iter().all(|m| *m == "Move"),
+        "the move is renewed while held, no stop: {held:?}"
+    );
+    hold(&mut h, right, false);
+    let stopped = wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        (sniffer.motions().last() == Some(&"Stop")).then_some(())
     });
+    assert!(
+        stopped.is_some(),
+        "let go: a stop went out {:?}",
+        sniffer.motions()
+    );
     h.run_steps(2);
     let pan = device_pan(&server);
     let shown = format!("Hướng {pan:+.2}");
@@ -319,9 +437,8 @@ fn a_maximised_ptz_tile_turns_the_camera_while_an_arrow_is_held_and_goes_to_a_pr
         .is_some(),
         "the panel shows where the camera now points ({shown})"
     );
-    // The map heading follows what the camera reported: 90° + pan × 180°.
-    let heading = h.state().ptz_heading.get("xd-ptz").copied();
-    assert_eq!(heading, Some(mt_onvif::heading_for(90.0, pan)));
+    // The app keeps the pan the device itself now has (the map turns the cone by it).
+    assert_eq!(h.state().ptz_pan.get("xd-ptz").copied(), Some(pan));
 
     // Go to the device's preset "Door" (pan 0.5) from the list.
     h.get_by_role_and_label(egui::Role::ComboBox, "Điểm đặt trước")
@@ -335,6 +452,28 @@ fn a_maximised_ptz_tile_turns_the_camera_while_an_arrow_is_held_and_goes_to_a_pr
         (device_pan(&server) == 0.5).then_some(())
     });
     assert!(went.is_some(), "the camera went to the preset");
+    // On the officer's record: which camera, which preset (not every move).
+    let rows = wait_for(Duration::from_secs(5), || {
+        let conn = rusqlite::Connection::open(&db).ok()?;
+        let rows: Vec<(String, String, String)> = conn
+            .prepare("SELECT operator_id, action, subject FROM audit_log WHERE action LIKE 'ptz%'")
+            .ok()?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .ok()?
+            .filter_map(Result::ok)
+            .collect();
+        (!rows.is_empty()).then_some(rows)
+    })
+    .expect("the preset is audited")
+    .0;
+    assert_eq!(
+        rows,
+        [(
+            "gs01".to_string(),
+            "ptz-goto-preset".to_string(),
+            "camera=xd-ptz preset=\"Door\"".to_string()
+        )]
+    );
     // The panel asks again and the map turns the cone: east (90°) before, south now.
     assert!(wait_for(Duration::from_secs(10), || {
         h.run_steps(1);
@@ -342,16 +481,35 @@ fn a_maximised_ptz_tile_turns_the_camera_while_an_arrow_is_held_and_goes_to_a_pr
     })
     .is_some());
     assert_eq!(
-        h.state().ptz_heading.get("xd-ptz").copied(),
-        Some(mt_onvif::heading_for(90.0, 0.5))
+        h.state().ptz_pan.get("xd-ptz").copied(),
+        Some(device_pan(&server))
     );
     let (east, south) = cone_pixels(&mut h);
     assert!(
         south && !east,
         "the cone points south on the map (east lit: {east}, south lit: {south})"
     );
-    // Restoring the tile closes the panel.
+    // Restoring the tile while an arrow is held: the move stops and the panel closes.
+    let n = sniffer.motions().len();
+    let left = h.get_by_label("Trái").rect().center();
+    hold(&mut h, left, true);
+    let moving = wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        (sniffer.motions().len() > n).then_some(())
+    });
+    assert!(moving.is_some());
     h.state_mut().maximised = None;
+    let stopped = wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        let m = sniffer.motions();
+        (m[n..].contains(&"Move") && m.last() == Some(&"Stop")).then_some(())
+    });
+    assert!(
+        stopped.is_some(),
+        "the restored tile's held move was stopped: {:?}",
+        &sniffer.motions()[n..]
+    );
+    hold(&mut h, left, false);
     h.run_steps(2);
     assert!(h.query_by_label("Phải").is_none());
     assert!(h.state().ptz.is_none());
@@ -444,5 +602,7 @@ fn the_camera_form_asks_the_device_over_onvif_and_fills_the_streams_and_ptz() {
     );
     assert!(c.ptz);
     assert_eq!(c.main_url.as_str(), "rtsp://127.0.0.1:554/mock/stream");
+    // The mock gives every profile the same URI: that is no sub stream.
+    assert_eq!(c.sub_url, None);
     assert!(saved.starts_with("# Camera của phường\n"), "{saved}");
 }

@@ -969,6 +969,50 @@ fn b_in_playback_bookmarks_the_recorded_picture_on_screen_with_its_time_and_stil
     assert_eq!(draft.frame_time_ms, f.time_ms);
     h.key_press(egui::Key::Escape);
     crate::ui::settle(&mut h);
+    // Digital zoom on the replay tile, as on the wall: the wheel over the picture enlarges it
+    // (the code burnt into the archive's picture, read from the rendered tile, grows). A
+    // window that paints its video (the one above does not) with the same archive.
+    let mut zoomed = mt_ui::replay::Replay::open(&out, &trust, mt_ui::Lang::Vi).unwrap();
+    zoomed.seek(t2);
+    let mut app = crate::ui::empty_app();
+    app.replay = Some(zoomed);
+    let mut h = crate::ui::video_harness(app);
+    wait_for(Duration::from_secs(5), || {
+        h.run_steps(1);
+        let r = h.state().replay.as_ref().unwrap();
+        (r.clips[0].player.settled() && r.clips[0].player.shown_ms().is_some()).then_some(())
+    })
+    .expect("the archive's picture is shown");
+    let tile = egui_kittest::kittest::Queryable::get_by_label(&h, "Ô phát lại c1").rect();
+    let code = |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>| {
+        crate::util::code_rects_in(h, tile)
+            .into_iter()
+            .map(|c| c.1)
+            .next()
+    };
+    let width =
+        |h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>| code(h).map(|r| r.width());
+    let first = wait_for(Duration::from_secs(5), || {
+        h.run_steps(1);
+        code(&mut h)
+    })
+    .expect("the replay tile's code is readable")
+    .0;
+    let before = first.width();
+    // At the code's top-left corner, so it grows right and down and stays in view.
+    let at = first.min + egui::vec2(3.0, 3.0);
+    crate::ui::wheel_at(&mut h, at, 100.0);
+    let z = h.state().replay.as_ref().unwrap().zoom.get(&0).copied();
+    assert!(z.is_some_and(|z| z.scale > 1.3), "{z:?}");
+    let after = wait_for(Duration::from_secs(5), || {
+        h.run_steps(1);
+        width(&mut h).filter(|w| *w > before * 1.3)
+    });
+    assert!(
+        after.is_some(),
+        "the code is wider zoomed ({before:.0} px at 1×, then {:?})",
+        width(&mut h)
+    );
     let audit = Command::new(env!("CARGO_BIN_EXE_matthan"))
         .args(["audit", "verify", "--db"])
         .arg(&db)

@@ -248,6 +248,32 @@ fn dragging_a_camera_onto_a_tile_assigns_it() {
     );
 }
 
+/// A workstation with no cameras and the default wall.
+pub(crate) fn empty_app() -> MatThanApp {
+    MatThanApp::new(
+        &egui::Context::default(),
+        vec![],
+        mt_ui::WallState::default(),
+        None,
+        vec![],
+    )
+}
+
+/// One wheel movement of `delta` points at `at` (the wheel events themselves, as a mouse
+/// sends them), and the frames that follow.
+pub(crate) fn wheel_at(h: &mut Harness<'static, MatThanApp>, at: egui::Pos2, delta: f32) {
+    h.hover_at(at);
+    h.run_steps(1);
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, delta),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(2);
+}
+
 /// Clicks the field with this role and label and types `text` into it.
 pub(crate) fn type_into(
     h: &mut Harness<'static, MatThanApp>,

@@ -124,11 +124,11 @@ pub fn log_with_supervisor(db: &std::path::Path) -> mt_store::Db {
 }
 
 /// Every QR code readable in `area` of the rendered window, scaled up twice first (a tile's
-/// code has modules of 2–3 pixels): (mount, left edge and width on screen in points).
-pub fn codes_in(
+/// code has modules of 2–3 pixels): (mount, the code's rectangle on screen in points).
+pub fn code_rects_in(
     h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>,
     area: egui::Rect,
-) -> Vec<(String, f32, f32)> {
+) -> Vec<(String, egui::Rect)> {
     let img = h.render().expect("wgpu render");
     let luma = image::DynamicImage::ImageRgba8(img).to_luma8();
     let luma = image::imageops::crop_imm(
@@ -151,15 +151,15 @@ pub fn codes_in(
         let mut p = rqrr::PreparedImage::prepare_from_greyscale(w, hh, |x, y| {
             img.get_pixel(x as u32, y as u32)[0]
         });
-        let found: Vec<(String, f32, f32)> = p
+        let found: Vec<(String, egui::Rect)> = p
             .detect_grids()
             .into_iter()
             .filter_map(|g| {
-                let xs: Vec<f32> = g.bounds.iter().map(|b| b.x as f32 / scale as f32).collect();
-                let lo = xs.iter().cloned().fold(f32::INFINITY, f32::min);
-                let hi = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let at =
+                    |b: &rqrr::Point| area.min + egui::vec2(b.x as f32, b.y as f32) / scale as f32;
+                let r = egui::Rect::from_points(&g.bounds.iter().map(at).collect::<Vec<_>>());
                 let (_, text) = g.decode().ok()?;
-                Some((parse_stamp(&text)?.mount, area.min.x + lo, hi - lo))
+                Some((parse_stamp(&text)?.mount, r))
             })
             .collect();
         if !found.is_empty() {
@@ -167,4 +167,15 @@ pub fn codes_in(
         }
     }
     Vec::new()
+}
+
+/// What `code_rects_in` finds, as (mount, left edge, width).
+pub fn codes_in(
+    h: &mut egui_kittest::Harness<'static, mt_ui::MatThanApp>,
+    area: egui::Rect,
+) -> Vec<(String, f32, f32)> {
+    code_rects_in(h, area)
+        .into_iter()
+        .map(|(m, r)| (m, r.min.x, r.width()))
+        .collect()
 }

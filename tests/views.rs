@@ -3,6 +3,7 @@
 //! shows its cameras in turn on the selected tile (their QR codes read from the rendered
 //! tile).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::Queryable;
@@ -127,21 +128,7 @@ fn a_tour_shows_its_cameras_in_turn_on_the_selected_tile() {
     h.get_by_label("Góc nhìn").click();
     h.run_steps(3);
     assert!(h.query_by_label_contains("Ô 2 (ô đang chọn)").is_some());
-    h.get_by_role_and_label(egui::Role::CheckBox, "Cổng chợ")
-        .click();
-    h.run_steps(1);
-    h.get_by_role_and_label(egui::Role::CheckBox, "Bãi xe chợ")
-        .click();
-    h.run_steps(1);
-    let every = h.get_by_role_and_label(egui::Role::TextInput, "Mỗi camera (giây)");
-    every.click();
-    h.run_steps(1);
-    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
-    h.get_by_role_and_label(egui::Role::TextInput, "Mỗi camera (giây)")
-        .type_text("3");
-    h.run_steps(1);
-    h.get_by_label("Bắt đầu tuần tra").click();
-    h.run_steps(2);
+    start_tour(&mut h, &["Cổng chợ", "Bãi xe chợ"], "3");
     assert!(h
         .query_by_label_contains("Đang tuần tra trên ô 2")
         .is_some());
@@ -149,17 +136,7 @@ fn a_tour_shows_its_cameras_in_turn_on_the_selected_tile() {
     h.run_steps(2);
     let tile = h.get_by_label("Ô 2").rect();
     // What the tile shows, in order of first appearance: a, b, a again (3 s each).
-    let t0 = Instant::now();
-    let mut seen: Vec<String> = Vec::new();
-    while t0.elapsed() < Duration::from_secs(20) && seen.len() < 3 {
-        h.run_steps(1);
-        if let Some(m) = mounts_in(&mut h, tile).into_iter().next() {
-            if seen.last() != Some(&m) {
-                seen.push(m);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let seen = pictures_in_turn(&mut h, tile, 3);
     assert_eq!(
         seen,
         ["/tour/a", "/tour/b", "/tour/a"],
@@ -261,6 +238,45 @@ fn the_second_screen_shows_a_camera_sent_to_it_and_comes_back_after_a_restart() 
         Some("/hai/b"),
         "its picture there"
     );
+    // Digital zoom there too: the wheel at the code's corner enlarges the picture around it.
+    let code = crate::util::code_rects_in(&mut h, tile)
+        .into_iter()
+        .next()
+        .expect("the code on the second screen")
+        .1;
+    crate::ui::wheel_at(&mut h, code.min + egui::vec2(3.0, 3.0), 100.0);
+    assert!(h.state().second_zoom.contains_key(&0));
+    let wider = wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        crate::util::code_rects_in(&mut h, tile)
+            .into_iter()
+            .map(|c| c.1.width())
+            .find(|w| *w > code.width() * 1.3)
+    });
+    assert!(
+        wider.is_some(),
+        "the second screen's picture is zoomed ({} px at 1×)",
+        code.width()
+    );
+    // A double-click: the whole picture again.
+    for _ in 0..2 {
+        h.event(egui::Event::PointerButton {
+            pos: code.min + egui::vec2(3.0, 3.0),
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+        h.event(egui::Event::PointerButton {
+            pos: code.min + egui::vec2(3.0, 3.0),
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
+    assert!(h.state().second_zoom.is_empty(), "reset by a double-click");
     // The main wall is as it was.
     let main = h.get_by_label("Ô 1").rect();
     let m = wait_for(Duration::from_secs(10), || {
@@ -358,4 +374,188 @@ fn a_streams_textures_are_freed_once_no_view_draws_it_and_made_again_when_one_do
     );
     assert!(shown(&mut h), "camera a on tile 1 again");
     assert_eq!(pictures(&rs), 2);
+}
+
+/// In the open views window: ticks `cameras`, sets the seconds per camera, starts the tour.
+fn start_tour(h: &mut egui_kittest::Harness<'static, MatThanApp>, cameras: &[&str], secs: &str) {
+    for cam in cameras {
+        h.get_by_role_and_label(egui::Role::CheckBox, cam).click();
+        h.run_steps(1);
+    }
+    h.get_by_role_and_label(egui::Role::TextInput, "Mỗi camera (giây)")
+        .click();
+    h.run_steps(1);
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    h.get_by_role_and_label(egui::Role::TextInput, "Mỗi camera (giây)")
+        .type_text(secs);
+    h.run_steps(1);
+    h.get_by_label("Bắt đầu tuần tra").click();
+    h.run_steps(2);
+}
+
+/// The mounts a tile shows, in the order they first appear (each change once), until `n`
+/// are seen or 20 s have passed.
+fn pictures_in_turn(
+    h: &mut egui_kittest::Harness<'static, MatThanApp>,
+    tile: egui::Rect,
+    n: usize,
+) -> Vec<String> {
+    let t0 = Instant::now();
+    let mut seen: Vec<String> = Vec::new();
+    while t0.elapsed() < Duration::from_secs(20) && seen.len() < n {
+        h.run_steps(1);
+        if let Some(m) = mounts_in(h, tile).into_iter().next() {
+            if seen.last() != Some(&m) {
+                seen.push(m);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    seen
+}
+
+/// Right-clicks at `p` (a press and a release in separate frames, as a hand does).
+fn right_click_at(h: &mut egui_kittest::Harness<'static, MatThanApp>, p: egui::Pos2) {
+    h.hover_at(p);
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: p,
+            button: egui::PointerButton::Secondary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run_steps(2);
+}
+
+fn second_tile_shows(
+    h: &mut egui_kittest::Harness<'static, MatThanApp>,
+    n: usize,
+) -> Option<String> {
+    let tile = h.get_by_label(&format!("Màn hình phụ — Ô {n}")).rect();
+    wait_for(Duration::from_secs(15), || {
+        h.run_steps(1);
+        mounts_in(h, tile).into_iter().next()
+    })
+    .map(|(m, _)| m)
+}
+
+#[test]
+fn a_view_and_a_tour_run_on_the_second_screen_and_the_map_sends_a_camera_there() {
+    let sim = live_cameras(&["/p2/a", "/p2/b", "/p2/c"]);
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let places = [
+        ("a", "Cổng chợ", 21.0712, 105.7862),
+        ("b", "Bãi xe chợ", 21.0731, 105.7889),
+        ("c", "Ngã tư", 21.0698, 105.7901),
+    ];
+    let configs: Vec<_> = places
+        .iter()
+        .map(|(id, name, lat, lon)| {
+            let mut c = crate::util::camera(id, &sim.url(&format!("p2/{id}")), "");
+            c.name = name.to_string();
+            c.lat_deg = *lat;
+            c.lon_deg = *lon;
+            c
+        })
+        .collect();
+    let sites: Vec<_> = configs
+        .iter()
+        .map(mt_core::CameraSite::from_config)
+        .collect();
+    let handles = configs
+        .into_iter()
+        .map(|c| cap.start_camera(c).unwrap())
+        .collect();
+    let mut map = mt_ui::map::MapUi::new(Arc::new(mt_map::MapData::default()), vec![], sites);
+    // Camera b at the top left of the map, clear of the second screen's window.
+    let b_at = mt_map::lonlat_to_merc(105.7889, 21.0731);
+    map.view = Some(mt_map::proj::View {
+        center: geo::Coord {
+            x: b_at.x + 380.0,
+            y: b_at.y - 300.0,
+        },
+        mpp: 1.0,
+    });
+    let state = WallState {
+        layout: WallLayout::G2,
+        tiles: vec![Some("a".into()), None, None, None],
+        show_health: false,
+        views: vec![mt_ui::views::SavedView {
+            name: "Chợ".into(),
+            layout: WallLayout::G2,
+            tiles: vec![Some("b".into()), Some("c".into()), None, None],
+        }],
+        ..Default::default()
+    };
+    let app =
+        MatThanApp::new(&egui::Context::default(), handles, state, None, vec![]).with_map(map);
+    let mut h = crate::ui::video_harness(app);
+    h.get_by_label("Mở màn hình phụ").click();
+    h.run_steps(3);
+
+    // The saved view "Chợ", opened on the second screen: b and c there, the main wall as it was.
+    h.get_by_label("Góc nhìn").click();
+    h.run_steps(3);
+    h.get_by_label("Màn hình phụ").click();
+    h.run_steps(2);
+    h.get_by_label("Mở “Chợ”").click();
+    h.run_steps(2);
+    h.get_by_label("Close window").click();
+    h.run_steps(2);
+    assert_eq!(second_tile_shows(&mut h, 1).as_deref(), Some("/p2/b"));
+    assert_eq!(second_tile_shows(&mut h, 2).as_deref(), Some("/p2/c"));
+    let main = h.get_by_label("Ô 1").rect();
+    let m = wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        mounts_in(&mut h, main).into_iter().next()
+    });
+    assert_eq!(m.map(|(m, _)| m).as_deref(), Some("/p2/a"));
+    assert_eq!(h.state().state.layout, WallLayout::G2);
+    assert_eq!(h.state().state.tiles[1], None);
+
+    // A tour of a and c on the second screen's tile 2, 2 s each.
+    h.get_by_label("Màn hình phụ — Ô 2").click();
+    h.run_steps(2);
+    h.get_by_label("Góc nhìn").click();
+    h.run_steps(3);
+    h.get_by_label("Màn hình phụ").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Ô 2 của màn hình phụ").is_some());
+    start_tour(&mut h, &["Cổng chợ", "Ngã tư"], "2");
+    assert!(h
+        .query_by_label_contains("Đang tuần tra trên màn hình phụ, ô 2")
+        .is_some());
+    h.get_by_label("Close window").click();
+    h.run_steps(2);
+    let tile = h.get_by_label("Màn hình phụ — Ô 2").rect();
+    let seen = pictures_in_turn(&mut h, tile, 3);
+    // It starts from where the view left c (a tour may begin on the camera it replaces).
+    assert!(
+        seen.windows(2).any(|w| w == ["/p2/a", "/p2/c"])
+            || seen.windows(2).any(|w| w == ["/p2/c", "/p2/a"]),
+        "the second screen's tile shows a and c in turn: {seen:?}"
+    );
+    // The main wall's tile 2 was never touched.
+    assert_eq!(h.state().state.tiles[1], None);
+
+    // From the map: right-click camera b, "send to the second screen" → on its selected tile
+    // (tile 2, the tour's: the tour ends there).
+    h.state_mut().apply(
+        &egui::Context::default(),
+        mt_ui::Command::SetView(mt_ui::app::CentralView::Map),
+    );
+    h.run_steps(3);
+    let i = h.state().map.as_ref().unwrap().site_index("b").unwrap();
+    let p = mt_ui::map::site_position(h.state().map.as_ref().unwrap(), i).unwrap();
+    right_click_at(&mut h, p);
+    h.get_by_label("Gửi “Bãi xe chợ” sang màn hình phụ").click();
+    h.run_steps(2);
+    assert!(
+        h.state().state.tour.is_none(),
+        "the tour ended on that tile"
+    );
+    assert_eq!(second_tile_shows(&mut h, 2).as_deref(), Some("/p2/b"));
 }

@@ -4,6 +4,7 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod coverage;
+pub mod gazetteer;
 pub mod layer;
 pub mod mbtiles;
 pub mod plan;

@@ -10,7 +10,7 @@ use oxvif::transport::HttpTransport;
 use oxvif::OnvifSession;
 use url::Url;
 
-use crate::error::{scrub, Error, Kind};
+use crate::error::{Error, Kind};
 
 /// One media profile: a stream the camera offers.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,24 +43,46 @@ pub struct Device {
 }
 
 impl Device {
-    /// The main and sub stream URIs to fill in: of the first sensor's profiles that have a
-    /// URI, the largest picture and the smallest (none when it has only one).
+    /// The main and sub stream URIs to fill in, from the first sensor's profiles that have
+    /// a URI (H.264/H.265 before JPEG and the unknown): the largest picture, and the smallest
+    /// of known size — none when there is no other, or it is the same URI.
     pub fn stream_uris(&self) -> (Option<String>, Option<String>) {
+        let video = |p: &&Profile| {
+            p.encoding
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case("H264") || e.eq_ignore_ascii_case("H265"))
+        };
         let with: Vec<&Profile> = self.profiles.iter().filter(|p| p.uri.is_ok()).collect();
-        let Some(first) = with.first() else {
+        let pool: Vec<&Profile> = if with.iter().any(video) {
+            with.into_iter().filter(video).collect()
+        } else {
+            with
+        };
+        let Some(first) = pool.first() else {
             return (None, None);
         };
-        let mut same: Vec<&Profile> = with
+        let same: Vec<&Profile> = pool
             .iter()
             .copied()
             .filter(|p| p.source == first.source)
             .collect();
-        // Stable: profiles of the same (or unknown) size keep the device's order.
-        same.sort_by_key(|p| std::cmp::Reverse(p.size.map(|(w, h)| w as u64 * h as u64)));
+        let area = |p: &Profile| p.size.map(|(w, h)| w as u64 * h as u64);
+        // Stable: of equal (or unknown) sizes the device's first.
+        let main = same
+            .iter()
+            .copied()
+            .max_by(|a, b| area(a).cmp(&area(b)).then(std::cmp::Ordering::Greater))
+            .expect("not empty");
         let uri = |p: &Profile| p.uri.clone().ok();
-        let main = uri(same[0]);
-        let sub = same[1..].last().and_then(|p| uri(p));
-        (main, sub)
+        let main_uri = uri(main);
+        let sub = same
+            .iter()
+            .copied()
+            .filter(|p| !std::ptr::eq(*p, main) && area(p).is_some())
+            .min_by_key(|p| area(p))
+            .and_then(uri)
+            .filter(|s| Some(s) != main_uri.as_ref());
+        (main_uri, sub)
     }
 }
 
@@ -148,7 +170,7 @@ pub async fn inspect(url: &Url, creds: Option<&Credentials>) -> Result<Device, E
         };
         let uri = bounded(s.get_stream_uri(&p.token), creds)
             .await
-            .map(|u| scrub(&u.uri, creds));
+            .map(|u| without_credentials(&u.uri));
         out.push(Profile {
             token: p.token.clone(),
             name: p.name.clone(),
@@ -201,6 +223,36 @@ pub async fn discover(wait: Duration, also: &[IpAddr]) -> Vec<Found> {
         });
     }
     out
+}
+
+/// A stream URI without user-info or password-like query parameters (the camera's own
+/// credentials are used; a password is never kept in a URL).
+fn without_credentials(uri: &str) -> String {
+    match Url::parse(uri) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.to_ascii_lowercase().as_str(),
+                        "password" | "pwd" | "pass" | "passwd" | "user" | "username"
+                    )
+                })
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if u.query().is_some() {
+                if pairs.is_empty() {
+                    u.set_query(None);
+                } else {
+                    u.query_pairs_mut().clear().extend_pairs(pairs);
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => uri.to_owned(),
+    }
 }
 
 /// ONVIF scopes are URIs: a name with spaces comes as `%20`.
@@ -279,6 +331,36 @@ mod tests {
             ..d.clone()
         };
         assert_eq!(one.stream_uris(), (Some("rtsp://cam/only".into()), None));
+        // A JPEG profile is not a stream to record; the same URI twice is no sub stream;
+        // a profile of unknown size is not taken for the small one.
+        let mut jpeg = p("jpeg", "VS1", (3840, 2160));
+        jpeg.encoding = Some("JPEG".into());
+        let mut unknown = p("unknown", "VS1", (1, 1));
+        unknown.size = None;
+        let mut twin = p("twin", "VS1", (640, 360));
+        twin.uri = Ok("rtsp://cam/main".into());
+        let d2 = Device {
+            profiles: vec![jpeg, p("main", "VS1", (1920, 1080)), unknown, twin],
+            ..d.clone()
+        };
+        assert_eq!(d2.stream_uris(), (Some("rtsp://cam/main".into()), None));
+    }
+
+    #[test]
+    fn stream_uris_keep_no_credentials() {
+        assert_eq!(
+            without_credentials("rtsp://admin:1@10.0.0.1:554/ch1?channel=1&password=1&subtype=0"),
+            "rtsp://10.0.0.1:554/ch1?channel=1&subtype=0"
+        );
+        assert_eq!(
+            without_credentials("rtsp://10.0.0.1/live?user=a&pwd=b"),
+            "rtsp://10.0.0.1/live"
+        );
+        // A short password is not cut out of the rest of the URL.
+        assert_eq!(
+            without_credentials("rtsp://admin:1@192.168.1.10/1"),
+            "rtsp://192.168.1.10/1"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum Kind {
     NoPtz,
     /// The ONVIF thread is gone or too busy to take the request.
     Unavailable,
+    /// A newer move or stop for the same camera replaced this one before it went out.
+    Superseded,
 }
 
 impl Kind {
@@ -38,6 +40,7 @@ impl Kind {
             Kind::Fault => "onvif-err-fault",
             Kind::NoPtz => "onvif-err-no-ptz",
             Kind::Unavailable => "onvif-err-unavailable",
+            Kind::Superseded => "onvif-err-superseded",
         }
     }
 }
@@ -93,7 +96,8 @@ impl Error {
                 }
             }
             OnvifError::Soap(_) => Kind::NotOnvif,
-            OnvifError::InvalidArgument(_) => Kind::BadAddress,
+            // The client refused to build the request (a value the schema does not allow).
+            OnvifError::InvalidArgument(_) => Kind::Fault,
         };
         let detail = match e {
             // The body of an HTTP error page can be long and is rarely useful: its status is.

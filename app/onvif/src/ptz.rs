@@ -74,13 +74,13 @@ pub(crate) async fn ptz_profile(
         .ok_or_else(|| Error::new(Kind::NoPtz, "no profile has a PTZ configuration"))
 }
 
-pub(crate) async fn run(
+/// Does `cmd` (nothing for `Refresh`); the token of a preset just saved.
+pub(crate) async fn act(
     s: &OnvifSession,
     profile: &str,
     cmd: &PtzCommand,
     creds: Option<&Credentials>,
-) -> Result<PtzView, Error> {
-    let mut saved = None;
+) -> Result<Option<String>, Error> {
     match cmd {
         PtzCommand::Refresh => {}
         PtzCommand::Move { pan, tilt, zoom } => {
@@ -104,15 +104,24 @@ pub(crate) async fn run(
                 .iter()
                 .find(|p| p.name == name)
                 .map(|p| p.token.clone());
-            saved = Some(
-                bounded(
-                    s.ptz_set_preset(profile, Some(name), over.as_deref()),
-                    creds,
-                )
-                .await?,
-            );
+            let token = bounded(
+                s.ptz_set_preset(profile, Some(name), over.as_deref()),
+                creds,
+            )
+            .await?;
+            return Ok(Some(token));
         }
     }
+    Ok(None)
+}
+
+/// What the camera says of itself: its presets and where it points.
+pub(crate) async fn view(
+    s: &OnvifSession,
+    profile: &str,
+    creds: Option<&Credentials>,
+    saved: Option<String>,
+) -> Result<PtzView, Error> {
     let presets = bounded(s.ptz_get_presets(profile), creds)
         .await?
         .into_iter()

@@ -1,20 +1,21 @@
 //! The "onvif" thread: its own tokio runtime, one task per request, and one worker per
-//! camera for PTZ (a camera's commands run in the order given; cameras run side by side).
+//! camera for PTZ (a camera's commands run in the order given, a move or stop as the latest
+//! word of a motion slot; cameras run side by side).
 //! The UI only sends (never blocking: a full queue is an answer, not a wait) and polls.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mt_core::{CameraId, Credentials};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use url::Url;
 
 use crate::device::{discover, inspect, session, Device, Found};
 use crate::error::{Error, Kind};
-use crate::ptz::{ptz_profile, run, PtzCommand, PtzView};
+use crate::ptz::{act, ptz_profile, view, PtzCommand, PtzView};
 
 /// Called when an answer is ready (the UI passes its `request_repaint`).
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -139,10 +140,74 @@ impl OnvifService {
 
 type Job = (PtzCommand, Answer<PtzView>);
 
+/// What the held arrow asks of a camera: the latest word wins. A Stop replaces a Move that
+/// has not gone out yet, and is never refused for a full queue.
+#[derive(Default)]
+struct Motion {
+    /// Some(Some(velocity)): turn; Some(None): stand still; None: nothing new.
+    want: Option<Option<[f32; 3]>>,
+    answer: Option<Answer<PtzView>>,
+}
+
 struct Worker {
     url: Url,
-    user: Option<String>,
+    creds: Option<Credentials>,
     tx: mpsc::Sender<Job>,
+    motion: Arc<Mutex<Motion>>,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    fn start(url: Url, creds: Option<Credentials>) -> Self {
+        let (tx, rx) = mpsc::channel(CAMERA_QUEUE);
+        let motion = Arc::new(Mutex::new(Motion::default()));
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(worker(
+            url.clone(),
+            creds.clone(),
+            rx,
+            motion.clone(),
+            wake.clone(),
+        ));
+        Worker {
+            url,
+            creds,
+            tx,
+            motion,
+            wake,
+        }
+    }
+
+    /// The worker was made for this address and these credentials (a password changed in
+    /// the camera file needs a new session).
+    fn serves(&self, t: &Target) -> bool {
+        let same_creds = match (&self.creds, &t.creds) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.username == b.username && a.password.expose() == b.password.expose()
+            }
+            _ => false,
+        };
+        self.url == t.url && same_creds && !self.tx.is_closed()
+    }
+
+    fn set_motion(&self, want: Option<[f32; 3]>, a: Answer<PtzView>) {
+        let old = {
+            let mut m = self.motion.lock().unwrap_or_else(|e| e.into_inner());
+            m.want = Some(want);
+            m.answer.replace(a)
+        };
+        if let Some(old) = old {
+            answer(
+                old,
+                Err(Error::new(
+                    Kind::Superseded,
+                    "a newer move or stop replaced it",
+                )),
+            );
+        }
+        self.wake.notify_one();
+    }
 }
 
 async fn serve(mut rx: mpsc::Receiver<Request>) {
@@ -159,72 +224,203 @@ async fn serve(mut rx: mpsc::Receiver<Request>) {
                 workers.remove(&camera);
             }
             Request::Ptz(t, cmd, a) => {
-                let user = t.creds.as_ref().map(|c| c.username.clone());
-                let stale = workers
-                    .get(&t.camera)
-                    .is_none_or(|w| w.url != t.url || w.user != user || w.tx.is_closed());
-                if stale {
-                    let (wtx, wrx) = mpsc::channel(CAMERA_QUEUE);
-                    tokio::spawn(worker(t.url.clone(), t.creds.clone(), wrx));
+                if !workers.get(&t.camera).is_some_and(|w| w.serves(&t)) {
                     workers.insert(
                         t.camera.clone(),
-                        Worker {
-                            url: t.url.clone(),
-                            user,
-                            tx: wtx,
-                        },
+                        Worker::start(t.url.clone(), t.creds.clone()),
                     );
                 }
                 let w = &workers[&t.camera];
-                if let Err(e) = w.tx.try_send((cmd, a)) {
-                    let (_, a) = match e {
-                        mpsc::error::TrySendError::Full(j)
-                        | mpsc::error::TrySendError::Closed(j) => j,
-                    };
-                    answer(
-                        a,
-                        Err(Error::new(
-                            Kind::Unavailable,
-                            format!("camera {}: too many PTZ commands waiting", t.camera),
-                        )),
-                    );
+                match cmd {
+                    PtzCommand::Move { pan, tilt, zoom } => {
+                        w.set_motion(Some([pan, tilt, zoom]), a)
+                    }
+                    PtzCommand::Stop => w.set_motion(None, a),
+                    cmd => {
+                        if let Err(e) = w.tx.try_send((cmd, a)) {
+                            let (_, a) = match e {
+                                mpsc::error::TrySendError::Full(j)
+                                | mpsc::error::TrySendError::Closed(j) => j,
+                            };
+                            answer(
+                                a,
+                                Err(Error::new(
+                                    Kind::Unavailable,
+                                    format!("camera {}: too many PTZ commands waiting", t.camera),
+                                )),
+                            );
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-/// One camera's PTZ: opens the session when first needed and again after a failure that
-/// may have been the network's or the password's.
-async fn worker(url: Url, creds: Option<Credentials>, mut rx: mpsc::Receiver<Job>) {
-    let mut open: Option<(oxvif::OnvifSession, String)> = None;
-    while let Some((cmd, a)) = rx.recv().await {
-        if open.is_none() {
-            let opened = async {
-                let s = session(&url, creds.as_ref()).await?;
-                let profile = ptz_profile(&s, creds.as_ref()).await?;
-                Ok::<_, Error>((s, profile))
-            }
-            .await;
-            match opened {
-                Ok(o) => open = Some(o),
-                Err(e) => {
-                    answer(a, Err(e));
-                    continue;
+/// While an arrow is held the move is sent again this often: a camera that follows ONVIF
+/// stops a ContinuousMove by itself after its default PTZ timeout (a dead man's switch if
+/// the workstation goes away), so a long hold needs the move renewed.
+const KEEP_MOVING: Duration = Duration::from_secs(2);
+/// A Stop is tried this many times (the session opened anew between tries).
+const STOP_TRIES: usize = 3;
+
+type Open = Option<(oxvif::OnvifSession, String)>;
+
+/// The session and the PTZ profile, opened if they are not.
+async fn ensure<'a>(
+    open: &'a mut Open,
+    url: &Url,
+    creds: Option<&Credentials>,
+) -> Result<&'a (oxvif::OnvifSession, String), Error> {
+    if open.is_none() {
+        let s = session(url, creds).await?;
+        let profile = ptz_profile(&s, creds).await?;
+        *open = Some((s, profile));
+    }
+    Ok(open.as_ref().expect("opened above"))
+}
+
+/// A failure that may have been the network's or the password's: the next try opens anew.
+fn reopen_after(open: &mut Open, r: &Result<impl Sized, Error>) {
+    if matches!(
+        r,
+        Err(Error {
+            kind: Kind::Unreachable | Kind::Timeout | Kind::Unauthorized,
+            ..
+        })
+    ) {
+        *open = None;
+    }
+}
+
+enum Event {
+    Motion,
+    Job(Job),
+    KeepMoving,
+}
+
+/// One camera's PTZ: moves and stops from the motion slot (a held move renewed every
+/// [`KEEP_MOVING`], a Stop tried [`STOP_TRIES`] times), other commands in their order.
+async fn worker(
+    url: Url,
+    creds: Option<Credentials>,
+    mut rx: mpsc::Receiver<Job>,
+    motion: Arc<Mutex<Motion>>,
+    wake: Arc<Notify>,
+) {
+    let creds = creds.as_ref();
+    let mut open: Open = None;
+    // What the camera was last told to do, and the last view of it.
+    let mut moving: Option<[f32; 3]> = None;
+    let mut last: Option<PtzView> = None;
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = wake.notified() => Event::Motion,
+            j = rx.recv() => match j {
+                Some(j) => Event::Job(j),
+                None => break,
+            },
+            _ = tokio::time::sleep(KEEP_MOVING), if moving.is_some() => Event::KeepMoving,
+        };
+        match event {
+            Event::Motion => {
+                let (want, a) = {
+                    let mut m = motion.lock().unwrap_or_else(|e| e.into_inner());
+                    (m.want.take(), m.answer.take())
+                };
+                let Some(want) = want else { continue };
+                let r = match want {
+                    Some(v) => {
+                        let r = match ensure(&mut open, &url, creds).await {
+                            Ok((s, profile)) => {
+                                act(s, profile, &velocity(v), creds).await.map(|_| ())
+                            }
+                            Err(e) => Err(e),
+                        };
+                        reopen_after(&mut open, &r);
+                        moving = r.is_ok().then_some(v);
+                        match (r, &last) {
+                            (Ok(()), Some(l)) => Ok(PtzView {
+                                saved: None,
+                                ..l.clone()
+                            }),
+                            // The first move: what the camera says of itself once.
+                            (Ok(()), None) => match ensure(&mut open, &url, creds).await {
+                                Ok((s, profile)) => view(s, profile, creds, None).await,
+                                Err(e) => Err(e),
+                            },
+                            (Err(e), _) => Err(e),
+                        }
+                    }
+                    None => {
+                        let mut r = Err(Error::new(Kind::Unavailable, "not tried"));
+                        for attempt in 0..STOP_TRIES {
+                            if attempt > 0 {
+                                tokio::time::sleep(Duration::from_millis(300)).await;
+                            }
+                            r = match ensure(&mut open, &url, creds).await {
+                                Ok((s, profile)) => {
+                                    act(s, profile, &PtzCommand::Stop, creds).await.map(|_| ())
+                                }
+                                Err(e) => Err(e),
+                            };
+                            reopen_after(&mut open, &r);
+                            if r.is_ok() {
+                                break;
+                            }
+                            tracing::warn!(attempt, "PTZ stop failed: {:?}", r);
+                        }
+                        if r.is_ok() {
+                            moving = None;
+                        }
+                        match r {
+                            Ok(()) => match ensure(&mut open, &url, creds).await {
+                                Ok((s, profile)) => view(s, profile, creds, None).await,
+                                Err(e) => Err(e),
+                            },
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                if let Ok(v) = &r {
+                    last = Some(v.clone());
+                }
+                if let Some(a) = a {
+                    answer(a, r);
                 }
             }
+            Event::KeepMoving => {
+                if let Some(v) = moving {
+                    let r = match ensure(&mut open, &url, creds).await {
+                        Ok((s, profile)) => act(s, profile, &velocity(v), creds).await.map(|_| ()),
+                        Err(e) => Err(e),
+                    };
+                    reopen_after(&mut open, &r);
+                }
+            }
+            Event::Job((cmd, a)) => {
+                let r = match ensure(&mut open, &url, creds).await {
+                    Ok((s, profile)) => match act(s, profile, &cmd, creds).await {
+                        Ok(saved) => view(s, profile, creds, saved).await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                reopen_after(&mut open, &r);
+                if let Ok(v) = &r {
+                    last = Some(v.clone());
+                }
+                answer(a, r);
+            }
         }
-        let (s, profile) = open.as_ref().expect("opened above");
-        let r = run(s, profile, &cmd, creds.as_ref()).await;
-        if matches!(
-            &r,
-            Err(Error {
-                kind: Kind::Unreachable | Kind::Timeout | Kind::Unauthorized,
-                ..
-            })
-        ) {
-            open = None;
-        }
-        answer(a, r);
+    }
+}
+
+fn velocity(v: [f32; 3]) -> PtzCommand {
+    PtzCommand::Move {
+        pan: v[0],
+        tilt: v[1],
+        zoom: v[2],
     }
 }

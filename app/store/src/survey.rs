@@ -29,7 +29,13 @@ pub struct SurveyRow {
     pub id_given: bool,
     /// The row said planned / installed / shared (else the registry's status is kept).
     pub status_given: bool,
+    /// The row had only an address: placed on this street of the map (its middle).
+    pub located: Option<String>,
 }
+
+/// Where an address is when a row has no coordinates: (lat, lon, the street's name), from the
+/// map's street names (`mt_map::gazetteer`); the store itself knows no map.
+pub type Locate<'a> = &'a dyn Fn(&str) -> Option<(f64, f64, String)>;
 
 /// What happened to one row.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +43,8 @@ pub enum Outcome {
     Imported {
         id: String,
         planned: bool,
+        /// Placed on this street from the address alone (to be moved on the map).
+        located: Option<String>,
     },
     Merged {
         id: String,
@@ -82,6 +90,9 @@ impl Reason {
             "survey-err-number" => format!("{} {:?} is not a number", a("field"), a("value")),
             "survey-err-no-position" => {
                 "no position (address only): add lat/lon, or place it on the map".into()
+            }
+            "survey-err-no-street" => {
+                "no position, and no street of the map in the address: add lat/lon, or place it on the map".into()
             }
             "survey-err-one-coordinate" => "only one of lat and lon".into(),
             "survey-err-outside" => format!(
@@ -130,9 +141,19 @@ impl SurveyReport {
         self.lines
             .iter()
             .map(|(n, o)| match o {
-                Outcome::Imported { id, planned } => format!(
-                    "{file}:{n}: imported {id} ({})",
-                    if *planned { "planned" } else { "camera" }
+                Outcome::Imported {
+                    id,
+                    planned,
+                    located,
+                } => format!(
+                    "{file}:{n}: imported {id} ({}){}",
+                    if *planned { "planned" } else { "camera" },
+                    match located {
+                        Some(street) => format!(
+                            ", placed on {street:?} from its address alone: move it on the map"
+                        ),
+                        None => String::new(),
+                    }
                 ),
                 Outcome::Merged { id } => format!("{file}:{n}: merged into {id}"),
                 Outcome::Rejected(r) => format!("{file}:{n}: rejected: {}", r.english()),
@@ -183,7 +204,11 @@ fn column_of(header: &str) -> Option<Col> {
 /// Reads the sheet at `path` (`.csv`, or `.xlsx`: its first worksheet) into rows, checking each
 /// one. A file that cannot be read, or has no address and position columns, fails as a whole;
 /// a bad row is a rejected line of the report.
-pub fn read_survey(path: &Path) -> std::result::Result<(Vec<SurveyRow>, SurveyReport), String> {
+/// `locate` places a row that has an address but no position (None: such a row is rejected).
+pub fn read_survey(
+    path: &Path,
+    locate: Option<Locate>,
+) -> std::result::Result<(Vec<SurveyRow>, SurveyReport), String> {
     let file = path.display().to_string();
     let ext = path
         .extension()
@@ -213,7 +238,7 @@ pub fn read_survey(path: &Path) -> std::result::Result<(Vec<SurveyRow>, SurveyRe
         if cells.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        match parse_row(*line, cells, &cols, header) {
+        match parse_row(*line, cells, &cols, header, locate) {
             Err(reason) => report.lines.push((*line, Outcome::Rejected(reason))),
             Ok(row) => {
                 if let Some(first) = seen.get(&row.site.id) {
@@ -294,6 +319,7 @@ fn parse_row(
     cells: &[String],
     cols: &HashMap<Col, usize>,
     header: &[String],
+    locate: Option<Locate>,
 ) -> std::result::Result<SurveyRow, Reason> {
     let width = header.len();
     if cells.len() < width {
@@ -328,9 +354,15 @@ fn parse_row(
                 )
             })
     };
-    let (lat, lon) = match (number(Col::Lat, "lat")?, number(Col::Lon, "lon")?) {
-        (Some(a), Some(o)) => (a, o),
-        (None, None) => return Err(Reason::new("survey-err-no-position", &[])),
+    let (lat, lon, located) = match (number(Col::Lat, "lat")?, number(Col::Lon, "lon")?) {
+        (Some(a), Some(o)) => (a, o, None),
+        (None, None) => match locate {
+            None => return Err(Reason::new("survey-err-no-position", &[])),
+            Some(f) => match f(address) {
+                Some((a, o, street)) => (a, o, Some(street)),
+                None => return Err(Reason::new("survey-err-no-street", &[])),
+            },
+        },
         _ => return Err(Reason::new("survey-err-one-coordinate", &[])),
     };
     if !(VIETNAM_LAT.0..=VIETNAM_LAT.1).contains(&lat)
@@ -361,7 +393,12 @@ fn parse_row(
     };
     let given = get(Col::Id);
     let id = if given.is_empty() {
-        let key = format!("{}|{lat:.5}|{lon:.5}", fold(address));
+        // A row placed by its street keys on its address alone (the street's middle could
+        // move when the map does).
+        let key = match &located {
+            Some(_) => format!("{}|street", fold(address)),
+            None => format!("{}|{lat:.5}|{lon:.5}", fold(address)),
+        };
         let h = sha2::Sha256::digest(key.as_bytes());
         format!("ks-{}", hex::encode(&h[..4]))
     } else if given
@@ -399,6 +436,7 @@ fn parse_row(
         site,
         id_given: !given.is_empty(),
         status_given: !get(Col::Status).is_empty(),
+        located,
     })
 }
 
@@ -442,12 +480,16 @@ impl Db {
                         Outcome::Imported {
                             id: s.id.clone(),
                             planned: s.planned,
+                            located: r.located.clone(),
                         },
                     )
                 }
                 Some(_) => {
+                    // A position guessed from the street never replaces the registry's.
                     tx.execute(
-                        "UPDATE camera_site SET lat_deg = ?2, lon_deg = ?3, heading_deg = ?4, address = ?5,
+                        "UPDATE camera_site SET lat_deg = CASE WHEN ?14 THEN lat_deg ELSE ?2 END,
+                            lon_deg = CASE WHEN ?14 THEN lon_deg ELSE ?3 END,
+                            heading_deg = ?4, address = ?5,
                             owner = CASE WHEN ?6 = '' THEN owner ELSE ?6 END,
                             phone = CASE WHEN ?7 = '' THEN phone ELSE ?7 END,
                             ward = CASE WHEN ?8 = '' THEN ward ELSE ?8 END,
@@ -469,7 +511,8 @@ impl Db {
                             s.sharing.as_str(),
                             now,
                             who,
-                            r.status_given
+                            r.status_given,
+                            r.located.is_some()
                         ],
                     )
                     .map_err(|e| classify(&p, e))?;
@@ -498,10 +541,16 @@ impl Db {
     }
 }
 
-/// Reads and imports a sheet (what the camera window and `matthan survey` do).
-pub fn import_file(db: &mut Db, who: &str, path: &Path) -> Result<SurveyReport> {
+/// Reads and imports a sheet (what the camera window and `matthan survey` do); `locate`
+/// places address-only rows (see [`read_survey`]).
+pub fn import_file(
+    db: &mut Db,
+    who: &str,
+    path: &Path,
+    locate: Option<Locate>,
+) -> Result<SurveyReport> {
     db.require(who, Right::Registry)?;
-    let (rows, report) = read_survey(path).map_err(StoreError::Invalid)?;
+    let (rows, report) = read_survey(path, locate).map_err(StoreError::Invalid)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

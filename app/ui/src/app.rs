@@ -43,6 +43,8 @@ pub struct SecondWall {
     pub open: bool,
     pub layout: WallLayout,
     pub tiles: Vec<Option<String>>,
+    /// Where its window's outer top-left corner was last (points), to reopen it there.
+    pub pos: Option<[f32; 2]>,
 }
 
 impl Default for SecondWall {
@@ -51,6 +53,7 @@ impl Default for SecondWall {
             open: true,
             layout: WallLayout::G2,
             tiles: Vec::new(),
+            pos: None,
         }
     }
 }
@@ -170,13 +173,14 @@ pub enum Command {
     /// Digital zoom of a tile (None: the whole picture again).
     Zoom {
         tile: usize,
-        zoom: Option<Zoom>,
+        zoom: Option<crate::zoom::Zoom>,
     },
     /// The window of saved views and tours.
     ToggleViews,
     /// Save the layout and its cameras under a name (replacing a view of that name).
     SaveView(String),
-    ApplyView(usize),
+    /// Open saved view `0` on the main wall or the second screen.
+    ApplyView(usize, crate::views::Screen),
     DeleteView(usize),
     StartTour(crate::views::Tour),
     StopTour,
@@ -186,6 +190,13 @@ pub enum Command {
     SendToSecond(String),
     SecondLayout(WallLayout),
     SecondSelect(usize),
+    /// The second screen's window was moved (its outer top-left corner, in points).
+    SecondPlaced([f32; 2]),
+    /// Digital zoom of a second-screen tile (None: the whole picture again).
+    SecondZoom {
+        tile: usize,
+        zoom: Option<crate::zoom::Zoom>,
+    },
     /// M: wall → map → both → wall.
     CycleView,
     /// Playback: open / close the region search panel.
@@ -264,7 +275,9 @@ pub struct MatThanApp {
     /// Cameras changed at run time (capture runtime and camera file), when the app owns them.
     pub admin: Option<crate::cameras::CameraAdmin>,
     /// Tiles zoomed in (digital zoom: wheel, drag, double-click to reset).
-    pub zoom: std::collections::HashMap<usize, Zoom>,
+    pub zoom: std::collections::HashMap<usize, crate::zoom::Zoom>,
+    /// The second screen's tiles zoomed in.
+    pub second_zoom: std::collections::HashMap<usize, crate::zoom::Zoom>,
     /// The window of saved views and tours, when open.
     pub views_window: Option<crate::views::ViewsWindow>,
     /// When the running tour last moved on, and to which of its cameras.
@@ -275,85 +288,12 @@ pub struct MatThanApp {
     pub onvif: Option<mt_onvif::OnvifService>,
     /// The PTZ panel of the maximised camera, while it is one that turns.
     pub ptz: Option<crate::ptz::PtzPanel>,
-    /// Where PTZ cameras point, as they last reported it (map heading in degrees, by id).
-    pub ptz_heading: std::collections::HashMap<String, f64>,
+    /// Where PTZ cameras point, as they last reported it (ONVIF's generic pan −1…1, by id).
+    pub ptz_pan: std::collections::HashMap<String, f32>,
     /// A UI frame longer than this is logged in debug builds (16 ms: one frame at 60 Hz).
     pub slow_frame: Duration,
     laps: Vec<(&'static str, Instant)>,
     last_slow_log: Option<Instant>,
-}
-
-/// A tile's digital zoom: how much, and which point of the picture is in the middle. Done in
-/// the shader on the picture the tile already has (the crop uniform of `mt-render`); a zoomed
-/// tile asks for the camera's main stream so the enlarged picture is sharp.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Zoom {
-    /// 1 = the whole picture; at most [`Zoom::MAX`].
-    pub scale: f32,
-    /// The picture point (fractions of its width and height) in the middle of the tile.
-    pub center: [f32; 2],
-}
-
-impl Zoom {
-    pub const MAX: f32 = 8.0;
-
-    fn clamped(self) -> Self {
-        let scale = self.scale.clamp(1.0, Self::MAX);
-        let half = 0.5 / scale;
-        Zoom {
-            scale,
-            center: [
-                self.center[0].clamp(half, 1.0 - half),
-                self.center[1].clamp(half, 1.0 - half),
-            ],
-        }
-    }
-
-    /// `[x, y, w, h]` of the picture shown, in fractions of it.
-    pub fn crop(&self) -> [f32; 4] {
-        let w = 1.0 / self.scale;
-        [self.center[0] - w / 2.0, self.center[1] - w / 2.0, w, w]
-    }
-
-    /// Zooms by `factor` keeping the picture point under `at` (fractions of the tile's
-    /// picture rectangle) where it is. None when that leaves the whole picture.
-    pub fn around(zoom: Option<Zoom>, at: [f32; 2], factor: f32) -> Option<Zoom> {
-        let z = zoom.unwrap_or(Zoom {
-            scale: 1.0,
-            center: [0.5, 0.5],
-        });
-        let c = z.crop();
-        let p = [c[0] + at[0] * c[2], c[1] + at[1] * c[3]];
-        let scale = (z.scale * factor).clamp(1.0, Self::MAX);
-        if scale <= 1.001 {
-            return None;
-        }
-        let w = 1.0 / scale;
-        let origin = [p[0] - at[0] * w, p[1] - at[1] * w];
-        Some(
-            Zoom {
-                scale,
-                center: [origin[0] + w / 2.0, origin[1] + w / 2.0],
-            }
-            .clamped(),
-        )
-    }
-
-    /// Moves the view by `d` (fractions of the tile's picture rectangle; a drag to the right
-    /// shows what is further left).
-    pub fn pan(self, d: [f32; 2]) -> Self {
-        let w = 1.0 / self.scale;
-        Zoom {
-            center: [self.center[0] - d[0] * w, self.center[1] - d[1] * w],
-            ..self
-        }
-        .clamped()
-    }
-}
-
-/// The crop uniform's key of a wall tile (one per tile, whatever it shows).
-fn tile_view(tile: usize) -> u64 {
-    0x5741_4c4c_0000_0000 | tile as u64
 }
 
 impl MatThanApp {
@@ -403,6 +343,7 @@ impl MatThanApp {
             trust: None,
             admin: None,
             zoom: Default::default(),
+            second_zoom: Default::default(),
             views_window: None,
             tour_at: None,
             second_selected: 0,
@@ -414,7 +355,7 @@ impl MatThanApp {
                 }
             },
             ptz: None,
-            ptz_heading: Default::default(),
+            ptz_pan: Default::default(),
             slow_frame: Duration::from_millis(16),
             laps: Vec::new(),
             last_slow_log: None,
@@ -483,7 +424,7 @@ impl MatThanApp {
             if let Some(o) = &self.onvif {
                 o.forget(&old.config.id);
             }
-            self.ptz_heading.remove(&id);
+            self.ptz_pan.remove(&id);
             for s in std::iter::once(&old.main).chain(old.sub.as_ref()) {
                 s.set_wanted(false);
             }
@@ -501,9 +442,10 @@ impl MatThanApp {
                 // Nor on the second screen, nor in the tour (saved views keep it: a view is
                 // the officer's to change).
                 if let Some(w) = self.state.second.as_mut() {
-                    for t in w.tiles.iter_mut() {
+                    for (k, t) in w.tiles.iter_mut().enumerate() {
                         if t.as_deref() == Some(id.as_str()) {
                             *t = None;
+                            self.second_zoom.remove(&k);
                         }
                     }
                 }
@@ -840,15 +782,29 @@ impl MatThanApp {
                     None => self.state.views.push(v),
                 }
             }
-            Command::ApplyView(i) => {
+            Command::ApplyView(i, crate::views::Screen::Second) => {
+                if let (Some(v), Some(w)) = (
+                    self.state.views.get(i).cloned(),
+                    self.state.second.as_mut().filter(|w| w.open),
+                ) {
+                    if self.state.tour.as_ref().is_some_and(|t| {
+                        t.screen == crate::views::Screen::Second && t.tile < v.layout.tile_count()
+                    }) {
+                        self.state.tour = None;
+                        self.tour_at = None;
+                    }
+                    w.layout = v.layout;
+                    w.tiles = v.tiles;
+                    self.second_zoom.clear();
+                    self.second_selected = self.second_selected.min(v.layout.tile_count() - 1);
+                }
+            }
+            Command::ApplyView(i, crate::views::Screen::Main) => {
                 if let Some(v) = self.state.views.get(i).cloned() {
                     // The view says what every tile shows: a tour on one of them ends.
-                    if self
-                        .state
-                        .tour
-                        .as_ref()
-                        .is_some_and(|t| t.tile < v.layout.tile_count())
-                    {
+                    if self.state.tour.as_ref().is_some_and(|t| {
+                        t.screen == crate::views::Screen::Main && t.tile < v.layout.tile_count()
+                    }) {
                         self.state.tour = None;
                         self.tour_at = None;
                     }
@@ -873,11 +829,21 @@ impl MatThanApp {
             }
             Command::SendToSecond(id) => {
                 let sel = self.second_selected;
+                if self
+                    .state
+                    .tour
+                    .as_ref()
+                    .is_some_and(|t| t.screen == crate::views::Screen::Second && t.tile == sel)
+                {
+                    self.state.tour = None;
+                    self.tour_at = None;
+                }
                 if let Some(w) = self.state.second.as_mut().filter(|w| w.open) {
                     let n = w.layout.tile_count();
                     if w.tiles.len() < n {
                         w.tiles.resize(n, None);
                     }
+                    self.second_zoom.remove(&sel.min(n - 1));
                     w.tiles[sel.min(n - 1)] = Some(id);
                     // The next camera sent goes on the next tile, as on the main wall's list.
                     self.second_selected = (sel + 1) % n;
@@ -892,6 +858,18 @@ impl MatThanApp {
             Command::SecondSelect(t) => {
                 persist = false;
                 self.second_selected = t;
+            }
+            Command::SecondZoom { tile, zoom } => {
+                persist = false;
+                match zoom {
+                    Some(z) => self.second_zoom.insert(tile, z),
+                    None => self.second_zoom.remove(&tile),
+                };
+            }
+            Command::SecondPlaced(pos) => {
+                if let Some(w) = self.state.second.as_mut() {
+                    w.pos = Some(pos);
+                }
             }
             Command::StartTour(t) => {
                 self.tour_at = None;
@@ -1121,6 +1099,10 @@ impl MatThanApp {
             self.session_windows_ui(ui.ctx(), true);
         }
         self.poll_loading();
+        if self.replay.is_some() {
+            // No wall under the archive: a PTZ panel goes (a held move stopped).
+            self.ptz_ui(ui.ctx(), None);
+        }
         if let Some(r) = self.replay.as_mut() {
             // An opened archive takes the whole window until it is closed.
             let tr = &self.tr;
@@ -1187,6 +1169,11 @@ impl MatThanApp {
                 &self.state.views,
                 self.state.tour.as_ref(),
                 self.selected,
+                self.state
+                    .second
+                    .as_ref()
+                    .filter(|w| w.open)
+                    .map(|_| self.second_selected),
                 &cams,
                 &mut cmds,
             ) {
@@ -1395,7 +1382,8 @@ impl MatThanApp {
                     let live = crate::map::LiveCameras {
                         cameras: &self.cameras,
                         by_id: &self.by_id,
-                        ptz_heading: &self.ptz_heading,
+                        ptz_pan: &self.ptz_pan,
+                        second_open: self.state.second.as_ref().is_some_and(|w| w.open),
                     };
                     let (store, op) = match &self.log {
                         Some(l) => (Some(l.store()), l.operator.as_ref().map(|o| o.id.as_str())),
@@ -1442,6 +1430,7 @@ impl MatThanApp {
         for c in map_cmds {
             match c {
                 crate::map::MapCommand::ShowCamera(id) => cmds.push(Command::ShowCamera(id)),
+                crate::map::MapCommand::SendToSecond(id) => cmds.push(Command::SendToSecond(id)),
                 crate::map::MapCommand::OpenIncident(id) => {
                     if let Some(l) = self.log.as_mut() {
                         l.open_incident(id);
@@ -1724,7 +1713,7 @@ impl MatThanApp {
             .state
             .tour
             .as_ref()
-            .filter(|t| t.tile < self.state.layout.tile_count())?;
+            .filter(|t| self.tour_tiles(t).is_some())?;
         let n = self.tour_cameras(t).count();
         let pos = self.tour_at.map(|(_, p)| p).unwrap_or(0);
         self.tour_cameras(t).nth((pos + 1) % n.max(1)).cloned()
@@ -1736,9 +1725,29 @@ impl MatThanApp {
         t.cameras.iter().filter(|c| self.by_id.contains_key(*c))
     }
 
-    /// The officer put something else on the tour's tile: the tour ends there.
+    /// How many tiles the tour's wall has now (None: its wall is closed or too small for it).
+    fn tour_tiles(&self, t: &crate::views::Tour) -> Option<usize> {
+        let n = match t.screen {
+            crate::views::Screen::Main => self.state.layout.tile_count(),
+            crate::views::Screen::Second => self
+                .state
+                .second
+                .as_ref()
+                .filter(|w| w.open)?
+                .layout
+                .tile_count(),
+        };
+        (t.tile < n).then_some(n)
+    }
+
+    /// The officer put something else on the main wall's tile: a tour there ends.
     fn stop_tour_on(&mut self, tile: usize) {
-        if self.state.tour.as_ref().is_some_and(|t| t.tile == tile) {
+        if self
+            .state
+            .tour
+            .as_ref()
+            .is_some_and(|t| t.screen == crate::views::Screen::Main && t.tile == tile)
+        {
             self.state.tour = None;
             self.tour_at = None;
         }
@@ -1756,7 +1765,7 @@ impl MatThanApp {
             return;
         };
         let n = self.tour_cameras(t).count();
-        if n == 0 || t.tile >= self.state.layout.tile_count() {
+        if n == 0 || self.tour_tiles(t).is_none() {
             return;
         }
         let every = Duration::from_secs(t.every_secs.max(crate::views::MIN_TOUR_SECS) as u64);
@@ -1769,13 +1778,25 @@ impl MatThanApp {
             }
         };
         // Only when it moves on: the camera's id and the tile.
-        let (tile, id) = (t.tile, self.tour_cameras(t).nth(pos).cloned());
+        let (tile, screen, id) = (t.tile, t.screen, self.tour_cameras(t).nth(pos).cloned());
         self.tour_at = Some((since, pos));
-        if self.state.tiles.len() <= tile {
-            self.state.tiles.resize(tile + 1, None);
+        let tiles = match screen {
+            crate::views::Screen::Main => {
+                self.zoom.remove(&tile);
+                &mut self.state.tiles
+            }
+            crate::views::Screen::Second => match self.state.second.as_mut() {
+                Some(w) => {
+                    self.second_zoom.remove(&tile);
+                    &mut w.tiles
+                }
+                None => return,
+            },
+        };
+        if tiles.len() <= tile {
+            tiles.resize(tile + 1, None);
         }
-        self.state.tiles[tile] = id;
-        self.zoom.remove(&tile);
+        tiles[tile] = id;
         ctx.request_repaint_after(every);
     }
 
@@ -1808,6 +1829,7 @@ impl MatThanApp {
     /// once the store jobs it started have answered: those take effect whatever happens).
     fn cameras_window_ui(&mut self, ctx: &egui::Context) {
         let allowed = self.log.is_some() && self.may(mt_store::Right::ManageCameras);
+        let map = self.map.as_ref().map(|m| m.data.clone());
         let Some(admin) = self.admin.as_mut() else {
             return;
         };
@@ -1831,6 +1853,7 @@ impl MatThanApp {
                 &self.cameras,
                 self.log.as_ref().map(|l| l.store()),
                 &op,
+                map.as_ref(),
             );
         if (!open || !allowed) && !w.busy() {
             admin.window = None;
@@ -1868,16 +1891,32 @@ impl MatThanApp {
         };
         let cam = &self.cameras[ci];
         let p = panel.get_or_insert_with(|| crate::ptz::PtzPanel::new(cam, service.clone()));
-        p.ui(ctx, &self.tr, cam, rect);
+        let given = p.ui(ctx, &self.tr, cam, rect);
         if p.poll() {
             if let Some(pos) = p.view.as_ref().and_then(|v| v.position) {
-                self.ptz_heading.insert(
-                    cam.config.id.0.clone(),
-                    mt_onvif::heading_for(cam.config.heading_deg, pos.pan),
-                );
+                self.ptz_pan.insert(cam.config.id.0.clone(), pos.pan);
             }
         }
+        // What the camera was told besides turning is on the officer's record.
+        let id = cam.config.id.0.clone();
+        let rows: Vec<(&'static str, String)> = given
+            .iter()
+            .filter_map(|c| match c {
+                mt_onvif::PtzCommand::Home => Some(("ptz-home", format!("camera={id}"))),
+                mt_onvif::PtzCommand::GotoPreset(t) => Some((
+                    "ptz-goto-preset",
+                    format!("camera={id} preset={:?}", p.preset_name(t).unwrap_or(t)),
+                )),
+                mt_onvif::PtzCommand::SavePreset(name) => {
+                    Some(("ptz-save-preset", format!("camera={id} preset={name:?}")))
+                }
+                _ => None,
+            })
+            .collect();
         self.ptz = panel;
+        for (action, subject) in rows {
+            self.audit(mt_store::Right::Ptz, action, subject);
+        }
     }
 
     fn supervisor(&self) -> bool {
@@ -2295,6 +2334,17 @@ impl MatThanApp {
             {
                 cmds.push(Command::ToggleSecondScreen);
             }
+            // Where the window is now, kept for the next start (only when it moved).
+            if class != egui::ViewportClass::EmbeddedWindow {
+                if let Some(r) = ui.ctx().input(|i| i.viewport().outer_rect) {
+                    let moved = w.pos.is_none_or(|p| {
+                        (p[0] - r.min.x).abs() >= 1.0 || (p[1] - r.min.y).abs() >= 1.0
+                    });
+                    if moved {
+                        cmds.push(Command::SecondPlaced([r.min.x, r.min.y]));
+                    }
+                }
+            }
             ui.horizontal_wrapped(|ui| {
                 for l in [
                     WallLayout::G1,
@@ -2339,8 +2389,12 @@ impl MatThanApp {
                 let resp = ui.interact(
                     rect,
                     ui.scope_id().with(("second-tile", tile)),
-                    Sense::click(),
+                    Sense::click_and_drag(),
                 );
+                let zoom = self.second_zoom.get(&tile).copied();
+                if resp.double_clicked() && zoom.is_some() {
+                    cmds.push(Command::SecondZoom { tile, zoom: None });
+                }
                 resp.widget_info(|| {
                     egui::WidgetInfo::labeled(
                         egui::Role::Button,
@@ -2370,18 +2424,24 @@ impl MatThanApp {
                         );
                     }
                     Some(cam) => {
-                        let (shown, want) = self.tile_streams(cam, w.layout == WallLayout::G1);
+                        // A zoomed tile wants the main stream, as on the main wall.
+                        let (shown, want) =
+                            self.tile_streams(cam, w.layout == WallLayout::G1 || zoom.is_some());
                         wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
                         if let Some(frame) = shown.latest() {
                             let pic = fit_aspect(rect, frame.width, frame.height);
+                            if let Some(z) = crate::zoom::input(ui, &resp, pic, zoom, true) {
+                                cmds.push(Command::SecondZoom { tile, zoom: z });
+                            }
                             painter.add(egui_wgpu::Callback::new_paint_callback(
                                 pic,
                                 VideoCallback {
                                     stream: shown.clone(),
                                     frame,
-                                    crop: None,
+                                    crop: zoom.map(|z| (crate::zoom::second_view(tile), z.crop())),
                                 },
                             ));
+                            crate::zoom::badge(&painter, rect, zoom);
                         }
                         self.tile_overlay_ui(&painter, rect, cam, shown, &clock, true);
                     }
@@ -2400,17 +2460,21 @@ impl MatThanApp {
             // One window only (tests, some backends): an egui window over the lower right of
             // the main one, leaving the camera list reachable.
             egui::Window::new(tr.t("second-title"))
-                .default_pos([800.0, 440.0])
-                .default_size([560.0, 360.0])
+                .default_pos([620.0, 200.0])
+                .default_size([760.0, 620.0])
                 .collapsible(false)
                 .show(ctx, |ui| body(ui, egui::ViewportClass::EmbeddedWindow));
         } else {
-            // Its own OS window, to put on the second monitor.
+            // Its own OS window, to put on the second monitor: where the officer left it.
+            let mut vb = egui::ViewportBuilder::default()
+                .with_title(tr.t("second-title"))
+                .with_inner_size([1280.0, 760.0]);
+            if let Some(p) = w.pos {
+                vb = vb.with_position(p);
+            }
             ctx.show_viewport_immediate(
                 egui::ViewportId::from_hash_of("matthan-second-wall"),
-                egui::ViewportBuilder::default()
-                    .with_title(tr.t("second-title"))
-                    .with_inner_size([1280.0, 760.0]),
+                vb,
                 |ui, class| body(ui, class),
             );
         }
@@ -2485,17 +2549,21 @@ impl MatThanApp {
                                 let drawing = self.region_search.open;
                                 let zoom = zoom.filter(|_| !drawing);
                                 if !drawing {
-                                    zoom_input(ui, &resp, tile, pic, zoom, true, cmds);
+                                    if let Some(z) = crate::zoom::input(ui, &resp, pic, zoom, true)
+                                    {
+                                        cmds.push(Command::Zoom { tile, zoom: z });
+                                    }
                                 }
                                 painter.add(egui_wgpu::Callback::new_paint_callback(
                                     pic,
                                     VideoCallback {
                                         stream: pl.shared.clone(),
                                         frame,
-                                        crop: zoom.map(|z| (tile_view(tile), z.crop())),
+                                        crop: zoom
+                                            .map(|z| (crate::zoom::tile_view(tile), z.crop())),
                                     },
                                 ));
-                                zoom_badge(&painter, rect, zoom);
+                                crate::zoom::badge(&painter, rect, zoom);
                                 self.region_ui(ui, &painter, pic, &cam.config.id.0, cmds);
                             }
                         }
@@ -2552,16 +2620,18 @@ impl MatThanApp {
                     wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
                     if let Some(frame) = shown.latest() {
                         let pic = fit_aspect(rect, frame.width, frame.height);
-                        zoom_input(ui, &resp, tile, pic, zoom, true, cmds);
+                        if let Some(z) = crate::zoom::input(ui, &resp, pic, zoom, true) {
+                            cmds.push(Command::Zoom { tile, zoom: z });
+                        }
                         painter.add(egui_wgpu::Callback::new_paint_callback(
                             pic,
                             VideoCallback {
                                 stream: shown.clone(),
                                 frame,
-                                crop: zoom.map(|z| (tile_view(tile), z.crop())),
+                                crop: zoom.map(|z| (crate::zoom::tile_view(tile), z.crop())),
                             },
                         ));
-                        zoom_badge(&painter, rect, zoom);
+                        crate::zoom::badge(&painter, rect, zoom);
                     }
                     self.tile_overlay_ui(&painter, rect, cam, shown, &clock, true);
                     if resp.hovered() {
@@ -2969,84 +3039,5 @@ fn wake_on_pictures(ctx: &egui::Context, cam: &CameraHandle) {
         s.set_waker(Some(Arc::new(move || {
             c.request_repaint_after(Duration::from_millis(16))
         })));
-    }
-}
-
-/// Wheel over a tile's picture zooms around the pointer; a drag pans a zoomed picture
-/// (`may_pan`: the drag is not drawing a search region).
-fn zoom_input(
-    ui: &egui::Ui,
-    resp: &egui::Response,
-    tile: usize,
-    pic: Rect,
-    zoom: Option<Zoom>,
-    may_pan: bool,
-    cmds: &mut Vec<Command>,
-) {
-    if pic.width() < 1.0 || pic.height() < 1.0 {
-        return;
-    }
-    let at = |p: egui::Pos2| {
-        [
-            ((p.x - pic.min.x) / pic.width()).clamp(0.0, 1.0),
-            ((p.y - pic.min.y) / pic.height()).clamp(0.0, 1.0),
-        ]
-    };
-    if resp.hovered() {
-        // The wheel events themselves, not egui's smoothed scroll: one notch, one step.
-        let (wheel, pointer) = ui.input(|i| {
-            let wheel: f32 = i
-                .events
-                .iter()
-                .filter_map(|e| match e {
-                    egui::Event::MouseWheel { unit, delta, .. } => Some(match unit {
-                        egui::MouseWheelUnit::Point => delta.y,
-                        egui::MouseWheelUnit::Line => delta.y * 50.0,
-                        egui::MouseWheelUnit::Page => delta.y * pic.height(),
-                    }),
-                    _ => None,
-                })
-                .sum();
-            (wheel, i.pointer.hover_pos())
-        });
-        if let Some(p) = pointer.filter(|p| pic.contains(*p) && wheel != 0.0) {
-            // One wheel notch (≈ 50 points) zooms by about 1.25.
-            let factor = (wheel * 0.0045).exp();
-            cmds.push(Command::Zoom {
-                tile,
-                zoom: Zoom::around(zoom, at(p), factor),
-            });
-            return;
-        }
-    }
-    // A pan follows the pointer from where the press began (the view at that moment), so
-    // the few points egui waits before it calls a press a drag are not lost.
-    let start_id = resp.id.with("zoom-drag-start");
-    if let (Some(z), true) = (zoom, may_pan && resp.drag_started()) {
-        ui.data_mut(|d| d.insert_temp(start_id, z));
-    }
-    if may_pan && resp.dragged() {
-        let start = ui.data(|d| d.get_temp::<Zoom>(start_id));
-        let (origin, now) = ui.input(|i| (i.pointer.press_origin(), i.pointer.interact_pos()));
-        if let (Some(z), Some(o), Some(p)) = (start, origin, now) {
-            let d = p - o;
-            cmds.push(Command::Zoom {
-                tile,
-                zoom: Some(z.pan([d.x / pic.width(), d.y / pic.height()])),
-            });
-        }
-    }
-}
-
-/// "×2.5" in the top-right corner of a zoomed tile, below its title.
-fn zoom_badge(painter: &egui::Painter, rect: Rect, zoom: Option<Zoom>) {
-    if let Some(z) = zoom {
-        painter.text(
-            rect.right_top() + egui::vec2(-6.0, 24.0),
-            Align2::RIGHT_TOP,
-            format!("×{:.1}", z.scale),
-            FontId::proportional(13.0),
-            Color32::from_rgb(250, 200, 40),
-        );
     }
 }

@@ -82,9 +82,11 @@ struct Form {
 #[derive(Default)]
 struct OnvifAsk {
     inspect: Option<OnvifPending<Device>>,
+    /// What was asked (address, port, user): an answer for other values is not filled in.
+    asked: (String, String, String),
     device: Option<Result<Device, mt_onvif::Error>>,
     discover: Option<OnvifPending<Vec<Found>>>,
-    found: Option<Vec<Found>>,
+    found: Option<Result<Vec<Found>, mt_onvif::Error>>,
 }
 
 impl OnvifAsk {
@@ -92,10 +94,15 @@ impl OnvifAsk {
         self.inspect.is_some() || self.discover.is_some()
     }
 
-    /// Takes the answers; a device's stream URIs, address and PTZ go into the draft.
-    fn poll(&mut self, draft: &mut CameraDraft) {
+    /// Takes the answers; a device's stream URIs, address and PTZ go into the draft (only if
+    /// the form still names what was asked: `now`).
+    fn poll(&mut self, draft: &mut CameraDraft, now: (String, String, String)) {
         if let Some(r) = self.inspect.as_ref().and_then(|p| p.try_take()) {
             self.inspect = None;
+            if now != self.asked {
+                // The officer typed another address or user meanwhile.
+                return;
+            }
             if let Ok(d) = &r {
                 let (main, sub) = d.stream_uris();
                 // The form keeps credentials in their own fields: none in a URL.
@@ -118,7 +125,7 @@ impl OnvifAsk {
         }
         if let Some(r) = self.discover.as_ref().and_then(|p| p.try_take()) {
             self.discover = None;
-            self.found = Some(r.unwrap_or_default());
+            self.found = Some(r);
         }
     }
 }
@@ -327,6 +334,7 @@ impl CamerasWindow {
         cameras: &[CameraHandle],
         store: Option<&StoreThread>,
         operator: &str,
+        map: Option<&Arc<mt_map::MapData>>,
     ) -> bool {
         let mut open = true;
         if self.busy() {
@@ -354,6 +362,7 @@ impl CamerasWindow {
                             cameras,
                             store,
                             operator,
+                            map,
                         )
                     })
             });
@@ -372,6 +381,7 @@ impl CamerasWindow {
         cameras: &[CameraHandle],
         store: Option<&StoreThread>,
         operator: &str,
+        map: Option<&Arc<mt_map::MapData>>,
     ) {
         let red = Color32::from_rgb(240, 90, 90);
         let green = Color32::from_rgb(90, 200, 120);
@@ -487,7 +497,7 @@ impl CamerasWindow {
             ui.weak(tr.t("cam-remove-explain"));
         }
         if self.form.is_none() {
-            self.survey_ui(ui, tr, store, operator);
+            self.survey_ui(ui, tr, store, operator, map);
         }
         let others: Vec<CameraId> = cameras
             .iter()
@@ -561,6 +571,7 @@ impl CamerasWindow {
         tr: &Tr,
         store: Option<&StoreThread>,
         operator: &str,
+        map: Option<&Arc<mt_map::MapData>>,
     ) {
         ui.separator();
         ui.strong(tr.t("survey-title"));
@@ -580,8 +591,23 @@ impl CamerasWindow {
                 .clicked()
             {
                 let (op, path) = (operator.to_owned(), PathBuf::from(self.survey_path.trim()));
+                let map = map.cloned();
                 let job = store.expect("checked").run(move |db| {
-                    let report = mt_store::survey::import_file(db, &op, &path)?;
+                    // Address-only rows go on the map's streets (built here, on the store
+                    // thread: it reads every road of the map).
+                    let streets = map.map(|m| mt_map::gazetteer::Gazetteer::new(&m.roads()));
+                    let locate = |a: &str| {
+                        let l = streets.as_ref()?.locate(a)?;
+                        Some((l.lat, l.lon, l.street))
+                    };
+                    let report = mt_store::survey::import_file(
+                        db,
+                        &op,
+                        &path,
+                        streets
+                            .is_some()
+                            .then_some(&locate as mt_store::survey::Locate),
+                    )?;
                     Ok((report, db.sites()?))
                 });
                 match job {
@@ -625,7 +651,22 @@ impl CamerasWindow {
                     .show(ui, |ui| {
                         for (n, o) in &rep.lines {
                             let (color, text) = match o {
-                                Row::Imported { id, planned } => (
+                                Row::Imported {
+                                    id,
+                                    located: Some(street),
+                                    ..
+                                } => (
+                                    Color32::from_rgb(240, 200, 90),
+                                    tr.t_args(
+                                        "survey-line-located",
+                                        &[
+                                            ("line", (*n).into()),
+                                            ("id", id.clone().into()),
+                                            ("street", street.clone().into()),
+                                        ],
+                                    ),
+                                ),
+                                Row::Imported { id, planned, .. } => (
                                     Color32::from_rgb(90, 200, 120),
                                     tr.t_args(
                                         if *planned {
@@ -889,7 +930,12 @@ fn form_ui(
     capture: &Arc<Capture>,
     onvif: Option<&OnvifService>,
 ) {
-    f.onvif.poll(&mut f.draft);
+    let now = (
+        f.host.trim().to_owned(),
+        f.port.trim().to_owned(),
+        f.draft.username.trim().to_owned(),
+    );
+    f.onvif.poll(&mut f.draft, now);
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| place_ui(ui, tr, f));
         ui.add_space(24.0);
@@ -1085,10 +1131,22 @@ fn onvif_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, onvif: Option<&OnvifServic
             .on_hover_text(tr.t("cam-onvif-fetch-hint"))
             .clicked()
         {
-            let addr = format!("{}:{}", f.host.trim(), f.port.trim());
-            match mt_onvif::device_url(&addr) {
+            let (host, port) = (f.host.trim().to_owned(), f.port.trim().to_owned());
+            // The device's own address when it is this host and port (a discovered one
+            // keeps its path and https); else the usual one.
+            let known = url::Url::parse(f.draft.onvif.trim()).ok().filter(|u| {
+                u.host_str().map(|h| h.trim_matches(['[', ']'])) == Some(host.as_str())
+                    && u.port_or_known_default().map(|p| p.to_string()) == Some(port.clone())
+            });
+            let addr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            match known.map(Ok).unwrap_or_else(|| mt_onvif::device_url(&addr)) {
                 Ok(url) => {
                     f.onvif.device = None;
+                    f.onvif.asked = (host, port, f.draft.username.trim().to_owned());
                     f.onvif.inspect =
                         Some(service.inspect(url, f.draft().credentials(), wake.clone()));
                 }
@@ -1157,7 +1215,10 @@ fn onvif_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, onvif: Option<&OnvifServic
         }
         None => {}
     }
-    if let Some(found) = &f.onvif.found {
+    if let Some(Err(e)) = &f.onvif.found {
+        failure_label(ui, tr, "cam-onvif-failed", e.kind.key(), &e.detail);
+    }
+    if let Some(Ok(found)) = &f.onvif.found {
         if found.is_empty() {
             ui.weak(tr.t("cam-onvif-none-found"));
         }
@@ -1171,8 +1232,15 @@ fn onvif_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, onvif: Option<&OnvifServic
             });
         }
         if let Some(u) = pick.and_then(|u| url::Url::parse(&u).ok()) {
-            f.host = u.host_str().unwrap_or_default().to_owned();
+            // Its host (an IPv6 one without brackets, as the form takes it), port, and the
+            // whole address for "Lấy thông tin ONVIF".
+            f.host = u
+                .host_str()
+                .unwrap_or_default()
+                .trim_matches(['[', ']'])
+                .to_owned();
             f.port = u.port_or_known_default().unwrap_or(80).to_string();
+            f.draft.onvif = u.to_string();
         }
     }
 }

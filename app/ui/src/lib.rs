@@ -19,6 +19,7 @@ pub mod session;
 pub mod trace;
 pub mod trust;
 pub mod views;
+pub mod zoom;
 
 pub use app::{Command, MatThanApp, WallState};
 pub use i18n::{install_fonts, Lang, Tr};

@@ -100,6 +100,8 @@ impl SiteFilter {
 #[derive(Clone, Debug, PartialEq)]
 pub enum MapCommand {
     ShowCamera(String),
+    /// Put the camera on the second screen's selected tile.
+    SendToSecond(String),
     OpenIncident(i64),
     NewIncidentAt {
         lat: f64,
@@ -150,8 +152,10 @@ struct Label {
 pub struct LiveCameras<'a> {
     pub cameras: &'a [CameraHandle],
     pub by_id: &'a HashMap<String, usize>,
-    /// Where PTZ cameras point now, as they last reported it (map heading, degrees).
-    pub ptz_heading: &'a HashMap<String, f64>,
+    /// Where PTZ cameras point now, as they last reported it (ONVIF's generic pan −1…1).
+    pub ptz_pan: &'a HashMap<String, f32>,
+    /// The second screen is open (a camera can be sent to it from the map).
+    pub second_open: bool,
 }
 
 impl LiveCameras<'_> {
@@ -159,12 +163,12 @@ impl LiveCameras<'_> {
         self.by_id.get(id).map(|&i| &self.cameras[i])
     }
 
-    /// The heading to draw: a PTZ camera's reported one, else the registry's.
+    /// The heading to draw: the registry's, turned by a PTZ camera's reported pan.
     fn heading(&self, s: &CameraSite) -> f64 {
-        self.ptz_heading
-            .get(&s.id)
-            .copied()
-            .unwrap_or(s.heading_deg)
+        match self.ptz_pan.get(&s.id) {
+            Some(&pan) => mt_onvif::heading_for(s.heading_deg, pan),
+            None => s.heading_deg,
+        }
     }
 
     fn is_ptz(&self, id: &str) -> bool {
@@ -1109,6 +1113,21 @@ impl MapUi {
             let Some(w) = ui.data(|d| d.get_temp::<Coord>(menu_at)) else {
                 return;
             };
+            // A live camera under the pointer: to the second screen.
+            if let Some(s) = self
+                .index
+                .hit(w, tol)
+                .map(|i| &self.sites[i])
+                .filter(|s| live.second_open && live.handle(&s.id).is_some())
+            {
+                if ui
+                    .button(tr.t_args("map-send-second", &[("camera", s.name.clone().into())]))
+                    .clicked()
+                {
+                    cmds.push(MapCommand::SendToSecond(s.id.clone()));
+                    ui.close();
+                }
+            }
             if self.may(mt_store::Right::Incident) && ui.button(tr.t("map-new-incident")).clicked()
             {
                 let (lon, lat) = merc_to_lonlat(w);

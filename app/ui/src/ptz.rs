@@ -83,6 +83,8 @@ impl PtzPanel {
                     self.view = Some(v);
                     self.error = None;
                 }
+                // A move or stop replaced by a newer one: nothing went wrong.
+                Err(e) if e.kind == mt_onvif::Kind::Superseded => {}
                 Err(e) => self.error = Some(e),
             }
         }
@@ -96,8 +98,15 @@ impl PtzPanel {
         }
     }
 
-    /// Draws the panel at the bottom right of the tile `rect`.
-    pub fn ui(&mut self, ctx: &egui::Context, tr: &Tr, cam: &CameraHandle, rect: Rect) {
+    /// Draws the panel at the bottom right of the tile `rect`; the commands the officer gave
+    /// besides turning (home, go to or save a preset), for the audit.
+    pub fn ui(
+        &mut self,
+        ctx: &egui::Context,
+        tr: &Tr,
+        cam: &CameraHandle,
+        rect: Rect,
+    ) -> Vec<PtzCommand> {
         let due = self.asked.is_none_or(|t| t.elapsed() >= REFRESH);
         if due && self.pending.is_empty() && self.held.is_none() {
             self.send(ctx, cam, PtzCommand::Refresh);
@@ -251,9 +260,20 @@ impl PtzPanel {
             }
             self.held = want;
         }
-        for c in cmds {
-            self.send(ctx, cam, c);
+        for c in &cmds {
+            self.send(ctx, cam, c.clone());
         }
+        cmds
+    }
+
+    /// The name of the preset with this token, as the camera last listed it.
+    pub fn preset_name(&self, token: &str) -> Option<&str> {
+        self.view
+            .as_ref()?
+            .presets
+            .iter()
+            .find(|p| p.token == token)
+            .map(|p| p.name.as_str())
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Replay {
     snap_back: bool,
     /// The tile B bookmarks (click a tile to select it).
     pub selected: usize,
+    /// Tiles zoomed in (digital zoom, as on the wall: wheel, drag, double-click to reset).
+    pub zoom: std::collections::HashMap<usize, crate::zoom::Zoom>,
     /// B was pressed: the workstation bookmarks the selected tile's picture.
     pub bookmark_requested: bool,
     /// Taken out while drawing (the sub-views borrow `self` mutably); always `Some` between
@@ -428,6 +430,7 @@ impl Replay {
             rate: 1.0,
             snap_back: false,
             selected: 0,
+            zoom: Default::default(),
             bookmark_requested: false,
             tr: Some(Tr::new(lang)),
             last_tick: None,
@@ -576,8 +579,15 @@ impl Replay {
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE.fill(Color32::from_gray(12)))
             .show(ui, |ui| {
-                if let Some(k) = self.tiles_ui(ui, &tr) {
+                let (clicked, zoomed) = self.tiles_ui(ui, &tr);
+                if let Some(k) = clicked {
                     self.selected = k;
+                }
+                for (k, z) in zoomed {
+                    match z {
+                        Some(z) => self.zoom.insert(k, z),
+                        None => self.zoom.remove(&k),
+                    };
                 }
             });
         self.tr = Some(tr);
@@ -788,9 +798,14 @@ impl Replay {
         }
     }
 
-    /// The tiles; returns the one clicked, if any.
-    fn tiles_ui(&self, ui: &mut egui::Ui, tr: &Tr) -> Option<usize> {
+    /// The tiles; returns the one clicked, if any, and the tiles whose zoom changed.
+    fn tiles_ui(
+        &self,
+        ui: &mut egui::Ui,
+        tr: &Tr,
+    ) -> (Option<usize>, Vec<(usize, Option<crate::zoom::Zoom>)>) {
         let mut clicked = None;
+        let mut zoomed = Vec::new();
         let area = ui.available_rect_before_wrap();
         ui.allocate_rect(area, Sense::hover());
         let n = self.clips.len().max(1);
@@ -804,9 +819,24 @@ impl Replay {
                 egui::vec2(w, h),
             )
             .shrink(2.0);
-            let resp = ui.interact(r, ui.scope_id().with(("replay-tile", k)), Sense::click());
+            let resp = ui.interact(
+                r,
+                ui.scope_id().with(("replay-tile", k)),
+                Sense::click_and_drag(),
+            );
+            resp.widget_info(|| {
+                egui::WidgetInfo::labeled(
+                    egui::Role::Button,
+                    true,
+                    tr.t_args("replay-tile", &[("camera", c.camera.clone().into())]),
+                )
+            });
             if resp.clicked() {
                 clicked = Some(k);
+            }
+            let zoom = self.zoom.get(&k).copied();
+            if resp.double_clicked() && zoom.is_some() {
+                zoomed.push((k, None));
             }
             let p = ui.painter_at(r);
             p.rect_filled(r, 0.0, Color32::BLACK);
@@ -838,14 +868,19 @@ impl Replay {
                 );
             }
             if let Some(frame) = c.player.shared.latest().filter(|_| shows) {
+                let pic = fit_aspect(r, frame.width, frame.height);
+                if let Some(z) = crate::zoom::input(ui, &resp, pic, zoom, true) {
+                    zoomed.push((k, z));
+                }
                 p.add(egui_wgpu::Callback::new_paint_callback(
-                    fit_aspect(r, frame.width, frame.height),
+                    pic,
                     mt_render::VideoCallback {
                         stream: c.player.shared.clone(),
                         frame,
-                        crop: None,
+                        crop: zoom.map(|z| (crate::zoom::replay_view(k), z.crop())),
                     },
                 ));
+                crate::zoom::badge(&p, r, zoom);
             }
             let shown = c
                 .player
@@ -895,7 +930,7 @@ impl Replay {
                 egui::StrokeKind::Inside,
             );
         }
-        clicked
+        (clicked, zoomed)
     }
 }
 

@@ -2,7 +2,8 @@
 //! cycling through chosen cameras every N seconds), as control rooms use them: "Ca đêm —
 //! cổng trường", a tour of the market's six cameras on the big tile. Both are part of the
 //! persisted [`crate::WallState`]; this module is the window that manages them. It returns
-//! [`Command`]s; the app applies them.
+//! [`Command`]s; the app applies them. Either wall can be the one a view is opened on or a
+//! tour runs on: the main window's or the second screen's.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,15 @@ pub struct SavedView {
     pub tiles: Vec<Option<String>>,
 }
 
+/// Which monitor's wall: the main window's or the second screen's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Screen {
+    #[default]
+    Main,
+    Second,
+}
+
 /// One tile showing each of `cameras` in turn, `every_secs` seconds each.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -26,6 +36,8 @@ pub struct Tour {
     pub tile: usize,
     pub cameras: Vec<String>,
     pub every_secs: u32,
+    /// The wall the tile is on.
+    pub screen: Screen,
 }
 
 /// Shortest dwell time of a tour: a camera needs a moment to be recognised.
@@ -39,6 +51,8 @@ pub struct ViewsWindow {
     picked: Vec<String>,
     every: String,
     problem: Option<String>,
+    /// The wall a view is opened on and a tour runs on.
+    screen: Screen,
 }
 
 impl ViewsWindow {
@@ -49,7 +63,8 @@ impl ViewsWindow {
         }
     }
 
-    /// Draws the window; `false` once closed. `cameras` are (id, name) in list order.
+    /// Draws the window; `false` once closed. `cameras` are (id, name) in list order;
+    /// `second`: the second screen's selected tile, when it is open.
     #[allow(clippy::too_many_arguments)]
     pub fn ui(
         &mut self,
@@ -58,16 +73,35 @@ impl ViewsWindow {
         views: &[SavedView],
         tour: Option<&Tour>,
         selected_tile: usize,
+        second: Option<usize>,
         cameras: &[(String, String)],
         cmds: &mut Vec<Command>,
     ) -> bool {
         let mut open = true;
+        if second.is_none() {
+            self.screen = Screen::Main;
+        }
+        let tile = match self.screen {
+            Screen::Main => selected_tile,
+            Screen::Second => second.unwrap_or(0),
+        };
         egui::Window::new(tr.t("views-title"))
             .open(&mut open)
             .collapsible(false)
             .default_width(460.0)
             .default_pos([240.0, 64.0])
             .show(ctx, |ui| {
+                if second.is_some() {
+                    ui.horizontal(|ui| {
+                        ui.label(tr.t("views-on"));
+                        ui.selectable_value(&mut self.screen, Screen::Main, tr.t("views-on-main"));
+                        ui.selectable_value(
+                            &mut self.screen,
+                            Screen::Second,
+                            tr.t("views-on-second"),
+                        );
+                    });
+                }
                 ui.strong(tr.t("views-saved"));
                 if views.is_empty() {
                     ui.weak(tr.t("views-none"));
@@ -79,7 +113,7 @@ impl ViewsWindow {
                             .on_hover_text(v.layout.label())
                             .clicked()
                         {
-                            cmds.push(Command::ApplyView(i));
+                            cmds.push(Command::ApplyView(i, self.screen));
                         }
                         if ui
                             .small_button(
@@ -111,7 +145,10 @@ impl ViewsWindow {
                 match tour {
                     Some(t) => {
                         ui.label(tr.t_args(
-                            "tour-running",
+                            match t.screen {
+                                Screen::Main => "tour-running",
+                                Screen::Second => "tour-running-second",
+                            },
                             &[
                                 ("tile", t.tile.saturating_add(1).into()),
                                 ("count", t.cameras.len().into()),
@@ -123,7 +160,13 @@ impl ViewsWindow {
                         }
                     }
                     None => {
-                        ui.weak(tr.t_args("tour-explain", &[("tile", (selected_tile + 1).into())]));
+                        ui.weak(tr.t_args(
+                            match self.screen {
+                                Screen::Main => "tour-explain",
+                                Screen::Second => "tour-explain-second",
+                            },
+                            &[("tile", (tile + 1).into())],
+                        ));
                         egui::ScrollArea::vertical()
                             .id_salt("tour-cameras")
                             .max_height(200.0)
@@ -163,9 +206,10 @@ impl ViewsWindow {
                                             .map(|(id, _)| id.clone())
                                             .collect();
                                         cmds.push(Command::StartTour(Tour {
-                                            tile: selected_tile,
+                                            tile,
                                             cameras: cams,
                                             every_secs: s,
+                                            screen: self.screen,
                                         }));
                                     }
                                     _ => {
