@@ -514,18 +514,25 @@ pub fn assets_dir() -> PathBuf {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| {
-                    "info,retina=warn,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into()
-                })
-                // oxvif logs whole SOAP envelopes at trace level, WS-Security token (digest,
-                // nonce, time) included: enough to guess the password offline. Never below
-                // debug, whatever RUST_LOG says.
-                .add_directive("oxvif=debug".parse().expect("a valid directive")),
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        "info,retina=warn,wgpu=warn,naga=warn,eframe=warn,egui_wgpu=warn".into()
+    });
+    // oxvif logs whole SOAP envelopes at trace level, the WS-Security token (digest, nonce,
+    // time) included: enough to guess the password offline. Never, whatever RUST_LOG says
+    // (a directive for one of its modules included).
+    let no_soap = tracing_subscriber::filter::filter_fn(|m| {
+        !(*m.level() == tracing::Level::TRACE && m.target().starts_with("oxvif"))
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(no_soap),
         )
-        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     if default_db().exists() {
@@ -673,7 +680,10 @@ fn main() -> anyhow::Result<()> {
             // workstation's map (--map, as for the window).
             let map = map_path(cli.map.clone());
             let streets = match mt_map::MapData::load(&map) {
-                Ok((m, _)) => Some(mt_map::gazetteer::Gazetteer::new(&m.roads())),
+                Ok((m, _)) => {
+                    let wards: Vec<String> = m.wards().into_iter().map(|(n, _)| n).collect();
+                    Some(mt_map::gazetteer::Gazetteer::new(&m.roads(), &wards))
+                }
                 Err(e) => {
                     tracing::warn!("no map for address-only rows: {e}");
                     None

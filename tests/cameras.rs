@@ -5,7 +5,7 @@
 //! the registry and the audited log — and removed again without touching the other camera.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,29 +20,11 @@ use mt_ui::{MatThanApp, WallLayout, WallState};
 use crate::util::{assets, wait_for};
 
 pub(crate) fn probe_cli(args: &[&str], stdin: &str) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_matthan"))
-        .arg("probe")
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("matthan runs");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let args: Vec<&str> = std::iter::once("probe")
+        .chain(args.iter().copied())
+        .collect();
+    let (rc, out, err) = crate::util::run_matthan(&args, stdin, &[("RUST_BACKTRACE", "0")]);
+    (rc, format!("{out}{err}"))
 }
 
 fn relay_sim() -> SimServer {
@@ -826,9 +808,12 @@ xd-050,Trường Tiểu học Xuân Tảo,Nhà trường,21.0720,105.7901,180,đ
 ";
 
 fn survey_cli(file: &Path, db: &Path, operator: &str) -> (i32, String) {
+    // The demo's map named, so a map file of the machine's own user plays no part.
     let out = Command::new(env!("CARGO_BIN_EXE_matthan"))
         .args(["survey", "--operator", operator, "--db"])
         .arg(db)
+        .arg("--map")
+        .arg(crate::util::assets().join("map/map.toml"))
         .arg(file)
         .env("RUST_BACKTRACE", "0")
         .output()
@@ -995,6 +980,22 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
         .find(|s| s.address == "Ngõ 112 Tân Xuân")
         .unwrap();
     assert_eq!((s.lat_deg, s.lon_deg), (21.0733, 105.7912));
+    // A later sheet that gives its position: the same entry moves there (not a second one).
+    let f = dir.path().join("co-toa-do.csv");
+    std::fs::write(
+        &f,
+        "Địa chỉ;Vĩ độ;Kinh độ\nNgõ  112 Tân Xuân;21,0735;105,7915\n",
+    )
+    .unwrap();
+    let (rc, out) = survey_cli(&f, &db, "gs01");
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("0 imported, 1 merged, 0 rejected"), "{out}");
+    let d = mt_store::Db::open(&db).unwrap();
+    let all = d.sites().unwrap();
+    assert_eq!(all.len(), 4, "{all:?}");
+    let s = all.iter().find(|x| x.id == s.id).unwrap();
+    assert_eq!((s.lat_deg, s.lon_deg), (21.0735, 105.7915));
+    drop(d);
     // No street of the map in the address, or only a ward's name: rejected, and why.
     let f = dir.path().join("khong-duong.csv");
     std::fs::write(

@@ -441,6 +441,35 @@ fn mbtiles_basemap_serves_tiles_by_xyz_and_bad_files_get_errors_naming_them() {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(data.basemap.is_some());
     assert_eq!(data.attribution, ["Nền: thử nghiệm"]);
+
+    // On the map: the tile is read and decoded on the "map-tiles" thread and then drawn
+    // (the rendered pixel at that place is the tile's red over the map's background).
+    let mut map = mt_ui::map::MapUi::new(Arc::new(data), vec![], vec![]);
+    map.view = Some(View {
+        center: c,
+        mpp: 2.0,
+    });
+    let state = WallState {
+        view: CentralView::Map,
+        show_health: false,
+        ..Default::default()
+    };
+    let app = MatThanApp::new(&egui::Context::default(), vec![], state, None, vec![]).with_map(map);
+    let mut h = crate::ui::harness(app);
+    let red_at_centre = wait_for(Duration::from_secs(10), || {
+        h.run_steps(1);
+        let canvas = h.state().map.as_ref().unwrap().canvas;
+        let img = h.render().ok()?;
+        let ppp = h.ctx.pixels_per_point();
+        let p = canvas.center();
+        let px = img.get_pixel((p.x * ppp) as u32, (p.y * ppp) as u32).0;
+        let waiting = h.state().map.as_ref()?.basemap.as_ref()?.waiting();
+        (px[0] > 120 && px[1] < 80 && px[2] < 80 && waiting == 0).then_some(px)
+    });
+    assert!(
+        red_at_centre.is_some(),
+        "the basemap tile is drawn, nothing left waiting"
+    );
 }
 
 #[test]

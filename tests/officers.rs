@@ -2,9 +2,8 @@
 //! lockout, sign-in timing, officer changes in the chain, signed checkpoints against
 //! tampering (through `matthan audit verify`, exit 1), and one clock whatever the OS zone.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use mt_store::{By, Db, NewBookmark, NewIncident, Query, Right, Role, Setting, StoreError};
@@ -450,26 +449,9 @@ fn officer_changes_are_each_in_the_audit_chain_and_a_hand_edit_of_an_officer_is_
 }
 
 fn matthan(args: &[&str], stdin: &str, tz: &str) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_matthan"))
-        .args(args)
-        .env("TZ", tz)
-        .env("USER", "it-phuong")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    let (rc, out, err) =
+        crate::util::run_matthan(args, stdin, &[("TZ", tz), ("USER", "it-phuong")]);
+    (rc, out + &err)
 }
 
 #[test]

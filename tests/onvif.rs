@@ -105,6 +105,26 @@ fn probe_onvif_prints_the_device_and_its_stream_uris_and_a_wrong_password_is_tol
     assert!(out.contains("FAILED: Unauthorized"), "{out}");
     assert!(!out.contains(wrong), "{out}");
 
+    // Even with every log at trace, for oxvif's modules too, no SOAP envelope is logged
+    // (its WS-Security token would let the password be guessed offline).
+    let (rc, _, log) = crate::util::run_matthan(
+        &[
+            "probe",
+            "--onvif",
+            &host,
+            "--user",
+            USER,
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+        &[("RUST_LOG", "trace,oxvif=trace,oxvif::client=trace")],
+    );
+    assert_eq!(rc, 0);
+    assert!(
+        !log.contains("UsernameToken") && !log.contains("Nonce") && !log.contains("SOAP request"),
+        "{log}"
+    );
+
     // Nothing listens: refused, said as such.
     let (rc, out) = crate::cameras::probe_cli(&["--onvif", "127.0.0.1:9"], "");
     assert_ne!(rc, 0, "{out}");
@@ -424,6 +444,19 @@ fn a_maximised_ptz_tile_turns_the_camera_while_an_arrow_is_held_and_goes_to_a_pr
     assert!(
         stopped.is_some(),
         "let go: a stop went out {:?}",
+        sniffer.motions()
+    );
+    // And nothing after it: no move is renewed once the arrow is let go.
+    let after_stop = sniffer.motions().len();
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_millis(3500) {
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        sniffer.motions().len(),
+        after_stop,
+        "no move after the stop: {:?}",
         sniffer.motions()
     );
     h.run_steps(2);

@@ -24,22 +24,38 @@ pub struct Located {
 }
 
 pub struct Gazetteer {
-    /// Folded key ("ngo 58 nguyen khanh toan") → (name as written, its vertices).
+    /// Folded key ("ngo 58 nguyen khanh toan") → (name as written, its vertices). A name
+    /// whose roads lie far apart (two streets of one name in two districts) is left out:
+    /// which one an address means cannot be told.
     streets: HashMap<String, (String, Vec<Coord>)>,
+    /// Keys of the map's area names (wards): a part of an address that is one is no street.
+    areas: Vec<String>,
 }
 
-/// Words that say what kind of street it is, and are often left out of an address.
+/// Words that say what kind of street it is, often left out of an address: dropped at the
+/// start of a name or after a number ("Ngõ 58 Đường X"), never elsewhere ("Thành phố").
 const KIND_WORDS: &[&str] = &["duong", "pho"];
 
-/// An address or a street name as words to compare: folded, punctuation as spaces, the
-/// kind words dropped.
+/// Roads of one name farther apart than this (Mercator metres) are different streets.
+const ONE_STREET_M: f64 = 3000.0;
+
+/// An address part or a street name as words to compare: folded, punctuation as spaces,
+/// kind words dropped where they name the kind.
 fn key(s: &str) -> String {
     let folded = mt_core::text::fold(s);
-    folded
+    let words: Vec<&str> = folded
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && !KIND_WORDS.contains(w))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out: Vec<&str> = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        let after_number = i > 0 && words[i - 1].chars().all(|c| c.is_ascii_digit());
+        if KIND_WORDS.contains(w) && (i == 0 || after_number) {
+            continue;
+        }
+        out.push(w);
+    }
+    out.join(" ")
 }
 
 /// A part of an address that names an area, not a street.
@@ -53,18 +69,21 @@ fn is_area(part: &str) -> bool {
         "tp ",
         "thanh pho ",
         "xa ",
+        "thi xa ",
     ];
     LEADS.iter().any(|l| part.starts_with(l))
         || matches!(part, "ha noi" | "hn" | "bac tu liem" | "viet nam")
 }
 
 impl Gazetteer {
-    pub fn new(roads: &[Road]) -> Self {
+    /// From the map's roads and the names of its areas (wards).
+    pub fn new(roads: &[Road], areas: &[String]) -> Self {
         let mut streets: HashMap<String, (String, Vec<Coord>)> = HashMap::new();
         for r in roads {
             let k = key(&r.name);
-            // A name of one word ("Ngõ") would match every address.
-            if k.split(' ').count() < 2 {
+            // A bare "Ngõ" would match every address; "Phố Huế" keeps its one word.
+            let named_kind = KIND_WORDS.contains(&key_first(&r.name).as_str());
+            if k.is_empty() || (k.split(' ').count() < 2 && !named_kind) {
                 continue;
             }
             let e = streets
@@ -72,7 +91,33 @@ impl Gazetteer {
                 .or_insert_with(|| (r.name.trim().to_owned(), Vec::new()));
             e.1.extend_from_slice(&r.coords);
         }
-        Gazetteer { streets }
+        streets.retain(|_, (_, pts)| {
+            let (mut lo, mut hi) = (
+                Coord {
+                    x: f64::MAX,
+                    y: f64::MAX,
+                },
+                Coord {
+                    x: f64::MIN,
+                    y: f64::MIN,
+                },
+            );
+            for p in pts.iter() {
+                lo.x = lo.x.min(p.x);
+                lo.y = lo.y.min(p.y);
+                hi.x = hi.x.max(p.x);
+                hi.y = hi.y.max(p.y);
+            }
+            !pts.is_empty() && (hi.x - lo.x).hypot(hi.y - lo.y) <= ONE_STREET_M
+        });
+        Gazetteer {
+            streets,
+            areas: areas
+                .iter()
+                .map(|a| key(a))
+                .filter(|k| !k.is_empty())
+                .collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -83,24 +128,25 @@ impl Gazetteer {
         self.streets.is_empty()
     }
 
-    /// The street named in `address` (the longest name found, on word boundaries), at the
-    /// vertex nearest its middle. The parts of the address that name a ward, district or
-    /// city ("phường Xuân Đỉnh", "Hà Nội") are not searched: a ward is no street.
+    /// The street named in `address`: the first part of it (between commas) that names one,
+    /// and in that part the longest name found on word boundaries; at the street's vertex
+    /// nearest its middle. Parts that name a ward, district or city ("phường Xuân Đỉnh",
+    /// "Xuân Đỉnh" when that is a ward of the map, "Hà Nội") are not searched.
     pub fn locate(&self, address: &str) -> Option<Located> {
-        let parts: Vec<String> = address
+        let parts = address
             .split([',', ';'])
             .map(key)
-            .filter(|p| !p.is_empty() && !is_area(p))
-            .map(|p| format!(" {p} "))
-            .collect();
-        let (_, (name, pts)) = self
-            .streets
-            .iter()
-            .filter(|(k, _)| {
-                let k = format!(" {k} ");
-                parts.iter().any(|p| p.contains(&k))
+            .filter(|p| !p.is_empty() && !is_area(p) && !self.areas.contains(p));
+        let (name, pts) = parts
+            .filter_map(|p| {
+                let p = format!(" {p} ");
+                self.streets
+                    .iter()
+                    .filter(|(k, _)| p.contains(&format!(" {k} ")))
+                    .max_by(|x, y| x.0.len().cmp(&y.0.len()).then_with(|| y.0.cmp(x.0)))
+                    .map(|(_, v)| v)
             })
-            .max_by(|x, y| x.0.len().cmp(&y.0.len()).then_with(|| y.0.cmp(x.0)))?;
+            .next()?;
         let n = pts.len() as f64;
         let mid = Coord {
             x: pts.iter().map(|p| p.x).sum::<f64>() / n,
@@ -120,6 +166,15 @@ impl Gazetteer {
     }
 }
 
+/// The first word of a name, folded.
+fn key_first(s: &str) -> String {
+    mt_core::text::fold(s)
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+        .unwrap_or("")
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,18 +192,22 @@ mod tests {
 
     #[test]
     fn the_longest_street_name_in_the_address_wins() {
-        let g = Gazetteer::new(&[
-            road(
-                "Đường Nguyễn Khánh Toàn",
-                &[(105.80, 21.04), (105.81, 21.04)],
-            ),
-            road(
-                "Ngõ 58 Đường Nguyễn Khánh Toàn",
-                &[(105.805, 21.041), (105.805, 21.043)],
-            ),
-            road("Ngõ", &[(105.0, 21.0), (105.1, 21.0)]),
-        ]);
-        assert_eq!(g.len(), 2, "a one-word name is no street");
+        let g = Gazetteer::new(
+            &[
+                road(
+                    "Đường Nguyễn Khánh Toàn",
+                    &[(105.80, 21.04), (105.81, 21.04)],
+                ),
+                road(
+                    "Ngõ 58 Đường Nguyễn Khánh Toàn",
+                    &[(105.805, 21.041), (105.805, 21.043)],
+                ),
+                road("Ngõ", &[(105.0, 21.0), (105.1, 21.0)]),
+                road("Phố Huế", &[(105.85, 21.01), (105.85, 21.02)]),
+            ],
+            &[],
+        );
+        assert_eq!(g.len(), 3, "a bare \"Ngõ\" is no street");
         let l = g
             .locate("Số 12, ngõ 58 Nguyễn Khánh Toàn, Cầu Giấy")
             .unwrap();
@@ -156,12 +215,36 @@ mod tests {
         assert!((l.lon - 105.805).abs() < 1e-9);
         let l = g.locate("25 NGUYEN KHANH TOAN").unwrap();
         assert_eq!(l.street, "Đường Nguyễn Khánh Toàn");
+        assert_eq!(g.locate("10 phố Huế").unwrap().street, "Phố Huế");
         // Not a word of a longer one ("ngõ 5" is not in "ngõ 58").
         assert!(g.locate("ngõ 5 Nguyễn Khánh").is_none());
         assert!(g.locate("12 Xuân Đỉnh").is_none());
-        // A ward of the same name as a street is not that street.
-        let g = Gazetteer::new(&[road("Xuân Đỉnh", &[(105.78, 21.07), (105.79, 21.07)])]);
-        assert!(g.locate("12 Xuân Đỉnh, Bắc Từ Liêm").is_some());
+    }
+
+    #[test]
+    fn wards_districts_and_cities_are_not_streets() {
+        let g = Gazetteer::new(
+            &[
+                road("Xuân Đỉnh", &[(105.78, 21.07), (105.79, 21.07)]),
+                road("Tân Xuân", &[(105.785, 21.075), (105.786, 21.078)]),
+                road("Thanh Hà", &[(105.70, 21.00), (105.70, 21.01)]),
+                // Two streets of one name 10 km apart: which one cannot be told.
+                road("Trần Phú", &[(105.84, 21.03), (105.841, 21.03)]),
+                road("Trần Phú", &[(105.78, 20.97), (105.781, 20.97)]),
+            ],
+            &["Xuân Đỉnh".to_string()],
+        );
+        // The first part that names a street; the ward after it is not searched.
+        let l = g.locate("Số 8 Tân Xuân, Xuân Đỉnh, Bắc Từ Liêm").unwrap();
+        assert_eq!(l.street, "Tân Xuân");
         assert!(g.locate("Nhà 7, phường Xuân Đỉnh, Hà Nội").is_none());
+        assert!(g.locate("Nhà 7, Xuân Đỉnh").is_none(), "a ward of the map");
+        assert!(g.locate("Nhà 7, Thành phố Hà Nội").is_none());
+        assert!(g.locate("15 Trần Phú").is_none(), "ambiguous");
+        assert_eq!(
+            key("Ngõ 58 Đường Nguyễn Khánh Toàn"),
+            "ngo 58 nguyen khanh toan"
+        );
+        assert_eq!(key("Thành phố Hà Nội"), "thanh pho ha noi");
     }
 }

@@ -170,7 +170,19 @@ pub async fn inspect(url: &Url, creds: Option<&Credentials>) -> Result<Device, E
         };
         let uri = bounded(s.get_stream_uri(&p.token), creds)
             .await
-            .map(|u| without_credentials(&u.uri));
+            .and_then(|u| {
+                let bare = without_credentials(&u.uri);
+                // Some cheap cameras put the password in the path
+                // (`/user=admin_password=…_channel=1`): such a URI is not taken (it would
+                // show and store the password), and the officer is told why.
+                match creds.map(|c| c.password.expose()).filter(|p| p.len() >= 3) {
+                    Some(p) if bare.contains(p) => Err(Error::new(
+                        Kind::Fault,
+                        "the camera's stream URI holds the password; type the URL by hand",
+                    )),
+                    _ => Ok(bare),
+                }
+            });
         out.push(Profile {
             token: p.token.clone(),
             name: p.name.clone(),
@@ -232,17 +244,19 @@ fn without_credentials(uri: &str) -> String {
         Ok(mut u) => {
             let _ = u.set_username("");
             let _ = u.set_password(None);
-            let pairs: Vec<(String, String)> = u
-                .query_pairs()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.to_ascii_lowercase().as_str(),
-                        "password" | "pwd" | "pass" | "passwd" | "user" | "username"
-                    )
-                })
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            if u.query().is_some() {
+            let secret = |k: &str| {
+                matches!(
+                    k.to_ascii_lowercase().as_str(),
+                    "password" | "pwd" | "pass" | "passwd" | "user" | "username"
+                )
+            };
+            // The query is rewritten only when a pair goes (else it stays byte for byte).
+            if u.query_pairs().any(|(k, _)| secret(&k)) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .filter(|(k, _)| !secret(k))
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
                 if pairs.is_empty() {
                     u.set_query(None);
                 } else {
@@ -360,6 +374,11 @@ mod tests {
         assert_eq!(
             without_credentials("rtsp://admin:1@192.168.1.10/1"),
             "rtsp://192.168.1.10/1"
+        );
+        // A query without credentials stays as the camera wrote it.
+        assert_eq!(
+            without_credentials("rtsp://10.0.0.1/live?stream&ch=1:2"),
+            "rtsp://10.0.0.1/live?stream&ch=1:2"
         );
     }
 

@@ -257,10 +257,6 @@ async fn serve(mut rx: mpsc::Receiver<Request>) {
     }
 }
 
-/// While an arrow is held the move is sent again this often: a camera that follows ONVIF
-/// stops a ContinuousMove by itself after its default PTZ timeout (a dead man's switch if
-/// the workstation goes away), so a long hold needs the move renewed.
-const KEEP_MOVING: Duration = Duration::from_secs(2);
 /// A Stop is tried this many times (the session opened anew between tries).
 const STOP_TRIES: usize = 3;
 
@@ -296,11 +292,12 @@ fn reopen_after(open: &mut Open, r: &Result<impl Sized, Error>) {
 enum Event {
     Motion,
     Job(Job),
-    KeepMoving,
 }
 
-/// One camera's PTZ: moves and stops from the motion slot (a held move renewed every
-/// [`KEEP_MOVING`], a Stop tried [`STOP_TRIES`] times), other commands in their order.
+/// One camera's PTZ: moves and stops from the motion slot (a Stop tried [`STOP_TRIES`]
+/// times), other commands in their order. The worker never renews a move by itself: the
+/// panel sends the move again while the arrow is held, so a camera that follows ONVIF stops
+/// by its own PTZ timeout when the workstation stops asking (a dead man's switch).
 async fn worker(
     url: Url,
     creds: Option<Credentials>,
@@ -310,8 +307,7 @@ async fn worker(
 ) {
     let creds = creds.as_ref();
     let mut open: Open = None;
-    // What the camera was last told to do, and the last view of it.
-    let mut moving: Option<[f32; 3]> = None;
+    // The last view of the camera.
     let mut last: Option<PtzView> = None;
     loop {
         let event = tokio::select! {
@@ -321,7 +317,6 @@ async fn worker(
                 Some(j) => Event::Job(j),
                 None => break,
             },
-            _ = tokio::time::sleep(KEEP_MOVING), if moving.is_some() => Event::KeepMoving,
         };
         match event {
             Event::Motion => {
@@ -339,7 +334,6 @@ async fn worker(
                             Err(e) => Err(e),
                         };
                         reopen_after(&mut open, &r);
-                        moving = r.is_ok().then_some(v);
                         match (r, &last) {
                             (Ok(()), Some(l)) => Ok(PtzView {
                                 saved: None,
@@ -371,9 +365,6 @@ async fn worker(
                             }
                             tracing::warn!(attempt, "PTZ stop failed: {:?}", r);
                         }
-                        if r.is_ok() {
-                            moving = None;
-                        }
                         match r {
                             Ok(()) => match ensure(&mut open, &url, creds).await {
                                 Ok((s, profile)) => view(s, profile, creds, None).await,
@@ -388,15 +379,6 @@ async fn worker(
                 }
                 if let Some(a) = a {
                     answer(a, r);
-                }
-            }
-            Event::KeepMoving => {
-                if let Some(v) = moving {
-                    let r = match ensure(&mut open, &url, creds).await {
-                        Ok((s, profile)) => act(s, profile, &velocity(v), creds).await.map(|_| ()),
-                        Err(e) => Err(e),
-                    };
-                    reopen_after(&mut open, &r);
                 }
             }
             Event::Job((cmd, a)) => {

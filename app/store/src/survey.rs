@@ -31,6 +31,11 @@ pub struct SurveyRow {
     pub status_given: bool,
     /// The row had only an address: placed on this street of the map (its middle).
     pub located: Option<String>,
+    /// The row gave a heading (else the registry's is kept when merging).
+    pub heading_given: bool,
+    /// A row with a position and no id: the id it had when an earlier sheet placed it by its
+    /// street, so the entry moves to the position instead of being doubled.
+    pub street_id: Option<String>,
 }
 
 /// Where an address is when a row has no coordinates: (lat, lon, the street's name), from the
@@ -373,6 +378,7 @@ fn parse_row(
             &[("lat", lat.to_string()), ("lon", lon.to_string())],
         ));
     }
+    let heading_given = !get(Col::Heading).is_empty();
     let heading = number(Col::Heading, "heading")?.unwrap_or(0.0);
     if !(0.0..=360.0).contains(&heading) {
         return Err(Reason::new(
@@ -392,15 +398,23 @@ fn parse_row(
         }
     };
     let given = get(Col::Id);
-    let id = if given.is_empty() {
-        // A row placed by its street keys on its address alone (the street's middle could
-        // move when the map does).
-        let key = match &located {
-            Some(_) => format!("{}|street", fold(address)),
-            None => format!("{}|{lat:.5}|{lon:.5}", fold(address)),
-        };
+    // The address as words (case, diacritics and runs of spaces do not make another id).
+    let addr_key = fold(address)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let derived = |key: String| {
         let h = sha2::Sha256::digest(key.as_bytes());
         format!("ks-{}", hex::encode(&h[..4]))
+    };
+    // A row placed by its street keys on its address alone (the street's middle could move
+    // when the map does).
+    let street_id = derived(format!("{addr_key}|street"));
+    let id = if given.is_empty() {
+        match &located {
+            Some(_) => street_id.clone(),
+            None => derived(format!("{addr_key}|{lat:.5}|{lon:.5}")),
+        }
     } else if given
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -436,7 +450,9 @@ fn parse_row(
         site,
         id_given: !given.is_empty(),
         status_given: !get(Col::Status).is_empty(),
+        street_id: (given.is_empty() && located.is_none()).then_some(street_id),
         located,
+        heading_given,
     })
 }
 
@@ -459,14 +475,26 @@ impl Db {
         let now = now_ms();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
         for r in rows {
-            let s = &r.site;
-            let was: Option<bool> = tx
-                .query_row(
+            let exists = |id: &str| {
+                tx.query_row(
                     "SELECT planned FROM camera_site WHERE id = ?1",
-                    [&s.id],
-                    |row| row.get(0),
+                    [id],
+                    |row| row.get::<_, bool>(0),
                 )
-                .ok();
+                .ok()
+            };
+            // A row with a position whose address an earlier sheet placed by its street:
+            // that entry, moved to the position.
+            let moved = r
+                .street_id
+                .as_ref()
+                .filter(|sid| exists(&r.site.id).is_none() && exists(sid).is_some())
+                .map(|sid| CameraSite {
+                    id: sid.clone(),
+                    ..r.site.clone()
+                });
+            let s = moved.as_ref().unwrap_or(&r.site);
+            let was: Option<bool> = exists(&s.id);
             let (action, outcome) = match was {
                 None => {
                     tx.execute(
@@ -489,7 +517,7 @@ impl Db {
                     tx.execute(
                         "UPDATE camera_site SET lat_deg = CASE WHEN ?14 THEN lat_deg ELSE ?2 END,
                             lon_deg = CASE WHEN ?14 THEN lon_deg ELSE ?3 END,
-                            heading_deg = ?4, address = ?5,
+                            heading_deg = CASE WHEN ?15 THEN ?4 ELSE heading_deg END, address = ?5,
                             owner = CASE WHEN ?6 = '' THEN owner ELSE ?6 END,
                             phone = CASE WHEN ?7 = '' THEN phone ELSE ?7 END,
                             ward = CASE WHEN ?8 = '' THEN ward ELSE ?8 END,
@@ -512,7 +540,8 @@ impl Db {
                             now,
                             who,
                             r.status_given,
-                            r.located.is_some()
+                            r.located.is_some(),
+                            r.heading_given
                         ],
                     )
                     .map_err(|e| classify(&p, e))?;

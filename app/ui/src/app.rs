@@ -284,6 +284,11 @@ pub struct MatThanApp {
     tour_at: Option<(Instant, usize)>,
     /// The second monitor's selected tile.
     pub second_selected: usize,
+    /// Where the second screen's window opens (its position when it was opened: the window
+    /// builder keeps it, so a live position is never fed back while it is dragged).
+    second_open_pos: Option<[f32; 2]>,
+    /// The second screen's window moved at this time, and its position is not saved yet.
+    second_moved: Option<Instant>,
     /// The ONVIF thread (camera form, PTZ), if it could be started.
     pub onvif: Option<mt_onvif::OnvifService>,
     /// The PTZ panel of the maximised camera, while it is one that turns.
@@ -317,6 +322,7 @@ impl MatThanApp {
             wake_on_pictures(ctx, cam);
         }
         let tr = Tr::new(state.lang);
+        let second_open_pos = state.second.as_ref().and_then(|w| w.pos);
         MatThanApp {
             audits: Vec::new(),
             last_checkpoint: None,
@@ -347,6 +353,8 @@ impl MatThanApp {
             views_window: None,
             tour_at: None,
             second_selected: 0,
+            second_open_pos,
+            second_moved: None,
             onvif: match mt_onvif::OnvifService::start() {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -407,10 +415,17 @@ impl MatThanApp {
         };
         let id = change.id().to_owned();
         let at = self.camera_index(&id);
-        // A tile whose camera changes starts at the whole picture.
+        // A tile whose camera changes starts at the whole picture, on either screen.
         for (t, cam) in self.state.tiles.iter().enumerate() {
             if cam.as_deref() == Some(id.as_str()) {
                 self.zoom.remove(&t);
+            }
+        }
+        if let Some(w) = self.state.second.as_ref() {
+            for (t, cam) in w.tiles.iter().enumerate() {
+                if cam.as_deref() == Some(id.as_str()) {
+                    self.second_zoom.remove(&t);
+                }
             }
         }
         if let Some(i) = at {
@@ -669,6 +684,7 @@ impl MatThanApp {
                 }
                 self.state.tiles[at] = Some(id);
                 self.selected = at;
+                self.zoom.remove(&at);
                 self.stop_tour_on(at);
             }
             Command::StepHit(dir) => {
@@ -826,14 +842,29 @@ impl MatThanApp {
                     None => self.state.second = Some(SecondWall::default()),
                 }
                 self.second_selected = 0;
+                self.second_zoom.clear();
+                // Opened where it was last; a tour on it ends when it closes.
+                self.second_open_pos = self.state.second.as_ref().and_then(|w| w.pos);
+                if self.state.second.as_ref().is_some_and(|w| !w.open)
+                    && self
+                        .state
+                        .tour
+                        .as_ref()
+                        .is_some_and(|t| t.screen == crate::views::Screen::Second)
+                {
+                    self.state.tour = None;
+                    self.tour_at = None;
+                }
             }
             Command::SendToSecond(id) => {
                 let sel = self.second_selected;
-                if self
-                    .state
-                    .tour
-                    .as_ref()
-                    .is_some_and(|t| t.screen == crate::views::Screen::Second && t.tile == sel)
+                let open = self.state.second.as_ref().is_some_and(|w| w.open);
+                if open
+                    && self
+                        .state
+                        .tour
+                        .as_ref()
+                        .is_some_and(|t| t.screen == crate::views::Screen::Second && t.tile == sel)
                 {
                     self.state.tour = None;
                     self.tour_at = None;
@@ -867,8 +898,12 @@ impl MatThanApp {
                 };
             }
             Command::SecondPlaced(pos) => {
+                // Kept in memory now, written once the window has been still for a second
+                // (not every frame of a drag).
+                persist = false;
                 if let Some(w) = self.state.second.as_mut() {
                     w.pos = Some(pos);
+                    self.second_moved = Some(Instant::now());
                 }
             }
             Command::StartTour(t) => {
@@ -949,6 +984,7 @@ impl MatThanApp {
                     }
                     self.state.tiles[tile] = Some(self.cameras[ci].config.id.0.clone());
                     self.maximised = Some(tile);
+                    self.zoom.remove(&tile);
                     self.stop_tour_on(tile);
                 }
             }
@@ -1019,6 +1055,15 @@ impl MatThanApp {
         let mut screen_locked = false;
         self.poll_audits();
         self.tick_tour(ui.ctx());
+        if let Some(t) = self.second_moved {
+            // The second screen's window has been still for a second: its place is saved.
+            if t.elapsed() >= Duration::from_secs(1) {
+                self.second_moved = None;
+                self.save_state();
+            } else {
+                ui.ctx().request_repaint_after(Duration::from_millis(250));
+            }
+        }
         // Before anything can return early (signed out, locked, an archive open): a camera
         // change the store has written takes effect whatever the screen shows.
         self.poll_camera_jobs(ui.ctx());
@@ -1829,7 +1874,7 @@ impl MatThanApp {
     /// once the store jobs it started have answered: those take effect whatever happens).
     fn cameras_window_ui(&mut self, ctx: &egui::Context) {
         let allowed = self.log.is_some() && self.may(mt_store::Right::ManageCameras);
-        let map = self.map.as_ref().map(|m| m.data.clone());
+        let map = self.map.as_ref().map(|m| m.streets_by_name.clone());
         let Some(admin) = self.admin.as_mut() else {
             return;
         };
@@ -2336,7 +2381,15 @@ impl MatThanApp {
             }
             // Where the window is now, kept for the next start (only when it moved).
             if class != egui::ViewportClass::EmbeddedWindow {
-                if let Some(r) = ui.ctx().input(|i| i.viewport().outer_rect) {
+                let (outer, minimized) = ui
+                    .ctx()
+                    .input(|i| (i.viewport().outer_rect, i.viewport().minimized));
+                // Not while minimised (Windows reports -32000), nor a corner far off any
+                // screen.
+                let sane = |r: &egui::Rect| {
+                    (-4000.0..=16000.0).contains(&r.min.x) && (-4000.0..=16000.0).contains(&r.min.y)
+                };
+                if let Some(r) = outer.filter(|r| sane(r) && minimized != Some(true)) {
                     let moved = w.pos.is_none_or(|p| {
                         (p[0] - r.min.x).abs() >= 1.0 || (p[1] - r.min.y).abs() >= 1.0
                     });
@@ -2469,7 +2522,7 @@ impl MatThanApp {
             let mut vb = egui::ViewportBuilder::default()
                 .with_title(tr.t("second-title"))
                 .with_inner_size([1280.0, 760.0]);
-            if let Some(p) = w.pos {
+            if let Some(p) = self.second_open_pos {
                 vb = vb.with_position(p);
             }
             ctx.show_viewport_immediate(

@@ -334,7 +334,7 @@ impl CamerasWindow {
         cameras: &[CameraHandle],
         store: Option<&StoreThread>,
         operator: &str,
-        map: Option<&Arc<mt_map::MapData>>,
+        map: Option<&Arc<crate::map::Streets>>,
     ) -> bool {
         let mut open = true;
         if self.busy() {
@@ -381,7 +381,7 @@ impl CamerasWindow {
         cameras: &[CameraHandle],
         store: Option<&StoreThread>,
         operator: &str,
-        map: Option<&Arc<mt_map::MapData>>,
+        map: Option<&Arc<crate::map::Streets>>,
     ) {
         let red = Color32::from_rgb(240, 90, 90);
         let green = Color32::from_rgb(90, 200, 120);
@@ -571,7 +571,7 @@ impl CamerasWindow {
         tr: &Tr,
         store: Option<&StoreThread>,
         operator: &str,
-        map: Option<&Arc<mt_map::MapData>>,
+        map: Option<&Arc<crate::map::Streets>>,
     ) {
         ui.separator();
         ui.strong(tr.t("survey-title"));
@@ -593,11 +593,11 @@ impl CamerasWindow {
                 let (op, path) = (operator.to_owned(), PathBuf::from(self.survey_path.trim()));
                 let map = map.cloned();
                 let job = store.expect("checked").run(move |db| {
-                    // Address-only rows go on the map's streets (built here, on the store
-                    // thread: it reads every road of the map).
-                    let streets = map.map(|m| mt_map::gazetteer::Gazetteer::new(&m.roads()));
+                    // Address-only rows go on the map's streets: the street names are
+                    // gathered once (on the store thread, the first import), then kept.
+                    let streets = map.as_ref().map(|m| m.gazetteer());
                     let locate = |a: &str| {
-                        let l = streets.as_ref()?.locate(a)?;
+                        let l = streets?.locate(a)?;
                         Some((l.lat, l.lon, l.street))
                     };
                     let report = mt_store::survey::import_file(
@@ -931,7 +931,7 @@ fn form_ui(
     onvif: Option<&OnvifService>,
 ) {
     let now = (
-        f.host.trim().to_owned(),
+        f.host.trim().trim_matches(['[', ']']).to_owned(),
         f.port.trim().to_owned(),
         f.draft.username.trim().to_owned(),
     );
@@ -1131,7 +1131,8 @@ fn onvif_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, onvif: Option<&OnvifServic
             .on_hover_text(tr.t("cam-onvif-fetch-hint"))
             .clicked()
         {
-            let (host, port) = (f.host.trim().to_owned(), f.port.trim().to_owned());
+            let host = f.host.trim().trim_matches(['[', ']']).to_owned();
+            let port = f.port.trim().to_owned();
             // The device's own address when it is this host and port (a discovered one
             // keeps its path and https); else the usual one.
             let known = url::Url::parse(f.draft.onvif.trim()).ok().filter(|u| {
@@ -1143,7 +1144,12 @@ fn onvif_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, onvif: Option<&OnvifServic
             } else {
                 format!("{host}:{port}")
             };
-            match known.map(Ok).unwrap_or_else(|| mt_onvif::device_url(&addr)) {
+            // The typed or discovered address passes the same checks as a typed host.
+            let url = match known {
+                Some(u) => mt_onvif::device_url(u.as_str()),
+                None => mt_onvif::device_url(&addr),
+            };
+            match url {
                 Ok(url) => {
                     f.onvif.device = None;
                     f.onvif.asked = (host, port, f.draft.username.trim().to_owned());

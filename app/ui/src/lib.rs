@@ -4,6 +4,7 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod app;
+pub mod basemap;
 pub mod cameras;
 pub mod evidence;
 pub mod i18n;

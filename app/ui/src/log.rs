@@ -104,8 +104,9 @@ pub struct LogUi {
     pub detail: Option<IncidentDetail>,
     new_note: String,
     new_type: String,
-    /// Stills of the open incident's bookmarks: PNG bytes as loaded, then textures.
-    snapshot_pngs: Vec<(i64, Vec<u8>)>,
+    /// Stills of the open incident's bookmarks, decoded on a "stills" thread (a 640×360 PNG
+    /// takes a few ms: not on the UI thread), then textures.
+    snapshot_pngs: Option<std::sync::mpsc::Receiver<Vec<(i64, egui::ColorImage)>>>,
     snapshots: Vec<(i64, egui::TextureHandle)>,
     /// The new-incident form's time field, as typed.
     form_time: String,
@@ -248,7 +249,7 @@ impl LogUi {
             new_note: String::new(),
             new_type: String::new(),
             form_time: String::new(),
-            snapshot_pngs: Vec::new(),
+            snapshot_pngs: None,
             snapshots: Vec::new(),
             edit: None,
             query: Query::default(),
@@ -418,7 +419,7 @@ impl LogUi {
                     if let Ok(d) = d {
                         let ids = d.bookmark_ids.clone();
                         self.snapshots.clear();
-                        self.snapshot_pngs.clear();
+                        self.snapshot_pngs = None;
                         let op = self.operator_id();
                         self.submit(|s| {
                             s.run(move |db| {
@@ -438,7 +439,7 @@ impl LogUi {
                 }
                 Job::Snapshots(p) => {
                     if let Ok(v) = take!(p, Job::Snapshots(p)) {
-                        self.snapshot_pngs = v;
+                        self.snapshot_pngs = decode_stills(v);
                     }
                 }
                 Job::Saved(p, what) => match take!(p, Job::Saved(p, what)) {
@@ -523,7 +524,7 @@ impl LogUi {
         self.stats = None;
         self.detail = None;
         self.snapshots.clear();
-        self.snapshot_pngs.clear();
+        self.snapshot_pngs = None;
         self.selected_bookmarks.clear();
     }
 
@@ -1313,19 +1314,21 @@ impl LogUi {
         out: &mut Vec<LogCommand>,
     ) {
         let Some(d) = self.detail.clone() else { return };
-        // Decode newly loaded stills once (a 640×360 PNG takes a few ms), then keep textures.
-        for (id, png) in std::mem::take(&mut self.snapshot_pngs) {
-            match image::load_from_memory(&png) {
-                Ok(img) => {
-                    let rgba = img.to_rgba8();
-                    let size = [rgba.width() as usize, rgba.height() as usize];
-                    let ci = egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw());
-                    self.snapshots.push((
-                        id,
-                        ctx.load_texture(format!("bookmark-{id}"), ci, Default::default()),
-                    ));
-                }
-                Err(e) => tracing::warn!("bookmark {id}: snapshot is not a readable PNG: {e}"),
+        // The stills decoded on the "stills" thread become textures once.
+        if self.snapshot_pngs.is_some() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+        }
+        if let Some(v) = self
+            .snapshot_pngs
+            .as_ref()
+            .and_then(|rx| rx.try_recv().ok())
+        {
+            self.snapshot_pngs = None;
+            for (id, ci) in v {
+                self.snapshots.push((
+                    id,
+                    ctx.load_texture(format!("bookmark-{id}"), ci, Default::default()),
+                ));
             }
         }
         let stills = self.snapshots.clone();
@@ -1632,5 +1635,41 @@ impl LogUi {
                     ui.add_space(6.0);
                 }
             });
+    }
+}
+
+/// Decodes bookmark stills (PNG) on a thread named "stills"; the receiver gets them all at
+/// once. None when the thread cannot be started (the stills are then not shown; logged).
+fn decode_stills(
+    pngs: Vec<(i64, Vec<u8>)>,
+) -> Option<std::sync::mpsc::Receiver<Vec<(i64, egui::ColorImage)>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let started = std::thread::Builder::new()
+        .name("stills".into())
+        .spawn(move || {
+            let mut out = Vec::with_capacity(pngs.len());
+            for (id, png) in pngs {
+                match image::load_from_memory(&png) {
+                    Ok(img) => {
+                        let rgba = img.to_rgba8();
+                        let size = [rgba.width() as usize, rgba.height() as usize];
+                        out.push((
+                            id,
+                            egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw()),
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::warn!("bookmark {id}: snapshot is not a readable PNG: {e}")
+                    }
+                }
+            }
+            let _ = tx.send(out);
+        });
+    match started {
+        Ok(_) => Some(rx),
+        Err(e) => {
+            tracing::warn!("stills thread not started: {e}");
+            None
+        }
     }
 }

@@ -149,6 +149,29 @@ struct Label {
 }
 
 /// What the view needs from the live cameras.
+/// The map's street names, for placing an address (the survey's address-only rows): gathered
+/// the first time they are needed, on the thread that needs them, then kept.
+pub struct Streets {
+    data: Arc<MapData>,
+    gazetteer: std::sync::OnceLock<mt_map::gazetteer::Gazetteer>,
+}
+
+impl Streets {
+    pub fn new(data: Arc<MapData>) -> Self {
+        Streets {
+            data,
+            gazetteer: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn gazetteer(&self) -> &mt_map::gazetteer::Gazetteer {
+        self.gazetteer.get_or_init(|| {
+            let wards: Vec<String> = self.data.wards().into_iter().map(|(n, _)| n).collect();
+            mt_map::gazetteer::Gazetteer::new(&self.data.roads(), &wards)
+        })
+    }
+}
+
 pub struct LiveCameras<'a> {
     pub cameras: &'a [CameraHandle],
     pub by_id: &'a HashMap<String, usize>,
@@ -219,7 +242,10 @@ pub struct MapUi {
     labels: Vec<Label>,
     wards: Vec<(String, geo::MultiPolygon)>,
     roads: Vec<coverage::Road>,
-    tiles: HashMap<(u8, u32, u32), Option<egui::TextureHandle>>,
+    /// The basemap's tiles, read and decoded on their own thread (None: no basemap).
+    pub basemap: Option<crate::basemap::Basemap>,
+    /// Its street names, for addresses.
+    pub streets_by_name: Arc<Streets>,
     pub load_errors: Vec<String>,
     pub status: Option<(String, bool, Instant)>,
     /// The map canvas of the last frame (tests aim clicks with it).
@@ -239,6 +265,8 @@ const WARD_FILLS: [Color32; 6] = [
 
 impl MapUi {
     pub fn new(data: Arc<MapData>, load_errors: Vec<String>, sites: Vec<CameraSite>) -> Self {
+        let basemap = crate::basemap::Basemap::start(&data);
+        let streets_by_name = Arc::new(Streets::new(data.clone()));
         let (fills, labels) = area_fills_and_labels(&data);
         let wards = data.wards();
         let roads = data.roads();
@@ -276,7 +304,8 @@ impl MapUi {
             labels,
             wards,
             roads,
-            tiles: HashMap::new(),
+            basemap,
+            streets_by_name,
             load_errors,
             status: None,
             canvas: Rect::NOTHING,
@@ -1534,7 +1563,7 @@ impl MapUi {
         rect: Rect,
         view: &View,
     ) {
-        let Some(mb) = &self.data.basemap else {
+        let (Some(mb), Some(bm)) = (&self.data.basemap, self.basemap.as_mut()) else {
             return;
         };
         let z = view.tile_zoom().clamp(mb.min_zoom, mb.max_zoom);
@@ -1542,29 +1571,10 @@ impl MapUi {
         let (x0, y0) = mt_map::proj::tile_of(Coord { x: lo.x, y: hi.y }, z);
         let (x1, y1) = mt_map::proj::tile_of(Coord { x: hi.x, y: lo.y }, z);
         let sc = [rect.center().x, rect.center().y];
-        let mut decoded = 0;
         for y in y0..=y1.min(y0 + 16) {
             for x in x0..=x1.min(x0 + 16) {
-                let key = (z, x, y);
-                if !self.tiles.contains_key(&key) {
-                    // Decoding is bounded per frame so panning never stalls the UI.
-                    if decoded >= 4 {
-                        ctx.request_repaint();
-                        continue;
-                    }
-                    decoded += 1;
-                    let tex = mb.tile(z, x, y).ok().flatten().and_then(|bytes| {
-                        let img = image::load_from_memory(&bytes).ok()?.to_rgba8();
-                        let size = [img.width() as usize, img.height() as usize];
-                        Some(ctx.load_texture(
-                            format!("tile-{z}-{x}-{y}"),
-                            egui::ColorImage::from_rgba_unmultiplied(size, img.as_raw()),
-                            egui::TextureOptions::LINEAR,
-                        ))
-                    });
-                    self.tiles.insert(key, tex);
-                }
-                if let Some(Some(t)) = self.tiles.get(&key) {
+                // Read and decoded on the "map-tiles" thread; drawn once it has arrived.
+                if let Some(t) = bm.tile(ctx, (z, x, y)) {
                     let (tmin, tmax) = mt_map::proj::tile_bounds(z, x, y);
                     let a = view.to_screen(
                         Coord {
@@ -1588,9 +1598,6 @@ impl MapUi {
                     );
                 }
             }
-        }
-        if self.tiles.len() > 512 {
-            self.tiles.clear();
         }
     }
 }

@@ -4,9 +4,11 @@
 //! presets and its position. The panel shows that answer, not what it asked for; the map
 //! turns the camera's field of view by the position it reported.
 //!
-//! A held arrow is one ContinuousMove when pressed and one Stop when let go — also when the
-//! pointer leaves the button, the tile is restored or the panel goes away while held (so a
-//! camera never keeps turning because the officer looked elsewhere).
+//! A held arrow is a ContinuousMove when pressed, sent again every second while held (the
+//! panel's "still held": an ONVIF camera stops by its own PTZ timeout when that ends, so a
+//! workstation that hangs does not leave it turning), and a Stop when let go — also when
+//! the pointer leaves the button, the tile is restored or the panel goes away while held. A
+//! Stop the ONVIF thread could not take is sent again.
 
 use std::time::{Duration, Instant};
 
@@ -20,12 +22,20 @@ use crate::i18n::Tr;
 const SPEED: f32 = 0.5;
 /// How often an open panel asks where the camera points.
 const REFRESH: Duration = Duration::from_secs(2);
+/// How often a held move is sent again.
+const RENEW: Duration = Duration::from_secs(1);
+/// How many times a refused Stop is sent again.
+const STOP_RETRIES: u8 = 5;
 
 pub struct PtzPanel {
     pub camera: String,
     service: OnvifService,
-    /// Answers in flight, oldest first.
-    pending: Vec<Pending<PtzView>>,
+    /// Answers in flight, oldest first (true: the answer to a Stop).
+    pending: Vec<(bool, Pending<PtzView>)>,
+    /// When the held move was last sent.
+    held_sent: Option<Instant>,
+    /// Stops to send again (the ONVIF thread refused one).
+    stop_again: u8,
     pub view: Option<PtzView>,
     pub error: Option<mt_onvif::Error>,
     /// The velocity being held (pan, tilt, zoom), if any.
@@ -43,6 +53,8 @@ impl PtzPanel {
             camera: camera.config.id.0.clone(),
             service,
             pending: Vec::new(),
+            held_sent: None,
+            stop_again: 0,
             view: None,
             error: None,
             held: None,
@@ -58,12 +70,16 @@ impl PtzPanel {
         };
         let c = ctx.clone();
         let wake: Wake = std::sync::Arc::new(move || c.request_repaint());
-        self.pending.push(self.service.ptz(
-            &cam.config.id,
-            url,
-            cam.config.credentials.clone(),
-            cmd,
-            wake,
+        let stop = cmd == PtzCommand::Stop;
+        self.pending.push((
+            stop,
+            self.service.ptz(
+                &cam.config.id,
+                url,
+                cam.config.credentials.clone(),
+                cmd,
+                wake,
+            ),
         ));
         self.asked = Some(Instant::now());
     }
@@ -71,9 +87,14 @@ impl PtzPanel {
     /// Takes the answers that are there; true when the camera reported a new position.
     pub fn poll(&mut self) -> bool {
         let mut moved = false;
-        while let Some(r) = self.pending.first().and_then(|p| p.try_take()) {
-            self.pending.remove(0);
+        while let Some(r) = self.pending.first().and_then(|p| p.1.try_take()) {
+            let (stop, _) = self.pending.remove(0);
             match r {
+                // Not taken by the ONVIF thread (too busy): a Stop goes again.
+                Err(e) if stop && e.kind == mt_onvif::Kind::Unavailable && self.stop_again == 0 => {
+                    self.stop_again = STOP_RETRIES;
+                    self.error = Some(e);
+                }
                 Ok(v) => {
                     moved |= v.position.is_some()
                         && v.position != self.view.as_ref().and_then(|o| o.position);
@@ -93,7 +114,7 @@ impl PtzPanel {
 
     /// Stops a held move (the panel is going away, or the tile was restored).
     pub fn release(&mut self, ctx: &egui::Context, cam: &CameraHandle) {
-        if self.held.take().is_some() {
+        if self.held.take().is_some() || self.stop_again > 0 {
             self.send(ctx, cam, PtzCommand::Stop);
         }
     }
@@ -245,7 +266,19 @@ impl PtzPanel {
                         }
                     });
             });
-        if want != self.held {
+        if self.stop_again > 0 && want.is_none() {
+            self.stop_again -= 1;
+            self.send(ctx, cam, PtzCommand::Stop);
+        }
+        let renew = want.is_some()
+            && want == self.held
+            && self.held_sent.is_some_and(|t| t.elapsed() >= RENEW);
+        if want != self.held || renew {
+            self.held_sent = want.map(|_| Instant::now());
+            if want.is_some() {
+                self.stop_again = 0;
+                ctx.request_repaint_after(RENEW);
+            }
             match want {
                 Some((p, t, z)) => self.send(
                     ctx,
