@@ -530,8 +530,9 @@ fn main() -> anyhow::Result<()> {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_filter(filter)
-                .with_filter(no_soap),
+                .with_filter(no_soap)
+                // Outermost, so its level hints still reach `log` and the callsites.
+                .with_filter(filter),
         )
         .init();
     let cli = Cli::parse();

@@ -996,6 +996,17 @@ fn a_survey_sheet_becomes_registry_entries_with_a_report_for_every_line() {
     let s = all.iter().find(|x| x.id == s.id).unwrap();
     assert_eq!((s.lat_deg, s.lon_deg), (21.0735, 105.7915));
     drop(d);
+    // Two cameras at that address in one sheet: one moves that entry, the other is new.
+    let f = dir.path().join("hai-camera.csv");
+    std::fs::write(
+        &f,
+        "Địa chỉ;Vĩ độ;Kinh độ\nNgõ 112 Tân Xuân;21,0736;105,7916\nNgõ 112 Tân Xuân;21,0738;105,7918\n",
+    )
+    .unwrap();
+    let (rc, out) = survey_cli(&f, &db, "gs01");
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("1 imported, 1 merged, 0 rejected"), "{out}");
+    assert_eq!(mt_store::Db::open(&db).unwrap().sites().unwrap().len(), 5);
     // No street of the map in the address, or only a ward's name: rejected, and why.
     let f = dir.path().join("khong-duong.csv");
     std::fs::write(

@@ -575,3 +575,4 @@ replay-tile = Replay tile { $camera }
 onvif-err-superseded = Replaced by a newer command
 survey-err-no-street = an address only, and no street of the map in it: add latitude/longitude or place it on the map
 survey-line-located = Line { $line }: imported { $id }, placed on “{ $street }” from its address — drag it to its place on the map
+onvif-err-password-in-uri = The camera's stream address contains the password: type the URL by hand

@@ -575,3 +575,4 @@ replay-tile = Ô phát lại { $camera }
 onvif-err-superseded = Đã được thay bằng lệnh mới hơn
 survey-err-no-street = chỉ có địa chỉ, và bản đồ không có tên đường nào trong địa chỉ: thêm vĩ độ/kinh độ hoặc đặt trên bản đồ
 survey-line-located = Dòng { $line }: nhập { $id }, đặt ở “{ $street }” theo địa chỉ — hãy kéo đến đúng chỗ trên bản đồ
+onvif-err-password-in-uri = Địa chỉ luồng của camera chứa mật khẩu: hãy tự nhập URL

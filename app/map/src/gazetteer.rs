@@ -25,8 +25,8 @@ pub struct Located {
 
 pub struct Gazetteer {
     /// Folded key ("ngo 58 nguyen khanh toan") → (name as written, its vertices). A name
-    /// whose roads lie far apart (two streets of one name in two districts) is left out:
-    /// which one an address means cannot be told.
+    /// whose roads form two groups apart (two streets of one name in two districts) is left
+    /// out: which one an address means cannot be told.
     streets: HashMap<String, (String, Vec<Coord>)>,
     /// Keys of the map's area names (wards): a part of an address that is one is no street.
     areas: Vec<String>,
@@ -36,8 +36,8 @@ pub struct Gazetteer {
 /// start of a name or after a number ("Ngõ 58 Đường X"), never elsewhere ("Thành phố").
 const KIND_WORDS: &[&str] = &["duong", "pho"];
 
-/// Roads of one name farther apart than this (Mercator metres) are different streets.
-const ONE_STREET_M: f64 = 3000.0;
+/// Pieces of a name's roads closer than this (Mercator metres) are one street.
+const SAME_STREET_GAP_M: f64 = 300.0;
 
 /// An address part or a street name as words to compare: folded, punctuation as spaces,
 /// kind words dropped where they name the kind.
@@ -78,38 +78,31 @@ fn is_area(part: &str) -> bool {
 impl Gazetteer {
     /// From the map's roads and the names of its areas (wards).
     pub fn new(roads: &[Road], areas: &[String]) -> Self {
-        let mut streets: HashMap<String, (String, Vec<Coord>)> = HashMap::new();
+        let mut pieces: HashMap<String, (String, Vec<&[Coord]>)> = HashMap::new();
         for r in roads {
             let k = key(&r.name);
-            // A bare "Ngõ" would match every address; "Phố Huế" keeps its one word.
+            // A bare "Ngõ" would match every address; "Phố Huế" keeps its one word, but
+            // not a number alone ("Đường 32" is no match for "Số 32").
             let named_kind = KIND_WORDS.contains(&key_first(&r.name).as_str());
-            if k.is_empty() || (k.split(' ').count() < 2 && !named_kind) {
+            let one_word = k.split(' ').count() < 2;
+            if k.is_empty()
+                || (one_word && !named_kind)
+                || k.chars().all(|c| c.is_ascii_digit())
+                || r.coords.is_empty()
+            {
                 continue;
             }
-            let e = streets
+            pieces
                 .entry(k)
-                .or_insert_with(|| (r.name.trim().to_owned(), Vec::new()));
-            e.1.extend_from_slice(&r.coords);
+                .or_insert_with(|| (r.name.trim().to_owned(), Vec::new()))
+                .1
+                .push(&r.coords);
         }
-        streets.retain(|_, (_, pts)| {
-            let (mut lo, mut hi) = (
-                Coord {
-                    x: f64::MAX,
-                    y: f64::MAX,
-                },
-                Coord {
-                    x: f64::MIN,
-                    y: f64::MIN,
-                },
-            );
-            for p in pts.iter() {
-                lo.x = lo.x.min(p.x);
-                lo.y = lo.y.min(p.y);
-                hi.x = hi.x.max(p.x);
-                hi.y = hi.y.max(p.y);
-            }
-            !pts.is_empty() && (hi.x - lo.x).hypot(hi.y - lo.y) <= ONE_STREET_M
-        });
+        let streets = pieces
+            .into_iter()
+            .filter(|(_, (_, ps))| one_group(ps))
+            .map(|(k, (name, ps))| (k, (name, ps.concat())))
+            .collect();
         Gazetteer {
             streets,
             areas: areas
@@ -133,9 +126,10 @@ impl Gazetteer {
     /// nearest its middle. Parts that name a ward, district or city ("phường Xuân Đỉnh",
     /// "Xuân Đỉnh" when that is a ward of the map, "Hà Nội") are not searched.
     pub fn locate(&self, address: &str) -> Option<Located> {
+        // A part is cut where an area begins ("… Tân Xuân phường Xuân Đỉnh").
         let parts = address
             .split([',', ';'])
-            .map(key)
+            .map(|p| cut_at_area(&key(p)))
             .filter(|p| !p.is_empty() && !is_area(p) && !self.areas.contains(p));
         let (name, pts) = parts
             .filter_map(|p| {
@@ -164,6 +158,38 @@ impl Gazetteer {
             street: name.clone(),
         })
     }
+}
+
+/// The words of a part before the first that starts an area ("phuong", "quan", …).
+fn cut_at_area(part: &str) -> String {
+    let words: Vec<&str> = part.split(' ').collect();
+    let end = (1..words.len())
+        .find(|&i| is_area(&format!("{} ", words[i..].join(" "))))
+        .unwrap_or(words.len());
+    words[..end].join(" ")
+}
+
+/// The pieces of one name's roads are one street: every piece within
+/// [`SAME_STREET_GAP_M`] of another, transitively (single linkage).
+fn one_group(pieces: &[&[Coord]]) -> bool {
+    let near = |a: &[Coord], b: &[Coord]| {
+        a.iter().any(|p| {
+            b.iter()
+                .any(|q| (p.x - q.x).hypot(p.y - q.y) <= SAME_STREET_GAP_M)
+        })
+    };
+    let mut reached = vec![false; pieces.len()];
+    let mut todo = vec![0usize];
+    reached[0] = true;
+    while let Some(i) = todo.pop() {
+        for j in 0..pieces.len() {
+            if !reached[j] && near(pieces[i], pieces[j]) {
+                reached[j] = true;
+                todo.push(j);
+            }
+        }
+    }
+    reached.iter().all(|r| *r)
 }
 
 /// The first word of a name, folded.
@@ -216,6 +242,18 @@ mod tests {
         let l = g.locate("25 NGUYEN KHANH TOAN").unwrap();
         assert_eq!(l.street, "Đường Nguyễn Khánh Toàn");
         assert_eq!(g.locate("10 phố Huế").unwrap().street, "Phố Huế");
+        // A long street in many pieces (8 km, touching each other) is one street; a number
+        // alone is no street name.
+        let pieces: Vec<Road> = (0..8)
+            .map(|i| {
+                let lon = 105.70 + i as f64 * 0.0097;
+                road("Phạm Văn Đồng", &[(lon, 21.05), (lon + 0.0097, 21.05)])
+            })
+            .chain([road("Đường 32", &[(105.7, 21.0), (105.71, 21.0)])])
+            .collect();
+        let g2 = Gazetteer::new(&pieces, &[]);
+        assert!(g2.locate("Số 1 Phạm Văn Đồng").is_some());
+        assert!(g2.locate("Số 32, ngõ 5").is_none());
         // Not a word of a longer one ("ngõ 5" is not in "ngõ 58").
         assert!(g.locate("ngõ 5 Nguyễn Khánh").is_none());
         assert!(g.locate("12 Xuân Đỉnh").is_none());
@@ -241,6 +279,11 @@ mod tests {
         assert!(g.locate("Nhà 7, Xuân Đỉnh").is_none(), "a ward of the map");
         assert!(g.locate("Nhà 7, Thành phố Hà Nội").is_none());
         assert!(g.locate("15 Trần Phú").is_none(), "ambiguous");
+        // Without commas: the ward after "phường" is not searched.
+        assert_eq!(
+            g.locate("Số 8 Tân Xuân phường Xuân Đỉnh").unwrap().street,
+            "Tân Xuân"
+        );
         assert_eq!(
             key("Ngõ 58 Đường Nguyễn Khánh Toàn"),
             "ngo 58 nguyen khanh toan"

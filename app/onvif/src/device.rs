@@ -175,9 +175,9 @@ pub async fn inspect(url: &Url, creds: Option<&Credentials>) -> Result<Device, E
                 // Some cheap cameras put the password in the path
                 // (`/user=admin_password=…_channel=1`): such a URI is not taken (it would
                 // show and store the password), and the officer is told why.
-                match creds.map(|c| c.password.expose()).filter(|p| p.len() >= 3) {
-                    Some(p) if bare.contains(p) => Err(Error::new(
-                        Kind::Fault,
+                match creds.map(|c| c.password.expose()).filter(|p| !p.is_empty()) {
+                    Some(p) if holds_password(&bare, p) => Err(Error::new(
+                        Kind::PasswordInUri,
                         "the camera's stream URI holds the password; type the URL by hand",
                     )),
                     _ => Ok(bare),
@@ -267,6 +267,20 @@ fn without_credentials(uri: &str) -> String {
         }
         Err(_) => uri.to_owned(),
     }
+}
+
+/// The password is one of the URI's path or query words (`/user=admin_password=XXXX_…`),
+/// percent-encoded or not; the host and port are not looked at (a password "554" is not
+/// found in ":554").
+fn holds_password(uri: &str, password: &str) -> bool {
+    let Ok(u) = Url::parse(uri) else {
+        return false;
+    };
+    let text = format!("{}?{}", u.path(), u.query().unwrap_or(""));
+    text.split(['/', '_', '=', '&', '?', ';', ':', ',', '-', '.'])
+        .any(|w| w == password || percent_decode(w) == password)
+        // A longer password with a separator in it ("ab_c9f2").
+        || (password.chars().count() >= 6 && text.contains(password))
 }
 
 /// ONVIF scopes are URIs: a name with spaces comes as `%20`.
@@ -380,6 +394,21 @@ mod tests {
             without_credentials("rtsp://10.0.0.1/live?stream&ch=1:2"),
             "rtsp://10.0.0.1/live?stream&ch=1:2"
         );
+    }
+
+    #[test]
+    fn a_password_in_the_path_is_found_and_a_port_is_not_one() {
+        let uri = "rtsp://10.0.0.9:554/user=admin_password=Mk%40123_channel=1_stream=0.sdp";
+        assert!(holds_password(uri, "Mk@123"));
+        assert!(!holds_password(uri, "554"));
+        assert!(!holds_password(
+            "rtsp://10.0.0.9:554/Streaming/Channels/101",
+            "101x"
+        ));
+        assert!(holds_password(
+            "rtsp://10.0.0.9/live?pwd2=abc&x=secret9",
+            "secret9"
+        ));
     }
 
     #[test]

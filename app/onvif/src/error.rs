@@ -26,6 +26,8 @@ pub enum Kind {
     Unavailable,
     /// A newer move or stop for the same camera replaced this one before it went out.
     Superseded,
+    /// The camera's stream URI carries the password (in its path): not taken.
+    PasswordInUri,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::NoPtz => "onvif-err-no-ptz",
             Kind::Unavailable => "onvif-err-unavailable",
             Kind::Superseded => "onvif-err-superseded",
+            Kind::PasswordInUri => "onvif-err-password-in-uri",
         }
     }
 }

@@ -115,7 +115,9 @@ impl OnvifService {
         self.send(|a| Request::Discover(wait, also, a), wake)
     }
 
-    /// One PTZ command for `camera`, whose ONVIF device is at `url`.
+    /// One PTZ command for `camera`, whose ONVIF device is at `url`. A Stop waits for room
+    /// in the queue rather than be refused (the thread only hands requests on, so the wait
+    /// is a moment); anything else is refused when the queue is full.
     pub fn ptz(
         &self,
         camera: &CameraId,
@@ -129,6 +131,14 @@ impl OnvifService {
             url: url.clone(),
             creds,
         };
+        // (Not from inside a tokio runtime, where a blocking send would panic.)
+        if cmd == PtzCommand::Stop && tokio::runtime::Handle::try_current().is_err() {
+            let (atx, arx) = sync_channel(1);
+            return match self.tx.blocking_send(Request::Ptz(t, cmd, (atx, wake))) {
+                Ok(()) => Pending(arx),
+                Err(_) => Pending::ready(Err(gone())),
+            };
+        }
         self.send(|a| Request::Ptz(t, cmd, a), wake)
     }
 

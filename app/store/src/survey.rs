@@ -34,8 +34,12 @@ pub struct SurveyRow {
     /// The row gave a heading (else the registry's is kept when merging).
     pub heading_given: bool,
     /// A row with a position and no id: the id it had when an earlier sheet placed it by its
-    /// street, so the entry moves to the position instead of being doubled.
+    /// street, so the entry moves to the position instead of being doubled (once per import:
+    /// a second camera at that address is a new entry).
     pub street_id: Option<String>,
+    /// The id earlier versions derived for this row (before runs of spaces were ignored),
+    /// when it differs: an entry under it is merged into, not doubled.
+    pub old_id: Option<String>,
 }
 
 /// Where an address is when a row has no coordinates: (lat, lon, the street's name), from the
@@ -410,6 +414,7 @@ fn parse_row(
     // A row placed by its street keys on its address alone (the street's middle could move
     // when the map does).
     let street_id = derived(format!("{addr_key}|street"));
+
     let id = if given.is_empty() {
         match &located {
             Some(_) => street_id.clone(),
@@ -423,6 +428,9 @@ fn parse_row(
     } else {
         return Err(Reason::new("survey-err-id", &[("value", given.to_owned())]));
     };
+    let old_id = (given.is_empty() && located.is_none())
+        .then(|| derived(format!("{}|{lat:.5}|{lon:.5}", fold(address))))
+        .filter(|o| *o != id);
     let name = match get(Col::Name) {
         "" => address.to_owned(),
         n => n.to_owned(),
@@ -451,6 +459,7 @@ fn parse_row(
         id_given: !given.is_empty(),
         status_given: !get(Col::Status).is_empty(),
         street_id: (given.is_empty() && located.is_none()).then_some(street_id),
+        old_id,
         located,
         heading_given,
     })
@@ -474,6 +483,7 @@ impl Db {
         let p = self.path.display().to_string();
         let now = now_ms();
         let tx = self.conn.transaction().map_err(|e| classify(&p, e))?;
+        let mut moved_here: std::collections::HashSet<String> = Default::default();
         for r in rows {
             let exists = |id: &str| {
                 tx.query_row(
@@ -483,16 +493,26 @@ impl Db {
                 )
                 .ok()
             };
-            // A row with a position whose address an earlier sheet placed by its street:
-            // that entry, moved to the position.
-            let moved = r
-                .street_id
+            // Not under its own id: under the id an earlier version gave it, or the entry an
+            // earlier sheet placed by its street (moved to the position, once per import).
+            let fresh = exists(&r.site.id).is_none();
+            let other = r
+                .old_id
                 .as_ref()
-                .filter(|sid| exists(&r.site.id).is_none() && exists(sid).is_some())
-                .map(|sid| CameraSite {
-                    id: sid.clone(),
-                    ..r.site.clone()
-                });
+                .filter(|o| fresh && exists(o).is_some())
+                .or_else(|| {
+                    r.street_id
+                        .as_ref()
+                        .filter(|sid| fresh && !moved_here.contains(*sid) && exists(sid).is_some())
+                })
+                .cloned();
+            if let Some(o) = &other {
+                moved_here.insert(o.clone());
+            }
+            let moved = other.map(|id| CameraSite {
+                id,
+                ..r.site.clone()
+            });
             let s = moved.as_ref().unwrap_or(&r.site);
             let was: Option<bool> = exists(&s.id);
             let (action, outcome) = match was {

@@ -682,9 +682,11 @@ impl MatThanApp {
                 if self.state.tiles.len() < n {
                     self.state.tiles.resize(n, None);
                 }
+                if self.state.tiles[at].as_deref() != Some(id.as_str()) {
+                    self.zoom.remove(&at);
+                }
                 self.state.tiles[at] = Some(id);
                 self.selected = at;
-                self.zoom.remove(&at);
                 self.stop_tour_on(at);
             }
             Command::StepHit(dir) => {
@@ -982,9 +984,12 @@ impl MatThanApp {
                     if self.state.tiles.len() <= tile {
                         self.state.tiles.resize(tile + 1, None);
                     }
-                    self.state.tiles[tile] = Some(self.cameras[ci].config.id.0.clone());
+                    let id = self.cameras[ci].config.id.0.clone();
+                    if self.state.tiles[tile].as_deref() != Some(id.as_str()) {
+                        self.zoom.remove(&tile);
+                    }
+                    self.state.tiles[tile] = Some(id);
                     self.maximised = Some(tile);
-                    self.zoom.remove(&tile);
                     self.stop_tour_on(tile);
                 }
             }

@@ -1167,7 +1167,13 @@ fn onvif_ui(ui: &mut egui::Ui, tr: &Tr, f: &mut Form, onvif: Option<&OnvifServic
         {
             // The typed address is asked directly too: a camera on another subnet, which
             // multicast does not reach.
-            let also: Vec<std::net::IpAddr> = f.host.trim().parse().into_iter().collect();
+            let also: Vec<std::net::IpAddr> = f
+                .host
+                .trim()
+                .trim_matches(['[', ']'])
+                .parse()
+                .into_iter()
+                .collect();
             f.onvif.found = None;
             f.onvif.discover =
                 Some(service.discover(std::time::Duration::from_secs(3), also, wake.clone()));

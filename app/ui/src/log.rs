@@ -1318,11 +1318,13 @@ impl LogUi {
         if self.snapshot_pngs.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
-        if let Some(v) = self
-            .snapshot_pngs
-            .as_ref()
-            .and_then(|rx| rx.try_recv().ok())
-        {
+        let got = match self.snapshot_pngs.as_ref().map(|rx| rx.try_recv()) {
+            Some(Ok(v)) => Some(v),
+            // The thread ended without an answer: nothing more will come.
+            Some(Err(std::sync::mpsc::TryRecvError::Disconnected)) => Some(Vec::new()),
+            _ => None,
+        };
+        if let Some(v) = got {
             self.snapshot_pngs = None;
             for (id, ci) in v {
                 self.snapshots.push((

@@ -148,7 +148,6 @@ struct Label {
     kind: Kind,
 }
 
-/// What the view needs from the live cameras.
 /// The map's street names, for placing an address (the survey's address-only rows): gathered
 /// the first time they are needed, on the thread that needs them, then kept.
 pub struct Streets {
@@ -172,6 +171,7 @@ impl Streets {
     }
 }
 
+/// What the view needs from the live cameras.
 pub struct LiveCameras<'a> {
     pub cameras: &'a [CameraHandle],
     pub by_id: &'a HashMap<String, usize>,

@@ -7,8 +7,8 @@
 //! A held arrow is a ContinuousMove when pressed, sent again every second while held (the
 //! panel's "still held": an ONVIF camera stops by its own PTZ timeout when that ends, so a
 //! workstation that hangs does not leave it turning), and a Stop when let go — also when
-//! the pointer leaves the button, the tile is restored or the panel goes away while held. A
-//! Stop the ONVIF thread could not take is sent again.
+//! the pointer leaves the button, the window loses focus, the tile is restored or the panel
+//! goes away while held. A Stop is never refused by the ONVIF thread's queue.
 
 use std::time::{Duration, Instant};
 
@@ -24,18 +24,14 @@ const SPEED: f32 = 0.5;
 const REFRESH: Duration = Duration::from_secs(2);
 /// How often a held move is sent again.
 const RENEW: Duration = Duration::from_secs(1);
-/// How many times a refused Stop is sent again.
-const STOP_RETRIES: u8 = 5;
 
 pub struct PtzPanel {
     pub camera: String,
     service: OnvifService,
-    /// Answers in flight, oldest first (true: the answer to a Stop).
-    pending: Vec<(bool, Pending<PtzView>)>,
+    /// Answers in flight, oldest first.
+    pending: Vec<Pending<PtzView>>,
     /// When the held move was last sent.
     held_sent: Option<Instant>,
-    /// Stops to send again (the ONVIF thread refused one).
-    stop_again: u8,
     pub view: Option<PtzView>,
     pub error: Option<mt_onvif::Error>,
     /// The velocity being held (pan, tilt, zoom), if any.
@@ -54,7 +50,6 @@ impl PtzPanel {
             service,
             pending: Vec::new(),
             held_sent: None,
-            stop_again: 0,
             view: None,
             error: None,
             held: None,
@@ -70,16 +65,12 @@ impl PtzPanel {
         };
         let c = ctx.clone();
         let wake: Wake = std::sync::Arc::new(move || c.request_repaint());
-        let stop = cmd == PtzCommand::Stop;
-        self.pending.push((
-            stop,
-            self.service.ptz(
-                &cam.config.id,
-                url,
-                cam.config.credentials.clone(),
-                cmd,
-                wake,
-            ),
+        self.pending.push(self.service.ptz(
+            &cam.config.id,
+            url,
+            cam.config.credentials.clone(),
+            cmd,
+            wake,
         ));
         self.asked = Some(Instant::now());
     }
@@ -87,14 +78,9 @@ impl PtzPanel {
     /// Takes the answers that are there; true when the camera reported a new position.
     pub fn poll(&mut self) -> bool {
         let mut moved = false;
-        while let Some(r) = self.pending.first().and_then(|p| p.1.try_take()) {
-            let (stop, _) = self.pending.remove(0);
+        while let Some(r) = self.pending.first().and_then(|p| p.try_take()) {
+            self.pending.remove(0);
             match r {
-                // Not taken by the ONVIF thread (too busy): a Stop goes again.
-                Err(e) if stop && e.kind == mt_onvif::Kind::Unavailable && self.stop_again == 0 => {
-                    self.stop_again = STOP_RETRIES;
-                    self.error = Some(e);
-                }
                 Ok(v) => {
                     moved |= v.position.is_some()
                         && v.position != self.view.as_ref().and_then(|o| o.position);
@@ -114,7 +100,7 @@ impl PtzPanel {
 
     /// Stops a held move (the panel is going away, or the tile was restored).
     pub fn release(&mut self, ctx: &egui::Context, cam: &CameraHandle) {
-        if self.held.take().is_some() || self.stop_again > 0 {
+        if self.held.take().is_some() {
             self.send(ctx, cam, PtzCommand::Stop);
         }
     }
@@ -266,19 +252,15 @@ impl PtzPanel {
                         }
                     });
             });
-        if self.stop_again > 0 && want.is_none() {
-            self.stop_again -= 1;
-            self.send(ctx, cam, PtzCommand::Stop);
+        // A window that lost focus may never see the button's release: not held then.
+        if !ctx.input(|i| i.focused) {
+            want = None;
         }
         let renew = want.is_some()
             && want == self.held
             && self.held_sent.is_some_and(|t| t.elapsed() >= RENEW);
         if want != self.held || renew {
             self.held_sent = want.map(|_| Instant::now());
-            if want.is_some() {
-                self.stop_again = 0;
-                ctx.request_repaint_after(RENEW);
-            }
             match want {
                 Some((p, t, z)) => self.send(
                     ctx,
@@ -292,6 +274,11 @@ impl PtzPanel {
                 None => self.send(ctx, cam, PtzCommand::Stop),
             }
             self.held = want;
+        }
+        // While held, a frame when the move is due again (an answer's repaint does not
+        // keep a later one).
+        if let Some(t) = self.held_sent.filter(|_| self.held.is_some()) {
+            ctx.request_repaint_after(RENEW.saturating_sub(t.elapsed()));
         }
         for c in &cmds {
             self.send(ctx, cam, c.clone());
