@@ -133,6 +133,22 @@ fn camera_search_ignores_diacritics() {
         h.query_by_label("Chợ Cổ Nhuế").is_none(),
         "non-matching camera still listed"
     );
+    // A former ward's name (before July 2025) finds the camera of the new ward; words in any
+    // order and case.
+    for (query, found, not) in [
+        ("CỔ NHUẾ 2", "Ngã tư Xuân Đỉnh", "Trường Tiểu học Xuân Tảo"),
+        ("tao truong", "Trường Tiểu học Xuân Tảo", "Chợ Cổ Nhuế"),
+    ] {
+        h.get_by_role_and_label(egui::Role::TextInput, "Tìm camera")
+            .click();
+        h.run_steps(1);
+        h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+        h.get_by_role_and_label(egui::Role::TextInput, "Tìm camera")
+            .type_text(query);
+        h.run_steps(3);
+        assert!(h.query_by_label(found).is_some(), "{query}: {found}");
+        assert!(h.query_by_label(not).is_none(), "{query}: not {not}");
+    }
 }
 
 #[test]

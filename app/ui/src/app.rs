@@ -256,6 +256,8 @@ pub struct MatThanApp {
     pub map: Option<crate::map::MapUi>,
     /// Camera id → index in `cameras`.
     by_id: std::collections::HashMap<String, usize>,
+    /// What the camera list's search looks in, per camera, folded once (not every frame).
+    list_keys: Vec<String>,
     /// Recording of every camera (stopped, segments finished, when the app is dropped).
     pub recorder: Option<mt_record::Recorder>,
     /// Playback of the recordings on the wall (P), when on.
@@ -339,6 +341,7 @@ impl MatThanApp {
             log: None,
             map: None,
             by_id: Default::default(),
+            list_keys: Vec::new(),
             recorder: None,
             rec_status: None,
             playback: None,
@@ -383,6 +386,7 @@ impl MatThanApp {
             .enumerate()
             .map(|(i, c)| (c.config.id.0.clone(), i))
             .collect();
+        self.list_keys = self.cameras.iter().map(list_key).collect();
     }
 
     /// Lets the app change cameras at run time: it receives them on `capture` and keeps them
@@ -2146,31 +2150,35 @@ impl MatThanApp {
             )
             .labelled_by(l.id);
         });
-        let q = self.search.trim();
+        if self.list_keys.len() != self.cameras.len() {
+            self.list_keys = self.cameras.iter().map(list_key).collect();
+        }
+        // The query folded once; each camera's words were folded when it was added.
+        let words: Vec<String> = text::fold(self.search.trim())
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        // The map's registry filter (owner, sharing, consent) applies to the list too: the
+        // registry by id, once per frame (not a search of it per camera).
+        let registry: Option<(HashMap<&str, &mt_core::CameraSite>, &crate::map::SiteFilter)> =
+            self.map.as_ref().map(|m| {
+                (
+                    m.sites.iter().map(|s| (s.id.as_str(), s)).collect(),
+                    &m.filter,
+                )
+            });
         let mut by_ward: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut hidden = 0usize;
         for (i, c) in self.cameras.iter().enumerate() {
             let cfg = &c.config;
-            // The ward's former names (before July 2025) find it too.
-            let hay = format!(
-                "{} {} {} {} {} {}",
-                cfg.name,
-                cfg.ward,
-                cfg.address,
-                cfg.owner,
-                cfg.id,
-                mt_core::wards::former_names(&cfg.ward).join(" ")
-            );
-            // The map's registry filter (owner, sharing, consent) applies to the list too.
-            let registry_ok = self
-                .map
+            let registry_ok = registry
                 .as_ref()
-                .is_none_or(|m| m.site(&cfg.id.0).is_none_or(|site| m.filter.accepts(site)));
+                .is_none_or(|(by, f)| by.get(cfg.id.0.as_str()).is_none_or(|site| f.accepts(site)));
             if !registry_ok {
                 hidden += 1;
                 continue;
             }
-            if q.is_empty() || text::matches(&hay, q) {
+            if words.iter().all(|w| self.list_keys[i].contains(w.as_str())) {
                 let ward = if cfg.ward.is_empty() {
                     self.tr.t("no-ward")
                 } else {
@@ -3087,6 +3095,21 @@ impl eframe::App for MatThanApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
+}
+
+/// The words the camera list's search finds a camera by, folded: name, ward (and its former
+/// names, before July 2025), address, owner, id.
+fn list_key(c: &CameraHandle) -> String {
+    let cfg = &c.config;
+    text::fold(&format!(
+        "{} {} {} {} {} {}",
+        cfg.name,
+        cfg.ward,
+        cfg.address,
+        cfg.owner,
+        cfg.id,
+        mt_core::wards::former_names(&cfg.ward).join(" ")
+    ))
 }
 
 /// Wakes the UI when a camera's stream has a new picture, coalescing wake-ups from dozens of
