@@ -234,6 +234,8 @@ pub struct MapUi {
     pub coverage: Option<(Coverage, Coverage)>,
     pub coverage_ms: f64,
     coverage_dirty: bool,
+    /// The coverage without planned sites is stale too (not when only a planned site moved).
+    coverage_before_dirty: bool,
     pub highlight_gap: Option<usize>,
     /// Next click on the map places a planned site.
     pub placing: bool,
@@ -297,6 +299,7 @@ impl MapUi {
             coverage: None,
             coverage_ms: 0.0,
             coverage_dirty: true,
+            coverage_before_dirty: true,
             highlight_gap: None,
             placing: false,
             base: None,
@@ -328,6 +331,7 @@ impl MapUi {
         self.index = SiteIndex::build_filtered(&self.sites, |s| f.accepts(s));
         self.merc = self.sites.iter().map(site_merc).collect();
         self.coverage_dirty = true;
+        self.coverage_before_dirty = true;
     }
 
     /// The ward a point lies in, by the map's ward areas.
@@ -357,8 +361,16 @@ impl MapUi {
         }
         let t = Instant::now();
         let f = self.filter.clone();
-        let keep_before = |s: &CameraSite| !s.planned && f.accepts(s);
-        let before = coverage::compute(&self.roads, &self.sites, &self.wards, keep_before);
+        // Dragging a planned site changes only the coverage with the plan: the one without it
+        // is kept (half the work per frame of a drag).
+        let before = match self.coverage.take() {
+            Some((before, _)) if !self.coverage_before_dirty => before,
+            _ => {
+                let keep_before = |s: &CameraSite| !s.planned && f.accepts(s);
+                coverage::compute(&self.roads, &self.sites, &self.wards, keep_before)
+            }
+        };
+        self.coverage_before_dirty = false;
         let after = coverage::compute(&self.roads, &self.sites, &self.wards, |s| f.accepts(s));
         self.coverage_ms = t.elapsed().as_secs_f64() * 1e3;
         self.coverage = Some((before, after));
@@ -1078,6 +1090,9 @@ impl MapUi {
                         }
                     }
                     self.coverage_dirty = true;
+                    if !s.planned {
+                        self.coverage_before_dirty = true;
+                    }
                 }
                 (None, _) => {
                     let d = resp.drag_delta();
