@@ -345,7 +345,7 @@ pub fn export_cmd(
     // Refused before any work: only an officer whose role carries exports may export.
     db.require(operator, mt_store::Right::Export)?;
     let mut req = match incident {
-        Some(id) => mt_record::incident::request(&db, id, operator, &workstation_name())?,
+        Some(id) => mt_ui::incident_export::request(&db, id, operator, &workstation_name())?,
         None => ExportRequest {
             operator: operator.to_owned(),
             workstation: workstation_name(),
@@ -392,7 +392,7 @@ pub fn export_cmd(
         &m.archive_sha256,
     )?;
     // Every export is a signed checkpoint of the log and the recordings' index.
-    if let Some(c) = mt_record::checkpoint::write(
+    if let Some(c) = checkpoint(
         &mut db,
         Some(&rec.join("index.db")),
         &key,
@@ -410,4 +410,20 @@ pub fn export_cmd(
         mt_record::keys::fingerprint(key.verifying_key().as_bytes())
     );
     Ok(())
+}
+
+/// Writes a checkpoint of `db`'s audit chain (and of the index at `index`, if any) to
+/// `file` and enters it in the chain (an `audit_checkpoint` row). None when nothing changed
+/// since the last one.
+pub fn checkpoint(
+    db: &mut mt_store::Db,
+    index: Option<&Path>,
+    key: &ed25519_dalek::SigningKey,
+    file: &Path,
+) -> anyhow::Result<Option<mt_record::checkpoint::Checkpoint>> {
+    let Some(c) = mt_record::checkpoint::sign_and_append(db.conn(), index, key, file)? else {
+        return Ok(None);
+    };
+    db.audit("system", "audit_checkpoint", &c.audit_subject())?;
+    Ok(Some(c))
 }

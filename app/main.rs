@@ -4,16 +4,11 @@
 //! matthan [--cameras FILE]               open the workstation
 //! matthan demo [--streams N]             simulated cameras around Xuân Đỉnh + the workstation
 //! matthan snapshot --layout 4x4 --after 5s --out wall.png [--cameras FILE | --demo]
-//! matthan bench [--counts 8,16,32,48,64] [--secs 30]
-//! matthan bench-map [--cameras-n 3000] [--map-dir ../shared/data/map]
 //! ```
 //!
 //! `--map FILE` names the map file (map.toml); default: map.toml in the config directory,
 //! else the demo map in assets/map.
 
-mod bench;
-mod bench_live;
-mod bench_search;
 mod demo;
 mod evidence;
 mod officers;
@@ -181,45 +176,6 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KeysCmd,
     },
-    /// Evidence benchmark: export of 4 cameras × N minutes against cp + sha256sum, and seeks
-    /// in a one-hour recording.
-    BenchEvidence {
-        #[arg(long, default_value_t = 120)]
-        minutes: u64,
-        #[arg(long, default_value_t = 200)]
-        seeks: usize,
-    },
-    /// Region search benchmark: index search over a generated 16 cameras × 7 days index, the
-    /// index's cost while recording 16 cameras, deep scan of an hour of 1080p.
-    BenchSearch {
-        #[arg(long, default_value_t = 16)]
-        camera_count: usize,
-        #[arg(long, default_value_t = 7)]
-        days: i64,
-        #[arg(long, default_value_t = 40)]
-        queries: usize,
-        /// Seconds of recording per phase (with and without the index, twice each).
-        #[arg(long, default_value_t = 20)]
-        record_secs: u64,
-        /// Minutes of 1080p footage for the deep scan.
-        #[arg(long, default_value_t = 60)]
-        minutes: i64,
-        /// Where to put the generated footage and index (default: a temporary folder).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Run one part only: index, record or deep.
-        #[arg(long)]
-        only: Option<String>,
-    },
-    /// Map benchmark: frame preparation, hit-testing and coverage with N generated cameras
-    /// over the district data.
-    BenchMap {
-        #[arg(long, default_value_t = 3000)]
-        cameras_n: usize,
-        /// Folder with bac_tu_liem_*.geojson (the shared OpenStreetMap extract).
-        #[arg(long, default_value = "../shared/data/map")]
-        map_dir: PathBuf,
-    },
     /// The incident log's audit trail.
     Audit {
         #[command(subcommand)]
@@ -283,37 +239,6 @@ enum Cmd {
     Db {
         #[command(subcommand)]
         cmd: DbCmd,
-    },
-    /// Incident-log benchmark: durable bookmark inserts and search over a generated log.
-    BenchLog {
-        #[arg(long, default_value_t = 1_000_000)]
-        incidents: usize,
-        #[arg(long, default_value_t = 3_000_000)]
-        notes: usize,
-        /// Where to build the generated database (it is large: ~1 GB at the defaults).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
-    /// Live-wall benchmark: glass latency read from the QR code in the picture (16 live
-    /// cameras at 16 and 64 tiles), and a 4K H.265 main stream on 1+7 and 1×1 walls.
-    BenchLive {
-        #[arg(long, default_value = "16,64")]
-        counts: String,
-        #[arg(long, default_value_t = 20)]
-        secs: u64,
-        /// Run only one part: `live` or `4k`.
-        #[arg(long)]
-        only: Option<String>,
-        /// Frame rate of the 16 live QR cameras.
-        #[arg(long, default_value_t = 15)]
-        qr_fps: u32,
-    },
-    /// Receive + decode + upload benchmark against the simulated cameras.
-    Bench {
-        #[arg(long, default_value = "8,16,32,48,64")]
-        counts: String,
-        #[arg(long, default_value_t = 30)]
-        secs: u64,
     },
 }
 
@@ -493,24 +418,12 @@ pub fn config_dir() -> PathBuf {
 /// Where the run-time assets are (simulated cameras, clips, demo sites and map):
 /// `$MATTHAN_ASSETS`; else `../share/matthan` beside the binary when installed (the .deb puts
 /// the binary in /usr/bin and the assets in /usr/share/matthan); else the source tree's
-/// `assets/` (a binary run from `target/`). Told once in the log.
+/// `assets/` (a binary run from `target/`): [`mt_core::assets_dir`]. Told once in the log.
 pub fn assets_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let installed = std::env::current_exe()
-            .ok()
-            .and_then(|e| e.canonicalize().ok())
-            .and_then(|e| e.parent().map(|d| d.join("../share/matthan")))
-            .filter(|d| d.join("sim").is_dir())
-            .and_then(|d| d.canonicalize().ok());
-        let dir = std::env::var_os("MATTHAN_ASSETS")
-            .map(PathBuf::from)
-            .or(installed)
-            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/assets")));
-        tracing::info!("assets: {}", dir.display());
-        dir
-    })
-    .clone()
+    static LOGGED: std::sync::Once = std::sync::Once::new();
+    let dir = mt_core::assets_dir();
+    LOGGED.call_once(|| tracing::info!("assets: {}", dir.display()));
+    dir
 }
 
 fn main() -> anyhow::Result<()> {
@@ -747,22 +660,6 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::Db {
             cmd: DbCmd::StressBookmarks { db },
         }) => stress_bookmarks(&db),
-        Some(Cmd::BenchLog {
-            incidents,
-            notes,
-            dir,
-        }) => bench::log(incidents, notes, dir.unwrap_or_else(std::env::temp_dir)),
-        Some(Cmd::BenchMap { cameras_n, map_dir }) => bench::map(cameras_n, &map_dir),
-        Some(Cmd::BenchEvidence { minutes, seeks }) => bench::evidence(minutes, seeks),
-        Some(Cmd::BenchSearch {
-            camera_count,
-            days,
-            queries,
-            record_secs,
-            minutes,
-            dir,
-            only,
-        }) => bench_search::run(camera_count, days, queries, record_secs, minutes, dir, only),
         Some(Cmd::Record {
             dir,
             segment_secs,
@@ -864,7 +761,11 @@ fn main() -> anyhow::Result<()> {
                 options,
                 Box::new(move |cc| {
                     if let Some(rs) = cc.wgpu_render_state.as_ref() {
-                        mt_render::install(rs);
+                        let ctx = cc.egui_ctx.clone();
+                        mt_render::install(
+                            rs,
+                            Some(std::sync::Arc::new(move || ctx.request_repaint())),
+                        );
                     }
                     mt_ui::install_fonts(&cc.egui_ctx);
                     Ok(Box::new(mt_ui::replay::ReplayApp(replay)))
@@ -908,33 +809,6 @@ fn main() -> anyhow::Result<()> {
                 KeysCmd::Remove { fingerprint } => evidence::KeysAction::Remove { fingerprint },
             };
             evidence::keys_cmd(&default_db(), trust_file.as_deref(), action)
-        }
-        Some(Cmd::Bench { counts, secs }) => {
-            let counts: Vec<usize> = counts
-                .split(',')
-                .map(|c| c.trim().parse())
-                .collect::<Result<_, _>>()
-                .context("--counts: expected e.g. 8,16,32")?;
-            bench::run(&counts, Duration::from_secs(secs))
-        }
-        Some(Cmd::BenchLive {
-            counts,
-            secs,
-            only,
-            qr_fps,
-        }) => {
-            let counts: Vec<usize> = counts
-                .split(',')
-                .map(|c| c.trim().parse())
-                .collect::<Result<_, _>>()
-                .context("--counts: expected e.g. 16,64")?;
-            let (live, uhd) = match only.as_deref() {
-                None => (true, true),
-                Some("live") => (true, false),
-                Some("4k") => (false, true),
-                Some(o) => anyhow::bail!("--only: expected live or 4k, not {o:?}"),
-            };
-            bench_live::run(&counts, Duration::from_secs(secs), live, uhd, qr_fps)
         }
     }
 }
@@ -1157,7 +1031,8 @@ fn run_window(
         options,
         Box::new(move |cc| {
             if let Some(rs) = cc.wgpu_render_state.as_ref() {
-                mt_render::install(rs);
+                let ctx = cc.egui_ctx.clone();
+                mt_render::install(rs, Some(std::sync::Arc::new(move || ctx.request_repaint())));
                 tracing::info!(
                     "rendering on {:?} ({:?})",
                     rs.adapter.get_info().name,

@@ -144,7 +144,7 @@ pub fn checkpoint_now(db: &mut Db, rec_dir: Option<PathBuf>) -> anyhow::Result<(
     let key = mt_record::keys::load_or_create(&crate::evidence::key_path(&path))?;
     let file = mt_record::checkpoint::path_for(&path);
     let index = index_path(&path, rec_dir);
-    match mt_record::checkpoint::write(db, Some(&index), &key, &file)? {
+    match crate::evidence::checkpoint(db, Some(&index), &key, &file)? {
         Some(c) => println!(
             "checkpoint {} written to {}: audit_log row {}, segments up to {}, {}",
             c.seq,

@@ -150,3 +150,105 @@ fn snapshot_command_renders_live_tiles_offscreen_to_png() {
         "only {blue} pixels of the clips' blue box: no video drawn?"
     );
 }
+
+/// One full-screen video view of `slot`, as a wall tile adds it.
+fn full_screen_view(ui: &mut egui::Ui, slot: &std::sync::Arc<mt_media::FrameSlot>) {
+    let r = ui.max_rect();
+    ui.painter().add(egui_wgpu::Callback::new_paint_callback(
+        r,
+        mt_render::VideoCallback {
+            source: slot.clone(),
+            crop: None,
+        },
+    ));
+}
+
+fn with_renderer<R>(
+    off: &mt_render::offscreen::Offscreen,
+    f: impl FnOnce(&mt_render::VideoRenderer) -> R,
+) -> R {
+    let r = off.state.renderer.read();
+    f(r.callback_resources
+        .get::<mt_render::VideoRenderer>()
+        .expect("renderer installed"))
+}
+
+#[test]
+fn the_upload_thread_fills_a_shown_streams_textures_and_the_ui_frame_copies_nothing() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    let off = mt_render::offscreen::Offscreen::new().expect("wgpu adapter (lavapipe)");
+    let ctx = egui::Context::default();
+    let slot = mt_media::FrameSlot::new();
+    let solid = |rgb, seq| {
+        let [y, u, v] = yuv_of(rgb, ColorMatrix::Bt601, false);
+        // 1,000 px wide: rows padded to 1,024 bytes in the staging copy.
+        let mut f = DecodedFrame::solid(1000, 40, y, u, v);
+        f.seq = seq;
+        Arc::new(f)
+    };
+    slot.publish(solid([235, 16, 16], 1));
+    // What the window's UI thread does each frame (layout, tessellation, `prepare`): the view
+    // marks its stream shown; it copies no picture.
+    off.prepare_frame(&ctx, [200, 40], |ui| full_screen_view(ui, &slot));
+    let up = |n| {
+        crate::util::wait_for(Duration::from_secs(5), || {
+            (with_renderer(&off, |r| r.uploads()) >= n).then_some(())
+        })
+    };
+    assert!(up(1).is_some(), "the upload thread put the red picture in");
+    // A new picture rings the thread by itself (no UI frame in between).
+    slot.publish(solid([16, 235, 16], 2));
+    assert!(
+        up(2).is_some(),
+        "the upload thread put the green picture in"
+    );
+    assert_eq!(
+        with_renderer(&off, |r| r.flush()),
+        0,
+        "nothing was left for the drawing thread to copy"
+    );
+    let px = off
+        .render(&ctx, [200, 40], |ui| full_screen_view(ui, &slot))
+        .unwrap();
+    let c = &px[(20 * 200 + 100) * 4..][..3];
+    assert!(
+        c[1] > 200 && c[0] < 60 && c[2] < 60,
+        "the tile is green: {c:?}"
+    );
+}
+
+#[test]
+fn fifty_switches_of_streams_leave_one_live_streams_textures_and_nothing_else() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    let off = mt_render::offscreen::Offscreen::new().expect("wgpu adapter (lavapipe)");
+    let ctx = egui::Context::default();
+    let live = mt_media::FrameSlot::new();
+    live.publish(Arc::new(DecodedFrame::solid(640, 360, 80, 128, 128)));
+    for i in 0..50u64 {
+        // A playback or a replay: a new player, a new stream, shown for a few frames.
+        let played = mt_media::FrameSlot::new();
+        let mut f = DecodedFrame::solid(1280, 720, 120, 128, 128);
+        f.seq = i;
+        played.publish(Arc::new(f));
+        for _ in 0..2 {
+            off.render(&ctx, [320, 180], |ui| {
+                full_screen_view(ui, &live);
+                full_screen_view(ui, &played);
+            })
+            .unwrap();
+        }
+        drop(played);
+    }
+    let one_live = 640 * 360 + 2 * 320 * 180;
+    let settled = crate::util::wait_for(Duration::from_secs(5), || {
+        let held = with_renderer(&off, |r| (r.picture_count(), r.texture_bytes()));
+        (held == (1, one_live)).then_some(held)
+    });
+    assert!(
+        settled.is_some(),
+        "the closed streams' textures freed, the live one's kept: {:?}",
+        with_renderer(&off, |r| (r.picture_count(), r.texture_bytes()))
+    );
+}

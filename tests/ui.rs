@@ -63,7 +63,7 @@ pub(crate) fn video_harness_rs(
         egui_kittest::wgpu::default_wgpu_setup(),
         egui_wgpu::RendererOptions::PREDICTABLE,
     );
-    mt_render::install(&rs);
+    mt_render::install(&rs, None);
     let keep = rs.clone();
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 850.0))

@@ -9,34 +9,15 @@ use std::time::Instant;
 use ff::format::Pixel;
 use ffmpeg_next as ff;
 
-use crate::frame::{ColorMatrix, DecodedFrame};
 use crate::shared::StreamShared;
+use mt_media::{ColorMatrix, DecodedFrame};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    H264,
-    H265,
-}
+pub use mt_media::Codec;
 
-impl Codec {
-    pub fn from_encoding_name(name: &str) -> Option<Codec> {
-        match name.to_ascii_lowercase().as_str() {
-            "h264" => Some(Codec::H264),
-            "h265" | "hevc" => Some(Codec::H265),
-            _ => None,
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Codec::H264 => "H.264",
-            Codec::H265 => "H.265",
-        }
-    }
-    fn ff_id(self) -> ff::codec::Id {
-        match self {
-            Codec::H264 => ff::codec::Id::H264,
-            Codec::H265 => ff::codec::Id::HEVC,
-        }
+fn ff_id(codec: Codec) -> ff::codec::Id {
+    match codec {
+        Codec::H264 => ff::codec::Id::H264,
+        Codec::H265 => ff::codec::Id::HEVC,
     }
 }
 
@@ -124,7 +105,7 @@ impl Decoder {
     /// A decoder with `threads` frame threads (1: single-threaded, see the module comment).
     pub fn with_threads(codec: Codec, threads: usize) -> Result<Self, DecodeError> {
         init_ffmpeg();
-        let c = ff::decoder::find(codec.ff_id()).ok_or(DecodeError::NoDecoder(codec))?;
+        let c = ff::decoder::find(ff_id(codec)).ok_or(DecodeError::NoDecoder(codec))?;
         Self::open(codec, ff::codec::Context::new_with_codec(c), threads)
     }
 

@@ -15,7 +15,7 @@ use retina::client::{PlayOptions, SessionOptions, SetupOptions};
 use retina::codec::{CodecItem, ParametersRef};
 
 use crate::decode::{Codec, Decoder};
-use crate::frame::DecodedFrame;
+use mt_media::DecodedFrame;
 
 /// What one media section of the stream's SDP says.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,7 +1,6 @@
 //! State shared between a stream's receive task, its decoder thread and the UI/renderer.
 //! Every field is behind a short-held lock or an atomic: the UI thread never waits on I/O.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,7 +8,7 @@ use std::time::Instant;
 use mt_core::StreamState;
 use parking_lot::Mutex;
 
-use crate::frame::DecodedFrame;
+use mt_media::{DecodedFrame, FrameSlot};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamKind {
@@ -50,58 +49,14 @@ pub struct StreamStats {
     pub camera_clock_used: bool,
 }
 
-/// How many arrival→upload latency samples to keep per stream.
-const LATENCY_SAMPLES: usize = 4096;
-
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
-
-/// One received access unit, as the recorder gets it (a copy of what goes to the decoder;
-/// nothing is re-encoded).
-#[derive(Clone, Debug)]
-pub struct RecPacket {
-    /// Annex B, with SPS/PPS (VPS) before every keyframe.
-    pub data: Vec<u8>,
-    pub keyframe: bool,
-    pub codec: crate::decode::Codec,
-    /// Presentation time in 1/90,000 s since the RTSP session started (RTP timestamps).
-    pub pts_90k: i64,
-    /// The picture's place on the timeline, Unix µs ([`crate::clock::SessionClock`]).
-    pub wall_us: i64,
-    /// Increments with each new RTSP session (timestamps restart).
-    pub session: u64,
-    /// Picture size, when the stream's parameters are known.
-    pub width: u32,
-    pub height: u32,
-    /// The stream's parameters (SPS/PPS/VPS) changed at this keyframe (e.g. a new resolution).
-    pub new_parameters: bool,
-    /// RTP packets lost just before this frame (the picture may be broken).
-    pub loss: u16,
-    /// The presentation times jumped just before this frame.
-    pub jumped: bool,
-    /// The workstation's clock stepped by this much (µs) just before this frame.
-    pub clock_step_us: Option<i64>,
-}
-
-/// What the recorder thread is told about a stream.
-#[derive(Clone, Debug)]
-pub enum RecMsg {
-    Packet(RecPacket),
-    /// The RTSP session `session` ended: the run of footage ends here.
-    Ended {
-        session: u64,
-        /// Why, as a gap reason key (`camera-lost`, `stalled`, …) and in words.
-        reason: &'static str,
-        detail: String,
-    },
-}
-
-/// Where a stream's packets go for recording: a bounded channel to the recorder thread.
-pub type RecSink = std::sync::mpsc::SyncSender<RecMsg>;
+pub use mt_media::{RecMsg, RecPacket, RecSink, StreamId, Waker};
 
 pub struct StreamShared {
     /// Unique for the process's life (never reused, unlike an address): the key of the
-    /// stream's textures in the renderer.
-    pub id: u64,
+    /// stream's textures in the renderer. The same as `slot.id()`.
+    pub id: StreamId,
+    /// The latest decoded picture (what the renderer uploads from), and who to wake.
+    pub slot: Arc<FrameSlot>,
     /// `camera-id/main` or `camera-id/sub`: for logs and thread names.
     pub label: String,
     pub kind: StreamKind,
@@ -113,15 +68,11 @@ pub struct StreamShared {
     /// A picture decoded within this long means live (depends on whether every frame is
     /// decoded or only a keyframe now and then).
     live_window_ms: AtomicU64,
-    latest: Mutex<Option<Arc<DecodedFrame>>>,
     stats: Mutex<StreamStats>,
     /// Whether any view shows this stream (decode only what is on screen).
     wanted: AtomicBool,
     /// Bumped when `wanted` changes, so the receive task can wake.
     pub(crate) wanted_changed: tokio::sync::Notify,
-    latency_us: Mutex<VecDeque<u32>>,
-    frames_uploaded: AtomicU64,
-    waker: Mutex<Option<Waker>>,
     recorder: Mutex<Option<RecSink>>,
     /// Packets the recorder could not take (its queue was full).
     pub(crate) rec_dropped: AtomicU64,
@@ -129,21 +80,18 @@ pub struct StreamShared {
 
 impl StreamShared {
     pub fn new(label: String, kind: StreamKind) -> Arc<Self> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let slot = FrameSlot::new();
         Arc::new(StreamShared {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: slot.id(),
+            slot,
             label,
             kind,
             conn: Mutex::new(StreamState::Idle),
             undecodable: Mutex::new(None),
             live_window_ms: AtomicU64::new(3_000),
-            latest: Mutex::new(None),
             stats: Mutex::new(StreamStats::default()),
             wanted: AtomicBool::new(false),
             wanted_changed: tokio::sync::Notify::new(),
-            latency_us: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
-            frames_uploaded: AtomicU64::new(0),
-            waker: Mutex::new(None),
             recorder: Mutex::new(None),
             rec_dropped: AtomicU64::new(0),
         })
@@ -227,7 +175,7 @@ impl StreamShared {
 
     /// The most recent decoded picture, if any.
     pub fn latest(&self) -> Option<Arc<DecodedFrame>> {
-        self.latest.lock().clone()
+        self.slot.latest()
     }
     /// The most recent picture if it was decoded within `max_age` (a picture decoded only to
     /// check the stream, seconds ago, is not what a tile should switch to).
@@ -245,11 +193,10 @@ impl StreamShared {
     }
     /// Makes `f` the stream's latest picture (decoders, and replay of recorded clips).
     pub fn publish(&self, f: Arc<DecodedFrame>) {
-        *self.latest.lock() = Some(f);
-        self.wake();
+        self.slot.publish(f);
     }
     pub(crate) fn clear_picture(&self) {
-        *self.latest.lock() = None;
+        self.slot.clear();
     }
 
     pub fn stats(&self) -> StreamStats {
@@ -269,35 +216,23 @@ impl StreamShared {
         self.wanted.load(Ordering::Relaxed)
     }
 
-    /// Called by the renderer when it has uploaded `frame` to the GPU.
-    pub fn record_upload(&self, frame: &DecodedFrame) {
-        let us = frame.arrival.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        let mut l = self.latency_us.lock();
-        if l.len() == LATENCY_SAMPLES {
-            l.pop_front();
-        }
-        l.push_back(us);
-        self.frames_uploaded.fetch_add(1, Ordering::Relaxed);
-    }
     /// Arrival→upload latency samples in microseconds (newest last).
     pub fn latency_samples_us(&self) -> Vec<u32> {
-        self.latency_us.lock().iter().copied().collect()
+        self.slot.latency_samples_us()
     }
     /// Takes the latency samples gathered so far (the benchmark's measuring window).
     pub fn drain_latency_us(&self) -> Vec<u32> {
-        self.latency_us.lock().drain(..).collect()
+        self.slot.drain_latency_us()
     }
     pub fn frames_uploaded(&self) -> u64 {
-        self.frames_uploaded.load(Ordering::Relaxed)
+        self.slot.frames_uploaded()
     }
 
     /// Sets the function that asks the UI to repaint (`egui::Context::request_repaint`).
     pub fn set_waker(&self, w: Option<Waker>) {
-        *self.waker.lock() = w;
+        self.slot.set_waker(w);
     }
     fn wake(&self) {
-        if let Some(w) = self.waker.lock().as_ref() {
-            w();
-        }
+        self.slot.wake_ui();
     }
 }

@@ -3,6 +3,7 @@
 //! diacritic folding used by every search box.
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod assets;
 pub mod atomic;
 pub mod camedit;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod text;
 pub mod time;
 pub mod wards;
 
+pub use assets::assets_dir;
 pub use config::{
     load_cameras, parse_cameras, CameraConfig, CameraFile, CameraId, ConfigError, Transport,
 };

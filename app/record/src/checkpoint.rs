@@ -217,22 +217,6 @@ fn recorded(log: &Connection) -> Result<Vec<(i64, u64)>> {
         .collect())
 }
 
-/// Writes a checkpoint of `db`'s audit chain (and of the index at `index`, if any) to
-/// `file` and enters it in the chain. Returns None when nothing changed since the last one.
-pub fn write(
-    db: &mut mt_store::Db,
-    index: Option<&Path>,
-    key: &SigningKey,
-    file: &Path,
-) -> Result<Option<Checkpoint>> {
-    let Some(c) = sign_and_append(db.conn(), index, key, file)? else {
-        return Ok(None);
-    };
-    db.audit("system", "audit_checkpoint", &c.audit_subject())
-        .map_err(|e| RecError::Invalid(e.to_string()))?;
-    Ok(Some(c))
-}
-
 impl Checkpoint {
     /// The subject of the `audit_checkpoint` row that enters this checkpoint in the chain.
     pub fn audit_subject(&self) -> String {
@@ -243,7 +227,7 @@ impl Checkpoint {
     }
 }
 
-/// The heavy half of [`write`], on any connection to the log (the workstation runs it on a
+/// A checkpoint of the log's audit chain, on any connection to the log (the workstation runs it on a
 /// thread of its own with a read-only one, so the store thread is not held up): reads the
 /// chain's head, digests the new segments, signs, appends the line and fsyncs. The caller
 /// enters the checkpoint in the chain ([`Checkpoint::audit_subject`]).

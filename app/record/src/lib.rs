@@ -15,7 +15,6 @@
 
 pub mod checkpoint;
 pub mod export;
-pub mod incident;
 pub mod index;
 pub mod keys;
 pub mod motion;

@@ -19,7 +19,7 @@
 use std::path::Path;
 
 use ffmpeg_next as ff;
-use mt_capture::decode::Codec;
+use mt_media::Codec;
 
 use crate::{RecError, Result};
 

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ff;
-use mt_capture::decode::Codec;
-use mt_capture::RecPacket;
+use mt_media::Codec;
+use mt_media::RecPacket;
 
 use crate::{RecError, Result};
 

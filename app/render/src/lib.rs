@@ -2,17 +2,22 @@
 //! single-channel textures (reused while the size stays the same) and converted to RGB in
 //! `shaders/yuv_to_rgb.wgsl`, honouring the stream's matrix (BT.601/BT.709) and range.
 //!
-//! Inside egui, drawing goes through [`VideoCallback`] (an `egui_wgpu::CallbackTrait`):
-//! uploads in `prepare`, one draw in `paint`. [`offscreen`] renders the same way without a
-//! window (for `matthan snapshot` and the tests). This crate knows nothing of the UI.
+//! Pictures reach their textures on the thread "upload" ([`upload`]), never on the UI thread:
+//! inside egui, a [`VideoCallback`] (an `egui_wgpu::CallbackTrait`) marks its stream shown in
+//! `prepare` and binds the stream's textures in `paint`. [`offscreen`] renders the same way
+//! without a window (for `matthan snapshot` and the tests; it flushes the uploads before it
+//! draws). This crate knows nothing of the UI, nor of capture: its input is `mt-media`'s
+//! [`FrameSlot`].
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod offscreen;
+mod picture;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mt_capture::{ColorMatrix, DecodedFrame, StreamShared};
+use mt_media::{ColorMatrix, DecodedFrame, FrameSlot, StreamId, Waker};
 
 /// The shader source, validated by the naga test.
 pub const YUV_SHADER: &str = include_str!("../../../shaders/yuv_to_rgb.wgsl");
@@ -66,53 +71,43 @@ impl YuvParams {
     }
 }
 
-/// GPU resources for one stream's picture.
-struct GpuPicture {
-    width: u32,
-    height: u32,
-    y: wgpu::Texture,
-    u: wgpu::Texture,
-    v: wgpu::Texture,
-    params: wgpu::Buffer,
-    params_value: YuvParams,
-    bind_group: wgpu::BindGroup,
-    /// `DecodedFrame::seq` of what the textures hold.
-    seq: u64,
-}
-
 /// The pipeline and every stream's textures. Lives in egui_wgpu's `callback_resources`.
 pub struct VideoRenderer {
     pipeline: wgpu::RenderPipeline,
-    layout: wgpu::BindGroupLayout,
-    sampler: wgpu::Sampler,
-    srgb_target: bool,
-    pictures: HashMap<usize, GpuPicture>,
-    /// Uploads done since creation (for the benchmark).
-    pub uploads: u64,
+    /// Every stream's textures, filled by the "upload" thread.
+    bank: Arc<upload::Bank>,
     crop_layout: wgpu::BindGroupLayout,
     /// The whole picture, for every view that is not zoomed.
     identity_crop: wgpu::BindGroup,
     /// Zoomed views: their crop uniform and its value.
     crops: HashMap<u64, (wgpu::Buffer, wgpu::BindGroup, [f32; 4])>,
-    /// When each picture and crop was last drawn (a view's `prepare` marks it).
+    /// When each zoomed view's crop was last used (a view's `prepare` marks it).
     last_used: HashMap<u64, std::time::Instant>,
-    /// Textures of a stream no view has drawn for this long are freed.
-    idle_free: std::time::Duration,
     last_sweep: std::time::Instant,
+}
+
+impl Drop for VideoRenderer {
+    fn drop(&mut self) {
+        self.bank.stop();
+    }
 }
 
 /// Textures of a stream no view has drawn for this long are freed (a playback or a
 /// replay that ended, a camera removed or changed, a tile showing another camera).
 pub const IDLE_FREE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Tells a picture's key from a view's in `last_used` (views' keys keep it clear).
-const PICTURE_BIT: u64 = 1 << 63;
-
 /// The whole picture (no zoom).
 pub const FULL_PICTURE: [f32; 4] = [0.0, 0.0, 1.0, 1.0];
 
 impl VideoRenderer {
-    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
+    /// The pipeline, and the "upload" thread that fills the streams' textures (`repaint`:
+    /// how it asks the UI to draw a new picture).
+    pub fn new(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        target_format: wgpu::TextureFormat,
+        repaint: Option<Waker>,
+    ) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("yuv_to_rgb.wgsl"),
             source: wgpu::ShaderSource::Wgsl(YUV_SHADER.into()),
@@ -205,45 +200,73 @@ impl VideoRenderer {
             ..Default::default()
         });
         let identity = Self::crop_group(device, &crop_layout, FULL_PICTURE);
-        VideoRenderer {
-            pipeline,
+        let gpu = picture::Gpu {
+            device: device.clone(),
+            queue: queue.clone(),
             layout,
             sampler,
             srgb_target: target_format.is_srgb(),
-            pictures: HashMap::new(),
-            uploads: 0,
+        };
+        VideoRenderer {
+            pipeline,
+            bank: upload::Bank::start(gpu, repaint, IDLE_FREE),
             crop_layout,
             identity_crop: identity.1,
             crops: HashMap::new(),
             last_used: HashMap::new(),
-            idle_free: IDLE_FREE,
             last_sweep: std::time::Instant::now(),
         }
     }
 
     /// How long an unused stream keeps its textures (tests shorten it).
     pub fn set_idle_free(&mut self, d: std::time::Duration) {
-        self.idle_free = d;
+        self.bank.set_idle_free(d);
     }
 
-    /// Frees the textures of pictures, and the crop uniforms of views, not drawn for
-    /// `idle_free`. Runs at most once a second, from a view's `prepare`.
+    /// A view shows `source` this frame: the upload thread keeps its textures current.
+    pub fn show(&mut self, source: &Arc<FrameSlot>) {
+        self.bank.show(source);
+    }
+
+    /// Uploads now, on this thread, every shown stream's newer picture (offscreen rendering:
+    /// one render shows what the streams hold). Returns how many.
+    pub fn flush(&self) -> usize {
+        self.bank.flush()
+    }
+
+    /// Puts `frame` in as picture `key` now, on this thread (offscreen, a single picture).
+    pub fn put(&self, key: StreamId, frame: &Arc<DecodedFrame>) -> bool {
+        self.bank.put(key, frame)
+    }
+
+    /// Pictures uploaded since the renderer was created.
+    pub fn uploads(&self) -> u64 {
+        self.bank.uploads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Streams that have textures.
+    pub fn picture_count(&self) -> usize {
+        self.bank.picture_count()
+    }
+
+    /// GPU memory of the streams' plane textures, bytes.
+    pub fn texture_bytes(&self) -> u64 {
+        self.bank.texture_bytes()
+    }
+
+    /// Frees the crop uniforms of views not drawn for the idle time (at most once a second,
+    /// from `set_crop`). Pictures are the upload thread's to free.
     fn sweep(&mut self) {
         let now = std::time::Instant::now();
         if now.duration_since(self.last_sweep) < std::time::Duration::from_secs(1) {
             return;
         }
         self.last_sweep = now;
-        let idle = self.idle_free;
+        let idle = IDLE_FREE;
         let used = &self.last_used;
-        let fresh = |k: u64| used.get(&k).is_some_and(|t| now.duration_since(*t) < idle);
-        self.pictures.retain(|k, _| fresh(*k as u64 | PICTURE_BIT));
-        self.crops.retain(|k, _| fresh(*k & !PICTURE_BIT));
+        self.crops
+            .retain(|k, _| used.get(k).is_some_and(|t| now.duration_since(*t) < idle));
         self.last_used.retain(|_, t| now.duration_since(*t) < idle);
-    }
-
-    fn mark_used(&mut self, key: u64) {
-        self.last_used.insert(key, std::time::Instant::now());
     }
 
     fn crop_group(
@@ -277,7 +300,8 @@ impl VideoRenderer {
         view: u64,
         crop: [f32; 4],
     ) {
-        self.mark_used(view & !PICTURE_BIT);
+        self.last_used.insert(view, std::time::Instant::now());
+        self.sweep();
         match self.crops.get_mut(&view) {
             Some((buf, _, old)) => {
                 if *old != crop {
@@ -292,126 +316,10 @@ impl VideoRenderer {
         }
     }
 
-    /// Uploads `frame` as the picture `key` (a stream), unless it is already there.
-    /// Textures are created only when the key is new or the picture size changes.
-    pub fn upload(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        key: usize,
-        frame: &DecodedFrame,
-    ) -> bool {
-        self.mark_used(key as u64 | PICTURE_BIT);
-        self.sweep();
-        let params = YuvParams::new(frame.matrix, frame.full_range, self.srgb_target);
-        let needs_new = self
-            .pictures
-            .get(&key)
-            .is_none_or(|p| p.width != frame.width || p.height != frame.height);
-        if needs_new {
-            let pic = self.create_picture(device, frame.width, frame.height, params);
-            self.pictures.insert(key, pic);
-        }
-        let pic = self.pictures.get_mut(&key).expect("inserted above");
-        if !needs_new && pic.seq == frame.seq {
-            return false;
-        }
-        if pic.params_value != params {
-            queue.write_buffer(&pic.params, 0, bytemuck::bytes_of(&params));
-            pic.params_value = params;
-        }
-        let (cw, ch) = frame.chroma_size();
-        write_plane(queue, &pic.y, &frame.y, frame.width, frame.height);
-        write_plane(queue, &pic.u, &frame.u, cw, ch);
-        write_plane(queue, &pic.v, &frame.v, cw, ch);
-        pic.seq = frame.seq;
-        self.uploads += 1;
-        true
-    }
-
-    fn create_picture(
-        &self,
-        device: &wgpu::Device,
-        w: u32,
-        h: u32,
-        params: YuvParams,
-    ) -> GpuPicture {
-        let plane = |label, w: u32, h: u32| {
-            device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size: wgpu::Extent3d {
-                    width: w.max(1),
-                    height: h.max(1),
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::R8Unorm,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            })
-        };
-        let y = plane("plane y", w, h);
-        let u = plane("plane u", w.div_ceil(2), h.div_ceil(2));
-        let v = plane("plane v", w.div_ceil(2), h.div_ceil(2));
-        let params_buf = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("yuv params"),
-            size: std::mem::size_of::<YuvParams>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: true,
-        });
-        params_buf
-            .slice(..)
-            .get_mapped_range_mut()
-            .expect("buffer mapped at creation")
-            .copy_from_slice(bytemuck::bytes_of(&params));
-        params_buf.unmap();
-        let view = |t: &wgpu::Texture| t.create_view(&wgpu::TextureViewDescriptor::default());
-        let (vy, vu, vv) = (view(&y), view(&u), view(&v));
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("yuv planes"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::TextureView(&vy),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&vu),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::TextureView(&vv),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::Sampler(&self.sampler),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: params_buf.as_entire_binding(),
-                },
-            ],
-        });
-        GpuPicture {
-            width: w,
-            height: h,
-            y,
-            u,
-            v,
-            params: params_buf,
-            params_value: params,
-            bind_group,
-            seq: u64::MAX,
-        }
-    }
-
     /// Draws picture `key` into the pass's current viewport, the part of it `view` shows
     /// (None: all of it). Returns false if there is no such picture.
-    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, key: usize, view: Option<u64>) -> bool {
-        let Some(pic) = self.pictures.get(&key) else {
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, key: StreamId, view: Option<u64>) -> bool {
+        let Some(pic) = self.bank.bind_group(key) else {
             return false;
         };
         let crop = view
@@ -419,55 +327,19 @@ impl VideoRenderer {
             .map(|c| &c.1)
             .unwrap_or(&self.identity_crop);
         pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &pic.bind_group, &[]);
+        pass.set_bind_group(0, &pic, &[]);
         pass.set_bind_group(1, crop, &[]);
         pass.draw(0..3, 0..1);
         true
     }
-
-    /// Drops the textures of pictures not in `keep`.
-    pub fn retain(&mut self, keep: impl Fn(usize) -> bool) {
-        self.pictures.retain(|k, _| keep(*k));
-    }
-
-    pub fn picture_count(&self) -> usize {
-        self.pictures.len()
-    }
 }
 
-fn write_plane(queue: &wgpu::Queue, tex: &wgpu::Texture, data: &[u8], w: u32, h: u32) {
-    queue.write_texture(
-        wgpu::TexelCopyTextureInfo {
-            texture: tex,
-            mip_level: 0,
-            origin: wgpu::Origin3d::ZERO,
-            aspect: wgpu::TextureAspect::All,
-        },
-        data,
-        wgpu::TexelCopyBufferLayout {
-            offset: 0,
-            bytes_per_row: Some(w),
-            rows_per_image: Some(h),
-        },
-        wgpu::Extent3d {
-            width: w,
-            height: h,
-            depth_or_array_layers: 1,
-        },
-    );
-}
-
-/// The key under which a stream's picture is kept: one texture set per stream, shared by
-/// every view (wall tile, map, second screen) that shows it. The stream's own id, never
-/// reused (an address could be, by a later stream, and pick up another's textures).
-pub fn stream_key(s: &Arc<StreamShared>) -> usize {
-    s.id as usize
-}
-
-/// Draws a stream's latest picture inside an egui paint callback rectangle.
+/// Shows stream `source`'s latest picture inside an egui paint callback rectangle. The
+/// picture reaches the GPU on the "upload" thread ([`upload`]); `prepare` only marks the
+/// stream shown (and writes a zoomed view's crop when it changed), `paint` binds whatever the
+/// stream's textures hold.
 pub struct VideoCallback {
-    pub stream: Arc<StreamShared>,
-    pub frame: Arc<DecodedFrame>,
+    pub source: Arc<FrameSlot>,
     /// A zoomed view: its key (stable per tile) and the part of the picture it shows
     /// (`[x, y, w, h]` in fractions of the picture). None: the whole picture.
     pub crop: Option<(u64, [f32; 4])>,
@@ -483,9 +355,7 @@ impl egui_wgpu::CallbackTrait for VideoCallback {
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(r) = resources.get_mut::<VideoRenderer>() {
-            if r.upload(device, queue, stream_key(&self.stream), &self.frame) {
-                self.stream.record_upload(&self.frame);
-            }
+            r.show(&self.source);
             if let Some((view, crop)) = self.crop {
                 r.set_crop(device, queue, view, crop);
             }
@@ -500,13 +370,15 @@ impl egui_wgpu::CallbackTrait for VideoCallback {
         resources: &egui_wgpu::CallbackResources,
     ) {
         if let Some(r) = resources.get::<VideoRenderer>() {
-            r.draw(pass, stream_key(&self.stream), self.crop.map(|c| c.0));
+            r.draw(pass, self.source.id(), self.crop.map(|c| c.0));
         }
     }
 }
 
 /// Installs the [`VideoRenderer`] into an egui_wgpu render state (once, at start-up).
-pub fn install(rs: &egui_wgpu::RenderState) {
-    let vr = VideoRenderer::new(&rs.device, rs.target_format);
+/// `repaint`: how the upload thread asks for a frame when a new picture is in (None: the
+/// caller repaints by itself, as the tests' harness does).
+pub fn install(rs: &egui_wgpu::RenderState, repaint: Option<Waker>) {
+    let vr = VideoRenderer::new(&rs.device, &rs.queue, rs.target_format, repaint);
     rs.renderer.write().callback_resources.insert(vr);
 }

@@ -34,7 +34,7 @@ impl Offscreen {
             egui_wgpu::RendererOptions::default(),
         ))
         .map_err(|e| OffscreenError::NoAdapter(e.to_string()))?;
-        crate::install(&state);
+        crate::install(&state, None);
         Ok(Offscreen { state })
     }
 
@@ -76,6 +76,11 @@ impl Offscreen {
                 label: Some("offscreen"),
             });
         let user = renderer.update_buffers(&rs.device, &rs.queue, &mut encoder, &jobs, &screen);
+        // The views' `prepare` marked their streams shown; one offscreen render shows what
+        // the streams hold now, so their pictures are put in here rather than by the thread.
+        if let Some(vr) = renderer.callback_resources.get::<crate::VideoRenderer>() {
+            vr.flush();
+        }
         let target = target_texture(&rs.device, size, rs.target_format);
         let view = target.create_view(&Default::default());
         {
@@ -103,8 +108,9 @@ impl Offscreen {
 
 impl Offscreen {
     /// One UI frame without rasterising: egui layout, tessellation and the paint callbacks'
-    /// `prepare` (texture uploads), submitted to the GPU queue. What the UI thread itself
-    /// spends per wall frame, apart from the (software) rasteriser. Used by the benchmark.
+    /// `prepare` (marking streams shown; the pictures go to the GPU on the "upload" thread),
+    /// submitted to the GPU queue. What the UI thread itself spends per wall frame, apart from
+    /// the (software) rasteriser. Used by the benchmark.
     pub fn prepare_frame(
         &self,
         ctx: &egui::Context,
@@ -205,13 +211,13 @@ pub fn read_texture(
 pub fn render_frame(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
-    frame: &mt_capture::DecodedFrame,
+    frame: &mt_media::DecodedFrame,
     w: u32,
     h: u32,
 ) -> Result<Vec<u8>, OffscreenError> {
     let format = wgpu::TextureFormat::Rgba8Unorm;
-    let mut vr = crate::VideoRenderer::new(device, format);
-    vr.upload(device, queue, 1, frame);
+    let vr = crate::VideoRenderer::new(device, queue, format, None);
+    vr.put(1, &std::sync::Arc::new(frame.clone()));
     let target = target_texture(device, [w, h], format);
     let view = target.create_view(&Default::default());
     let mut enc = device.create_command_encoder(&Default::default());

@@ -1472,13 +1472,13 @@ impl MatThanApp {
         if let Some(next) = self.tour_next() {
             if let Some(&ci) = self.by_id.get(&next) {
                 let cam = &self.cameras[ci];
-                wanted.insert(mt_render::stream_key(cam.sub.as_ref().unwrap_or(&cam.main)));
+                wanted.insert(cam.sub.as_ref().unwrap_or(&cam.main).id);
             }
         }
         // Decode only what is on screen (wall tiles, map pictures, the hovered camera).
         for cam in &self.cameras {
             for s in std::iter::once(&cam.main).chain(cam.sub.as_ref()) {
-                s.set_wanted(wanted.contains(&mt_render::stream_key(s)));
+                s.set_wanted(wanted.contains(&s.id));
             }
         }
         for c in map_cmds {
@@ -2379,7 +2379,7 @@ impl MatThanApp {
         &self,
         ctx: &egui::Context,
         cmds: &mut Vec<Command>,
-        wanted: &mut HashSet<usize>,
+        wanted: &mut HashSet<mt_capture::StreamId>,
         locked: bool,
     ) {
         let Some(w) = self.state.second.as_ref() else {
@@ -2493,7 +2493,7 @@ impl MatThanApp {
                         // A zoomed tile wants the main stream, as on the main wall.
                         let (shown, want) =
                             self.tile_streams(cam, w.layout == WallLayout::G1 || zoom.is_some());
-                        wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
+                        wanted.extend(want.iter().map(|s| s.id));
                         if let Some(frame) = shown.latest() {
                             let pic = fit_aspect(rect, frame.width, frame.height);
                             if let Some(z) = crate::zoom::input(ui, &resp, pic, zoom, true) {
@@ -2502,8 +2502,7 @@ impl MatThanApp {
                             painter.add(egui_wgpu::Callback::new_paint_callback(
                                 pic,
                                 VideoCallback {
-                                    stream: shown.clone(),
-                                    frame,
+                                    source: shown.slot.clone(),
                                     crop: zoom.map(|z| (crate::zoom::second_view(tile), z.crop())),
                                 },
                             ));
@@ -2546,7 +2545,12 @@ impl MatThanApp {
         }
     }
 
-    fn wall_ui(&self, ui: &mut egui::Ui, cmds: &mut Vec<Command>, wanted: &mut HashSet<usize>) {
+    fn wall_ui(
+        &self,
+        ui: &mut egui::Ui,
+        cmds: &mut Vec<Command>,
+        wanted: &mut HashSet<mt_capture::StreamId>,
+    ) {
         let area = ui.available_rect_before_wrap();
         ui.allocate_rect(area, Sense::hover());
         let layout = self.state.layout;
@@ -2623,8 +2627,7 @@ impl MatThanApp {
                                 painter.add(egui_wgpu::Callback::new_paint_callback(
                                     pic,
                                     VideoCallback {
-                                        stream: pl.shared.clone(),
-                                        frame,
+                                        source: pl.shared.slot.clone(),
                                         crop: zoom
                                             .map(|z| (crate::zoom::tile_view(tile), z.crop())),
                                     },
@@ -2683,7 +2686,7 @@ impl MatThanApp {
                     let cam = &self.cameras[ci];
                     // A zoomed tile wants the main stream, so the enlarged picture is sharp.
                     let (shown, want) = self.tile_streams(cam, big_tile(&rect) || zoom.is_some());
-                    wanted.extend(want.iter().map(|s| mt_render::stream_key(s)));
+                    wanted.extend(want.iter().map(|s| s.id));
                     if let Some(frame) = shown.latest() {
                         let pic = fit_aspect(rect, frame.width, frame.height);
                         if let Some(z) = crate::zoom::input(ui, &resp, pic, zoom, true) {
@@ -2692,8 +2695,7 @@ impl MatThanApp {
                         painter.add(egui_wgpu::Callback::new_paint_callback(
                             pic,
                             VideoCallback {
-                                stream: shown.clone(),
-                                frame,
+                                source: shown.slot.clone(),
                                 crop: zoom.map(|z| (crate::zoom::tile_view(tile), z.crop())),
                             },
                         ));

@@ -79,7 +79,7 @@ impl EvidenceUi {
         match store.run(move |db| {
             // Refused before any work, whatever the UI showed.
             db.require(&op, mt_store::Right::Export)?;
-            mt_record::incident::request(db, incident, &op, &ws)
+            crate::incident_export::request(db, incident, &op, &ws)
         }) {
             Ok(p) => {
                 self.last = None;

@@ -8,6 +8,7 @@ pub mod basemap;
 pub mod cameras;
 pub mod evidence;
 pub mod i18n;
+pub mod incident_export;
 pub mod layout;
 pub mod log;
 pub mod map;

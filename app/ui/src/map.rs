@@ -536,7 +536,7 @@ impl MapUi {
         store: Option<&StoreThread>,
         operator: Option<&str>,
         type_name: &dyn Fn(&str) -> String,
-        wanted: &mut HashSet<usize>,
+        wanted: &mut HashSet<mt_capture::StreamId>,
         cmds: &mut Vec<MapCommand>,
     ) {
         self.poll(tr, store);
@@ -1007,7 +1007,7 @@ impl MapUi {
         store: Option<&StoreThread>,
         operator: Option<&str>,
         type_name: &dyn Fn(&str) -> String,
-        wanted: &mut HashSet<usize>,
+        wanted: &mut HashSet<mt_capture::StreamId>,
         cmds: &mut Vec<MapCommand>,
     ) {
         self.canvas = rect;
@@ -1256,7 +1256,7 @@ impl MapUi {
                     continue;
                 };
                 let stream = h.health_stream();
-                wanted.insert(mt_render::stream_key(stream));
+                wanted.insert(stream.id);
                 if let Some(frame) = stream.latest() {
                     let p = view.to_screen(site_merc(s), sc);
                     let r = Rect::from_center_size(
@@ -1268,8 +1268,7 @@ impl MapUi {
                         painter.add(egui_wgpu::Callback::new_paint_callback(
                             fit_aspect(r, frame.width, frame.height),
                             VideoCallback {
-                                stream: stream.clone(),
-                                frame,
+                                source: stream.slot.clone(),
                                 crop: None,
                             },
                         ));
@@ -1327,7 +1326,7 @@ impl MapUi {
             let state = self.state_of(s, live);
             let stream = live.handle(&s.id).map(|h| h.health_stream().clone());
             if let Some(st) = &stream {
-                wanted.insert(mt_render::stream_key(st));
+                wanted.insert(st.id);
             }
             resp.clone().on_hover_ui_at_pointer(|ui| {
                 ui.strong(&s.name);
@@ -1344,8 +1343,7 @@ impl MapUi {
                     ui.painter().add(egui_wgpu::Callback::new_paint_callback(
                         fit_aspect(r, frame.width, frame.height),
                         VideoCallback {
-                            stream: stream.clone().expect("has a frame"),
-                            frame,
+                            source: stream.as_ref().expect("has a frame").slot.clone(),
                             crop: None,
                         },
                     ));
@@ -1403,7 +1401,7 @@ impl MapUi {
         cones.reserve_vertices(visible.len() * 10);
         let mut outlines = Vec::new();
         // Icons go into one mesh of small polygons: thousands of egui circles with strokes
-        // cost several milliseconds of tessellation a frame (bench-map).
+        // cost several milliseconds of tessellation a frame (matthan-bench map).
         let mut icons = Mesh::default();
         icons.reserve_triangles(visible.len() * 20);
         icons.reserve_vertices(visible.len() * 22);

@@ -875,8 +875,7 @@ impl Replay {
                 p.add(egui_wgpu::Callback::new_paint_callback(
                     pic,
                     mt_render::VideoCallback {
-                        stream: c.player.shared.clone(),
-                        frame,
+                        source: c.player.shared.slot.clone(),
                         crop: zoom.map(|z| (crate::zoom::replay_view(k), z.crop())),
                     },
                 ));

@@ -27,7 +27,7 @@ pub struct DecodedFrame {
     /// Increments with every frame the stream decodes.
     pub seq: u64,
     /// Where this picture sits on the timeline (Unix ms): live, its capture time as the
-    /// workstation measures it ([`crate::clock`]); in playback and replay, its recorded time.
+    /// workstation measures it (`mt_capture::clock`); in playback and replay, its recorded time.
     pub time_ms: i64,
     /// "H.264" / "H.265".
     pub codec: &'static str,

@@ -1,4 +1,4 @@
-//! `matthan bench-search`: the region search's three costs, each against a baseline measured
+//! `matthan-bench search`: the region search's three costs, each against a baseline measured
 //! in the same run (machines are shared and noisy).
 //!
 //! 1. Index search over a generated motion index (16 cameras × 7 days of one-minute
@@ -253,11 +253,11 @@ fn recording_bench(root: &Path, cameras: usize, secs: u64) -> anyhow::Result<()>
         large: false,
         send_log: false,
     };
-    let sim = mt_capture::sim::SimServer::start_with(&crate::assets_dir(), 0, 1, &opts)?;
+    let sim = mt_capture::sim::SimServer::start_with(&mt_core::assets_dir(), 0, 1, &opts)?;
     let cap = mt_capture::Capture::new(mt_capture::Timeouts::default())?;
     let mut handles = Vec::new();
     for (k, (path, _)) in mounts.iter().enumerate() {
-        let cfg = crate::bench_live::camera(&format!("hd{k}"), &sim.url(path))?;
+        let cfg = crate::live::camera(&format!("hd{k}"), &sim.url(path))?;
         handles.push(cap.start_camera(cfg)?);
     }
     std::thread::sleep(Duration::from_secs(3));
@@ -271,7 +271,7 @@ fn recording_bench(root: &Path, cameras: usize, secs: u64) -> anyhow::Result<()>
             rec.add(&h.config.id.0, &h.main)?;
         }
         std::thread::sleep(Duration::from_secs(2));
-        let c0 = crate::bench::cpu_secs(libc::RUSAGE_SELF);
+        let c0 = crate::measure::cpu_secs(libc::RUSAGE_SELF);
         let b0: f64 = rec
             .status()
             .cameras
@@ -280,7 +280,7 @@ fn recording_bench(root: &Path, cameras: usize, secs: u64) -> anyhow::Result<()>
             .sum();
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs(secs));
-        let cpu = crate::bench::cpu_secs(libc::RUSAGE_SELF) - c0;
+        let cpu = crate::measure::cpu_secs(libc::RUSAGE_SELF) - c0;
         let st = rec.status();
         let busy: f64 = st
             .cameras

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::export::ExportRequest;
+use mt_record::export::ExportRequest;
 
 /// An export of incident `id`: its cameras, from each bookmark's window start to the last
 /// window's end (or ±1 minute around the incident's time), the incident with its notes and
@@ -74,7 +74,7 @@ pub fn request(
     });
     let audit_head = db
         .audit_head()?
-        .map(|(id, row_sha256)| crate::export::AuditHead { id, row_sha256 });
+        .map(|(id, row_sha256)| mt_record::export::AuditHead { id, row_sha256 });
     Ok(ExportRequest {
         audit_head,
         cameras,

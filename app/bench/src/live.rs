@@ -1,4 +1,4 @@
-//! `matthan bench-live`: what the officer sees, measured from the pixels.
+//! `matthan-bench live`: what the officer sees, measured from the pixels.
 //!
 //! 1. **Live latency read from the picture.** 16 live simulated cameras (x264, 320×180 15 fps,
 //!    no B-frames, GOP 15) burn `{"m":mount,"n":frame,"t":capture µs}` as a QR code into every
@@ -34,7 +34,7 @@ const TICK: Duration = Duration::from_millis(33);
 const QR_TILES: usize = 16;
 
 // CPU accounting shared with the other benchmarks.
-use crate::bench::{cpu_secs, proc_cpu_secs, thread_cpu_secs};
+use crate::measure::{cpu_secs, proc_cpu_secs, thread_cpu_secs};
 
 /// The machine's load average (1, 5, 15 min): the machine is shared, say how busy it was.
 fn loadavg() -> String {
@@ -290,7 +290,7 @@ fn live(
     window: Duration,
     qr_fps: u32,
 ) -> anyhow::Result<Vec<LiveRow>> {
-    let assets = crate::assets_dir();
+    let assets = mt_core::assets_dir();
     let spec = serde_json::json!({"source":"live","width":320,"height":180,"fps":qr_fps,"bframes":0,"gop":qr_fps});
     let mut rows = Vec::new();
     for &n in counts {
@@ -395,7 +395,7 @@ fn uhd_baseline(clip: &std::path::Path) -> anyhow::Result<UhdBaseline> {
         .trim()
         .parse()
         .context("ffprobe nb_frames")?;
-    let mut runs = crate::bench::ffmpeg_cpu_ms_per_frame(clip, 2, 3, frames)?;
+    let mut runs = crate::measure::ffmpeg_cpu_ms_per_frame(clip, 2, 3, frames)?;
     Ok(UhdBaseline {
         ms_per_frame: q(&mut runs, 0.5),
         frames,
@@ -546,7 +546,7 @@ pub fn run(
         println!();
     }
     if uhd_part {
-        let assets = crate::assets_dir();
+        let assets = mt_core::assets_dir();
         let opts = SimOptions {
             large: true,
             ..Default::default()
