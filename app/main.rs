@@ -764,7 +764,9 @@ fn main() -> anyhow::Result<()> {
                         let ctx = cc.egui_ctx.clone();
                         mt_render::install(
                             rs,
-                            Some(std::sync::Arc::new(move || ctx.request_repaint())),
+                            Some(std::sync::Arc::new(move || {
+                                ctx.request_repaint_after(Duration::from_millis(16))
+                            })),
                         );
                     }
                     mt_ui::install_fonts(&cc.egui_ctx);
@@ -1032,7 +1034,12 @@ fn run_window(
         Box::new(move |cc| {
             if let Some(rs) = cc.wgpu_render_state.as_ref() {
                 let ctx = cc.egui_ctx.clone();
-                mt_render::install(rs, Some(std::sync::Arc::new(move || ctx.request_repaint())));
+                mt_render::install(
+                    rs,
+                    Some(std::sync::Arc::new(move || {
+                        ctx.request_repaint_after(Duration::from_millis(16))
+                    })),
+                );
                 tracing::info!(
                     "rendering on {:?} ({:?})",
                     rs.adapter.get_info().name,

@@ -1051,3 +1051,54 @@ fn demo_map_has_the_2025_wards_and_the_cameras_lie_in_theirs() {
         .iter()
         .any(|o| o == "Xuân Tảo"));
 }
+
+#[test]
+fn the_maps_coverage_comes_from_the_coverage_thread_and_matches_the_computation() {
+    let (data, errors) = MapData::load(&assets().join("map/map.toml")).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut sites = demo_sites();
+    let mut planned = sites[0].clone();
+    planned.id = "ke-hoach-001".into();
+    planned.planned = true;
+    planned.heading_deg = (planned.heading_deg + 180.0) % 360.0;
+    sites.push(planned);
+    let roads = data.roads();
+    let wards = data.wards();
+    let want_before = coverage::compute(&roads, &sites, &wards, |s| !s.planned);
+    let want_after = coverage::compute(&roads, &sites, &wards, |_| true);
+    assert!(
+        want_after.covered_m > want_before.covered_m,
+        "the planned site adds coverage (else the check below proves nothing)"
+    );
+    let mut map = mt_ui::map::MapUi::new(Arc::new(data), vec![], sites);
+    let ctx = egui::Context::default();
+    // Asking does not compute in place: nothing yet on return.
+    map.ensure_coverage(&ctx);
+    assert!(map.coverage.is_none(), "computed on the asking (UI) thread");
+    let got = wait_for(Duration::from_secs(10), || {
+        map.ensure_coverage(&ctx);
+        map.coverage.clone()
+    })
+    .expect("the coverage thread answered")
+    .0;
+    assert_eq!(got, (want_before.clone(), want_after.clone()));
+    // The planned site turned twice, the second time while the thread answers the first:
+    // the answer is of the last turn (the first change's answer is not the end).
+    let i = map.sites.iter().position(|s| s.planned).unwrap();
+    map.sites[i].heading_deg = (map.sites[i].heading_deg + 45.0) % 360.0;
+    map.sites_changed();
+    map.ensure_coverage(&ctx);
+    map.sites[i].heading_deg = (map.sites[i].heading_deg + 45.0) % 360.0;
+    map.sites_changed();
+    let turned = coverage::compute(&map.data.roads(), &map.sites, &map.data.wards(), |_| true);
+    let got = wait_for(Duration::from_secs(10), || {
+        map.ensure_coverage(&ctx);
+        map.coverage.clone().filter(|c| c.1 == turned)
+    })
+    .expect("the new coverage arrived")
+    .0;
+    assert_eq!(
+        got.0, want_before,
+        "the coverage without the plan is unchanged"
+    );
+}

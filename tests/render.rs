@@ -223,9 +223,22 @@ fn fifty_switches_of_streams_leave_one_live_streams_textures_and_nothing_else() 
     use std::sync::Arc;
     use std::time::Duration;
     let off = mt_render::offscreen::Offscreen::new().expect("wgpu adapter (lavapipe)");
+    off.state
+        .renderer
+        .write()
+        .callback_resources
+        .get_mut::<mt_render::VideoRenderer>()
+        .unwrap()
+        .set_idle_free(Duration::from_secs(3));
     let ctx = egui::Context::default();
     let live = mt_media::FrameSlot::new();
     live.publish(Arc::new(DecodedFrame::solid(640, 360, 80, 128, 128)));
+    // Another camera, shown once and then not (a tile switched to another camera): it stays
+    // alive, so only the idle time frees its textures.
+    let other = mt_media::FrameSlot::new();
+    other.publish(Arc::new(DecodedFrame::solid(320, 180, 80, 128, 128)));
+    off.render(&ctx, [320, 180], |ui| full_screen_view(ui, &other))
+        .unwrap();
     for i in 0..50u64 {
         // A playback or a replay: a new player, a new stream, shown for a few frames.
         let played = mt_media::FrameSlot::new();
@@ -242,10 +255,14 @@ fn fifty_switches_of_streams_leave_one_live_streams_textures_and_nothing_else() 
         drop(played);
     }
     let one_live = 640 * 360 + 2 * 320 * 180;
-    let settled = crate::util::wait_for(Duration::from_secs(5), || {
+    let settled = crate::util::wait_for(Duration::from_secs(8), || {
+        // The live camera stays on screen.
+        off.render(&ctx, [320, 180], |ui| full_screen_view(ui, &live))
+            .unwrap();
         let held = with_renderer(&off, |r| (r.picture_count(), r.texture_bytes()));
         (held == (1, one_live)).then_some(held)
     });
+    drop(other);
     assert!(
         settled.is_some(),
         "the closed streams' textures freed, the live one's kept: {:?}",

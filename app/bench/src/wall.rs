@@ -67,8 +67,8 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
         off.adapter_name(),
         window.as_secs()
     );
-    println!("| N | CPU ms/frame | ratio to CLI | fps/feed | received | decoded | dropped | arrival→upload p50 / p99 ms | RSS MB (Δ per feed) | UI CPU ms/wall frame (p50 / p99) | floor: no new pictures (p50 / p99, uploads) | server CPU % |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| N | CPU ms/frame | ratio to CLI | fps/feed | received | decoded | dropped | arrival→upload p50 / p99 ms | RSS MB (Δ per feed) | UI CPU ms/wall frame (p50 / p99) | of which MatThanApp::show (p50 / p99) | floor: no new pictures (p50 / p99, uploads) | server CPU % |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &n in counts {
         let rss0 = rss_mb("VmRSS:");
         let sim = SimServer::start(&assets, 0, n)?;
@@ -109,11 +109,20 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
         let srv0 = proc_cpu_secs(sim.pid());
         let t0 = Instant::now();
         let mut ui_ms = Vec::new();
+        // Of each UI frame: the app's own code (`MatThanApp::show`: layout of every panel and
+        // tile), the rest being tessellation, buffer updates, submit and poll.
+        let mut show_ms = Vec::new();
         let mut next = Instant::now();
         while t0.elapsed() < window {
             let u0 = thread_cpu_secs();
-            off.prepare_frame(&ctx, size, |ui| app.show(ui));
+            let mut show = 0.0;
+            off.prepare_frame(&ctx, size, |ui| {
+                let s0 = thread_cpu_secs();
+                app.show(ui);
+                show = thread_cpu_secs() - s0;
+            });
             ui_ms.push(((thread_cpu_secs() - u0) * 1e6) as u32);
+            show_ms.push((show * 1e6) as u32);
             next += tick;
             if let Some(d) = next.checked_duration_since(Instant::now()) {
                 std::thread::sleep(d);
@@ -122,7 +131,6 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
         let secs = t0.elapsed().as_secs_f64();
         let cpu = cpu_secs(libc::RUSAGE_SELF) - cpu0;
         let srv = proc_cpu_secs(sim.pid()) - srv0;
-        let (mut floor_ms, floor_uploads) = floor(&off, &ctx, &mut app, sim.pid(), size, tick);
         let (mut recv, mut dec, mut dropped) = (0u64, 0u64, 0u64);
         let mut lat = Vec::new();
         for (c, s0) in app.cameras.iter().zip(&stats0) {
@@ -133,9 +141,11 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
             lat.extend(c.main.drain_latency_us());
         }
         let rss = rss_mb("VmRSS:");
+        // After every number above is taken: the floor pauses the server.
+        let (mut floor_ms, floor_uploads) = floor(&off, &ctx, &mut app, sim.pid(), size, tick);
         let ms_per_frame = cpu * 1000.0 / dec.max(1) as f64;
         println!(
-            "| {n} | {:.3} | {:.2} | {:.2} | {recv} | {dec} | {dropped} | {:.1} / {:.1} | {:.0} ({:.1}) | {:.2} / {:.2} | {:.2} / {:.2}, {floor_uploads} | {:.0} |",
+            "| {n} | {:.3} | {:.2} | {:.2} | {recv} | {dec} | {dropped} | {:.1} / {:.1} | {:.0} ({:.1}) | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2}, {floor_uploads} | {:.0} |",
             ms_per_frame,
             ms_per_frame / b.cli_ms_per_frame,
             dec as f64 / n as f64 / secs,
@@ -145,6 +155,8 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
             (rss - rss0) / n as f64,
             percentile(&mut ui_ms, 0.5),
             percentile(&mut ui_ms, 0.99),
+            percentile(&mut show_ms, 0.5),
+            percentile(&mut show_ms, 0.99),
             percentile(&mut floor_ms, 0.5),
             percentile(&mut floor_ms, 0.99),
             srv * 100.0 / secs,

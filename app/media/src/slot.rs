@@ -23,7 +23,11 @@ const LATENCY_SAMPLES: usize = 4096;
 
 pub struct FrameSlot {
     id: StreamId,
-    latest: Mutex<Option<Arc<DecodedFrame>>>,
+    /// The latest picture and its stamp: a counter of this slot's own, bumped by every
+    /// publish (a picture's `seq` is its decoder's and restarts with each new decoder — a new
+    /// session, a playback's next file — so it cannot tell two pictures of one slot apart).
+    latest: Mutex<Option<(u64, Arc<DecodedFrame>)>>,
+    stamps: AtomicU64,
     /// The UI's repaint request.
     ui_waker: Mutex<Option<Waker>>,
     /// Upload threads that show this stream, by owner (one per renderer).
@@ -44,6 +48,7 @@ impl FrameSlot {
         Arc::new(FrameSlot {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             latest: Mutex::new(None),
+            stamps: AtomicU64::new(0),
             ui_waker: Mutex::new(None),
             bells: Mutex::new(Vec::new()),
             latency_us: Mutex::new(VecDeque::with_capacity(64)),
@@ -57,12 +62,18 @@ impl FrameSlot {
 
     /// The most recent picture, if any.
     pub fn latest(&self) -> Option<Arc<DecodedFrame>> {
+        self.latest.lock().as_ref().map(|(_, f)| f.clone())
+    }
+
+    /// The most recent picture with its stamp (unique within this slot, increasing).
+    pub fn latest_stamped(&self) -> Option<(u64, Arc<DecodedFrame>)> {
         self.latest.lock().clone()
     }
 
     /// Makes `f` the latest picture and rings the upload threads and the UI.
     pub fn publish(&self, f: Arc<DecodedFrame>) {
-        *self.latest.lock() = Some(f);
+        let stamp = self.stamps.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.latest.lock() = Some((stamp, f));
         self.ring();
         self.wake_ui();
     }
@@ -154,5 +165,9 @@ mod tests {
         a.publish(Arc::new(DecodedFrame::solid(4, 4, 16, 128, 128)));
         assert_eq!(rung.load(Ordering::Relaxed), 1);
         assert_eq!(a.latest().map(|f| f.width), Some(4));
+        // Two pictures with the same decoder seq (a new decoder restarts it) differ by stamp.
+        let s1 = a.latest_stamped().unwrap().0;
+        a.publish(Arc::new(DecodedFrame::solid(4, 4, 16, 128, 128)));
+        assert!(a.latest_stamped().unwrap().0 > s1);
     }
 }

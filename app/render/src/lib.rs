@@ -228,6 +228,11 @@ impl VideoRenderer {
         self.bank.show(source);
     }
 
+    /// Every view of this frame has been prepared.
+    pub fn end_frame(&self) {
+        self.bank.end_frame();
+    }
+
     /// Uploads now, on this thread, every shown stream's newer picture (offscreen rendering:
     /// one render shows what the streams hold). Returns how many.
     pub fn flush(&self) -> usize {
@@ -359,6 +364,19 @@ impl egui_wgpu::CallbackTrait for VideoCallback {
             if let Some((view, crop)) = self.crop {
                 r.set_crop(device, queue, view, crop);
             }
+        }
+        Vec::new()
+    }
+
+    fn finish_prepare(
+        &self,
+        _device: &wgpu::Device,
+        _queue: &wgpu::Queue,
+        _encoder: &mut wgpu::CommandEncoder,
+        resources: &mut egui_wgpu::CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        if let Some(r) = resources.get_mut::<VideoRenderer>() {
+            r.end_frame();
         }
         Vec::new()
     }

@@ -101,89 +101,116 @@ impl GpuPicture {
         );
         self.width.max(1) as u64 * self.height.max(1) as u64 + 2 * cw.max(1) * ch.max(1)
     }
+}
 
-    /// Puts `frame` (and its colour uniform) into the textures in **one submission of its
-    /// own**: the three planes and the uniform are copied from one staging buffer by one
-    /// command buffer. A frame the UI submits before it shows the whole old picture, one
-    /// submitted after it the whole new one; never Y of one picture with U/V of another
-    /// (three `queue.write_texture` calls could be split by the UI's submit, as they only take
-    /// effect at the next submission, whoever makes it). Any thread may call this.
-    pub fn write(&self, gpu: &Gpu, frame: &DecodedFrame, params: &YuvParams) {
-        debug_assert_eq!((frame.width, frame.height), (self.width, self.height));
-        let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let pad = |w: u32| w.max(1).div_ceil(align) * align;
-        let (w, h) = (frame.width, frame.height);
-        let (cw, ch) = frame.chroma_size();
-        let (ry, rc) = (pad(w), pad(cw));
-        let y_len = ry as u64 * h as u64;
-        let c_len = rc as u64 * ch as u64;
-        let p_off = y_len + 2 * c_len;
-        let size = p_off + std::mem::size_of::<YuvParams>() as u64;
-        let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("picture staging"),
-            size,
-            usage: wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: true,
-        });
-        {
-            let mut m = staging
-                .slice(..)
-                .get_mapped_range_mut()
-                .expect("buffer mapped at creation");
-            // Row by row: the copy's rows are padded to 256 bytes. The mapping is write-only
-            // memory (possibly write-combined): written, never read.
-            let mut put = |base: u64, src: &[u8], w: u32, rows: u32, pitch: u32| {
+/// Puts each `(picture, frame, colour uniform)` into its textures, all of them in **one
+/// submission of their own**: every plane and uniform is copied from one staging buffer by
+/// one command buffer. A frame the UI submits before it shows the whole old pictures, one
+/// submitted after it the whole new ones; never Y of one picture with U/V of another (three
+/// `queue.write_texture` calls could be split by the UI's submit, as they only take effect at
+/// the next submission, whoever makes it). One submission per batch, not per picture: at 64
+/// tiles × 15 fps a submission per picture costs more than the copies. Any thread may call
+/// this.
+pub(crate) fn write_pictures(
+    gpu: &Gpu,
+    items: &[(&GpuPicture, &DecodedFrame, YuvParams)],
+) -> wgpu::SubmissionIndex {
+    let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+    let pad = |w: u32| w.max(1).div_ceil(align) * align;
+    let up = |n: u64| n.div_ceil(align as u64) * align as u64;
+    let params_len = std::mem::size_of::<YuvParams>() as u64;
+    // Where each picture's planes and uniform go in the staging buffer (each part starts on
+    // a 256-byte boundary; rows are padded to 256 bytes, as buffer→texture copies require).
+    struct Layout {
+        ry: u32,
+        rc: u32,
+        y: u64,
+        u: u64,
+        v: u64,
+        p: u64,
+    }
+    let mut at = 0u64;
+    let layouts: Vec<Layout> = items
+        .iter()
+        .map(|(_, f, _)| {
+            let (cw, ch) = f.chroma_size();
+            let (ry, rc) = (pad(f.width), pad(cw));
+            let y = at;
+            let u = up(y + ry as u64 * f.height as u64);
+            let v = up(u + rc as u64 * ch as u64);
+            let p = up(v + rc as u64 * ch as u64);
+            at = up(p + params_len);
+            Layout { ry, rc, y, u, v, p }
+        })
+        .collect();
+    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("picture staging"),
+        size: at,
+        // MAP_WRITE: wgpu maps this very buffer (a COPY_SRC-only buffer mapped at creation
+        // gets a hidden staging buffer and one more copy of every picture).
+        usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: true,
+    });
+    {
+        let mut m = staging
+            .slice(..)
+            .get_mapped_range_mut()
+            .expect("buffer mapped at creation");
+        // Row by row into the padded rows. The mapping is write-only memory (possibly
+        // write-combined): written, never read.
+        let put =
+            |m: &mut wgpu::BufferViewMut, base: u64, src: &[u8], w: u32, rows: u32, pitch: u32| {
                 for r in 0..rows as usize {
-                    let at = base as usize + r * pitch as usize;
-                    m.slice(at..at + w as usize)
+                    let o = base as usize + r * pitch as usize;
+                    m.slice(o..o + w as usize)
                         .copy_from_slice(&src[r * w as usize..(r + 1) * w as usize]);
                 }
             };
-            put(0, &frame.y, w, h, ry);
-            put(y_len, &frame.u, cw, ch, rc);
-            put(y_len + c_len, &frame.v, cw, ch, rc);
-            m.slice(p_off as usize..)
+        for ((_, f, params), l) in items.iter().zip(&layouts) {
+            let (cw, ch) = f.chroma_size();
+            put(&mut m, l.y, &f.y, f.width, f.height, l.ry);
+            put(&mut m, l.u, &f.u, cw, ch, l.rc);
+            put(&mut m, l.v, &f.v, cw, ch, l.rc);
+            m.slice(l.p as usize..(l.p + params_len) as usize)
                 .copy_from_slice(bytemuck::bytes_of(params));
         }
-        staging.unmap();
-        let mut enc = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("picture upload"),
-            });
-        let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, off, pitch, w, h| {
-            enc.copy_buffer_to_texture(
-                wgpu::TexelCopyBufferInfo {
-                    buffer: &staging,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset: off,
-                        bytes_per_row: Some(pitch),
-                        rows_per_image: Some(h),
-                    },
-                },
-                wgpu::TexelCopyTextureInfo {
-                    texture: tex,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d::ZERO,
-                    aspect: wgpu::TextureAspect::All,
-                },
-                wgpu::Extent3d {
-                    width: w,
-                    height: h,
-                    depth_or_array_layers: 1,
-                },
-            );
-        };
-        copy(&mut enc, &self.y, 0, ry, w, h);
-        copy(&mut enc, &self.u, y_len, rc, cw, ch);
-        copy(&mut enc, &self.v, y_len + c_len, rc, cw, ch);
-        enc.copy_buffer_to_buffer(
-            &staging,
-            p_off,
-            &self.params,
-            0,
-            std::mem::size_of::<YuvParams>() as u64,
-        );
-        gpu.queue.submit(std::iter::once(enc.finish()));
     }
+    staging.unmap();
+    let mut enc = gpu
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("picture upload"),
+        });
+    let copy = |enc: &mut wgpu::CommandEncoder, tex: &wgpu::Texture, off, pitch, w, h| {
+        enc.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: &staging,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: off,
+                    bytes_per_row: Some(pitch),
+                    rows_per_image: Some(h),
+                },
+            },
+            wgpu::TexelCopyTextureInfo {
+                texture: tex,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+        );
+    };
+    for ((pic, f, _), l) in items.iter().zip(&layouts) {
+        debug_assert_eq!((f.width, f.height), (pic.width, pic.height));
+        let (cw, ch) = f.chroma_size();
+        copy(&mut enc, &pic.y, l.y, l.ry, f.width, f.height);
+        copy(&mut enc, &pic.u, l.u, l.rc, cw, ch);
+        copy(&mut enc, &pic.v, l.v, l.rc, cw, ch);
+        enc.copy_buffer_to_buffer(&staging, l.p, &pic.params, 0, params_len);
+    }
+    gpu.queue.submit(std::iter::once(enc.finish()))
 }

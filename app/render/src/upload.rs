@@ -4,13 +4,14 @@
 //! ([`Bank::show`]: a timestamp, and a ring when the stream has a newer picture than its
 //! textures). The thread "upload" — rung by the stream's [`FrameSlot`] whenever its decoder
 //! or player publishes — copies each new picture of every stream shown within
-//! [`SHOW_WINDOW`] into that stream's textures ([`GpuPicture::write`]: one submission per
-//! picture, so never a half-written one) and asks the UI to repaint. The UI thread never
+//! [`SHOW_WINDOW`] into that stream's textures (`write_pictures`: the pictures found at one
+//! wake in one submission of their own, so never a half-written one) and asks the UI to
+//! repaint. The UI thread never
 //! copies a picture. Textures are keyed by the stream's [`StreamId`] (never reused) and freed
 //! when no view has shown the stream for the idle time, or within a second of the stream
 //! being dropped (a closed playback or replay).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -19,21 +20,33 @@ use std::time::{Duration, Instant};
 use mt_media::{DecodedFrame, FrameSlot, StreamId, Waker};
 use parking_lot::Mutex;
 
-use crate::picture::{Gpu, GpuPicture};
+use crate::picture::{write_pictures, Gpu, GpuPicture};
 use crate::YuvParams;
 
-/// A stream no view has shown for this long gets no more uploads (its textures stay until
-/// the idle time frees them).
+/// A stream no view has shown for this long, and for [`SHOW_FRAMES`] frames, gets no more
+/// uploads (its textures stay until the idle time frees them); shown again with older
+/// textures than its picture, it is not drawn until the newer picture is in.
 pub const SHOW_WINDOW: Duration = Duration::from_secs(1);
 
 struct Entry {
     /// None: a picture put in directly ([`Bank::put`], offscreen rendering).
     source: Option<Arc<FrameSlot>>,
     picture: Option<Arc<GpuPicture>>,
-    /// `DecodedFrame::seq` of what the textures hold (u64::MAX: nothing yet).
-    seq: u64,
+    /// The slot's stamp of what the textures hold (0: nothing yet; `put` pictures count up
+    /// on their own).
+    stamp: u64,
+    /// Shown again after a pause with textures older than the slot's picture: not bound
+    /// until the newer picture is in (a tile shows its background for a frame, not a
+    /// picture of seconds ago beside the newest one's time).
+    stale: bool,
     last_shown: Instant,
+    /// The bank's frame count when a view last showed it.
+    last_frame: u64,
 }
+
+/// A stream shown within this many of the bank's frames still counts as on screen, however
+/// long those frames took (two viewports alternate; a test harness draws a frame a second).
+pub const SHOW_FRAMES: u64 = 4;
 
 struct State {
     streams: HashMap<StreamId, Entry>,
@@ -51,6 +64,41 @@ pub(crate) struct Bank {
     stop: AtomicBool,
     repaint: Option<Waker>,
     pub uploads: AtomicU64,
+    /// Frames prepared (a frame ends with the first `end_frame` after a `show`).
+    frame: AtomicU64,
+    in_frame: AtomicBool,
+    /// Uploads submitted and maybe not finished by the GPU (their staging memory is held).
+    in_flight: Mutex<VecDeque<wgpu::SubmissionIndex>>,
+    /// The thread ended (it should not: a failed batch is caught). Not shown anywhere yet.
+    pub thread_ended: AtomicBool,
+}
+
+/// Uploads allowed in flight before the thread waits for the oldest (bounds the staging
+/// memory when the GPU — lavapipe on a CPU — falls behind).
+const MAX_IN_FLIGHT: usize = 3;
+
+/// Whether wgpu can take `f` as textures: sizes within the device's limit, planes as long as
+/// the size says. Checked before any wgpu call.
+fn fits_gpu(f: &DecodedFrame, max: u32) -> Result<(), String> {
+    let (cw, ch) = f.chroma_size();
+    if f.width == 0 || f.height == 0 || f.width > max || f.height > max {
+        return Err(format!(
+            "{}×{} is beyond this GPU's {max}×{max}",
+            f.width, f.height
+        ));
+    }
+    let (y, c) = ((f.width * f.height) as usize, (cw * ch) as usize);
+    if f.y.len() < y || f.u.len() < c || f.v.len() < c {
+        return Err(format!(
+            "planes of {}/{}/{} bytes for a {}×{} picture",
+            f.y.len(),
+            f.u.len(),
+            f.v.len(),
+            f.width,
+            f.height
+        ));
+    }
+    Ok(())
 }
 
 impl Bank {
@@ -72,6 +120,10 @@ impl Bank {
             stop: AtomicBool::new(false),
             repaint,
             uploads: AtomicU64::new(0),
+            frame: AtomicU64::new(1),
+            in_frame: AtomicBool::new(false),
+            in_flight: Mutex::new(VecDeque::new()),
+            thread_ended: AtomicBool::new(false),
         });
         let b = bank.clone();
         let spawned = std::thread::Builder::new()
@@ -91,7 +143,9 @@ impl Bank {
     /// A view shows stream `source` this frame (UI thread; cheap: a lock, a timestamp).
     pub fn show(&self, source: &Arc<FrameSlot>) {
         let now = Instant::now();
-        let latest_seq = source.latest().map(|f| f.seq);
+        let frame = self.frame.load(Ordering::Relaxed);
+        self.in_frame.store(true, Ordering::Relaxed);
+        let latest_seq = source.latest_stamped().map(|(s, _)| s);
         let mut st = self.state.lock();
         let e = st.streams.entry(source.id()).or_insert_with(|| {
             let tx = self.bell.clone();
@@ -104,16 +158,30 @@ impl Bank {
             Entry {
                 source: Some(source.clone()),
                 picture: None,
-                seq: u64::MAX,
+                stamp: 0,
+                stale: false,
                 last_shown: now,
+                last_frame: frame,
             }
         });
-        let resumed = now.duration_since(e.last_shown) >= SHOW_WINDOW;
+        let resumed =
+            now.duration_since(e.last_shown) >= SHOW_WINDOW && frame > e.last_frame + SHOW_FRAMES;
         e.last_shown = now;
-        let behind = latest_seq.is_some_and(|s| s != e.seq);
+        e.last_frame = frame;
+        let behind = latest_seq.is_some_and(|s| s != e.stamp);
+        if resumed && behind {
+            e.stale = true;
+        }
         drop(st);
         if behind || resumed {
             self.ring();
+        }
+    }
+
+    /// The views of one frame have all been prepared (`finish_prepare`; once per frame counts).
+    pub fn end_frame(&self) {
+        if self.in_frame.swap(false, Ordering::Relaxed) {
+            self.frame.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -122,6 +190,7 @@ impl Bank {
         let st = self.state.lock();
         st.streams
             .get(&id)
+            .filter(|e| !e.stale)
             .and_then(|e| e.picture.as_ref())
             .map(|p| p.bind_group.clone())
     }
@@ -130,16 +199,20 @@ impl Bank {
     /// rendering of a single picture). Returns false when it was there already.
     pub fn put(&self, id: StreamId, frame: &Arc<DecodedFrame>) -> bool {
         let _w = self.writer.lock();
-        {
+        let stamp = {
             let mut st = self.state.lock();
-            st.streams.entry(id).or_insert_with(|| Entry {
+            let e = st.streams.entry(id).or_insert_with(|| Entry {
                 source: None,
                 picture: None,
-                seq: u64::MAX,
+                stamp: 0,
+                stale: false,
                 last_shown: Instant::now(),
+                last_frame: 0,
             });
-        }
-        self.upload_one(id, frame.clone())
+            e.last_shown = Instant::now();
+            e.stamp + 1
+        };
+        self.upload(vec![(id, stamp, frame.clone())]) == 1
     }
 
     /// Uploads, on the calling thread, every shown stream whose textures are behind its
@@ -151,71 +224,92 @@ impl Bank {
     }
 
     fn upload_pending(&self) -> usize {
-        let jobs: Vec<(StreamId, Arc<DecodedFrame>)> = {
+        let frame = self.frame.load(Ordering::Relaxed);
+        let jobs: Vec<(StreamId, u64, Arc<DecodedFrame>)> = {
             let st = self.state.lock();
             st.streams
                 .iter()
-                .filter(|(_, e)| e.last_shown.elapsed() < SHOW_WINDOW)
+                .filter(|(_, e)| {
+                    e.last_shown.elapsed() < SHOW_WINDOW || frame <= e.last_frame + SHOW_FRAMES
+                })
                 .filter_map(|(id, e)| {
-                    let f = e.source.as_ref()?.latest()?;
-                    (f.seq != e.seq
-                        || e.picture
-                            .as_ref()
-                            .is_none_or(|p| (p.width, p.height) != (f.width, f.height)))
-                    .then_some((*id, f))
+                    let (stamp, f) = e.source.as_ref()?.latest_stamped()?;
+                    Some((*id, stamp, f))
                 })
                 .collect()
         };
-        let mut n = 0;
-        for (id, f) in jobs {
-            if self.upload_one(id, f.clone()) {
-                n += 1;
-                let source = self
-                    .state
-                    .lock()
-                    .streams
-                    .get(&id)
-                    .and_then(|e| e.source.clone());
-                if let Some(s) = source {
-                    s.record_upload(&f);
+        self.upload(jobs)
+    }
+
+    /// Writes each picture into its stream's textures (new ones when the stream or the size
+    /// is new, filled before they replace the old ones: a view never binds an empty
+    /// texture), all in one submission, the copy done outside the bank's lock. Pictures the
+    /// textures already hold are skipped. Caller holds `writer`. Returns how many were put in.
+    fn upload(&self, jobs: Vec<(StreamId, u64, Arc<DecodedFrame>)>) -> usize {
+        let max = self.gpu.device.limits().max_texture_dimension_2d;
+        let todo: Vec<(StreamId, u64, Arc<DecodedFrame>, Option<Arc<GpuPicture>>)> = {
+            let mut st = self.state.lock();
+            jobs.into_iter()
+                .filter_map(|(id, stamp, f)| {
+                    let e = st.streams.get_mut(&id)?;
+                    let fits = e
+                        .picture
+                        .as_ref()
+                        .filter(|p| (p.width, p.height) == (f.width, f.height));
+                    if fits.is_some() && e.stamp == stamp {
+                        return None;
+                    }
+                    if let Err(why) = fits_gpu(&f, max) {
+                        // Never handed to wgpu (a validation error would end this thread and
+                        // freeze every tile): the tile shows nothing new, the log says why.
+                        if e.stamp != stamp {
+                            tracing::warn!("stream {id}: picture not shown: {why}");
+                            e.stamp = stamp;
+                        }
+                        return None;
+                    }
+                    let fits = fits.cloned();
+                    Some((id, stamp, f, fits))
+                })
+                .collect()
+        };
+        if todo.is_empty() {
+            return 0;
+        }
+        let prepared: Vec<(StreamId, u64, Arc<DecodedFrame>, Arc<GpuPicture>, YuvParams)> = todo
+            .into_iter()
+            .map(|(id, stamp, f, pic)| {
+                let pic =
+                    pic.unwrap_or_else(|| Arc::new(GpuPicture::new(&self.gpu, f.width, f.height)));
+                let params = YuvParams::new(f.matrix, f.full_range, self.gpu.srgb_target);
+                (id, stamp, f, pic, params)
+            })
+            .collect();
+        let items: Vec<(&GpuPicture, &DecodedFrame, YuvParams)> = prepared
+            .iter()
+            .map(|(_, _, f, p, params)| (&**p, &**f, *params))
+            .collect();
+        let submitted = write_pictures(&self.gpu, &items);
+        self.in_flight.lock().push_back(submitted);
+        let mut done = Vec::with_capacity(prepared.len());
+        {
+            let mut st = self.state.lock();
+            for (id, stamp, f, pic, _) in prepared {
+                if let Some(e) = st.streams.get_mut(&id) {
+                    e.picture = Some(pic);
+                    e.stamp = stamp;
+                    e.stale = false;
+                    done.push((e.source.clone(), f));
                 }
             }
         }
-        n
-    }
-
-    /// Writes `f` into stream `id`'s textures (new ones when the size changed), the copy done
-    /// outside the bank's lock. Caller holds `writer`.
-    fn upload_one(&self, id: StreamId, f: Arc<DecodedFrame>) -> bool {
-        let params = YuvParams::new(f.matrix, f.full_range, self.gpu.srgb_target);
-        let current = {
-            let st = self.state.lock();
-            let Some(e) = st.streams.get(&id) else {
-                return false;
-            };
-            let fits = e
-                .picture
-                .as_ref()
-                .filter(|p| (p.width, p.height) == (f.width, f.height));
-            if fits.is_some() && e.seq == f.seq {
-                return false;
+        for (source, f) in &done {
+            if let Some(s) = source {
+                s.record_upload(f);
             }
-            fits.cloned()
-        };
-        // A new size gets new textures, filled before they replace the old ones: a view never
-        // binds an empty texture.
-        let picture =
-            current.unwrap_or_else(|| Arc::new(GpuPicture::new(&self.gpu, f.width, f.height)));
-        picture.write(&self.gpu, &f, &params);
-        let mut st = self.state.lock();
-        let Some(e) = st.streams.get_mut(&id) else {
-            return false;
-        };
-        e.picture = Some(picture);
-        e.seq = f.seq;
-        drop(st);
-        self.uploads.fetch_add(1, Ordering::Relaxed);
-        true
+        }
+        self.uploads.fetch_add(done.len() as u64, Ordering::Relaxed);
+        done.len()
     }
 
     /// Frees the textures of streams no view has shown for the idle time, and at once those
@@ -253,10 +347,40 @@ impl Bank {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            let n = {
+            // A batch that panics (a wgpu error not foreseen by `fits_gpu`) must not end the
+            // thread: every tile would freeze. It is logged and the next wake tries again.
+            let n = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let _w = self.writer.lock();
                 self.upload_pending()
+            })) {
+                Ok(n) => n,
+                Err(_) => {
+                    tracing::error!("upload: a batch of pictures failed (see the panic above)");
+                    0
+                }
             };
+            if n > 0 {
+                // Frees the staging buffers of finished uploads here, not in the UI thread's
+                // next poll or submit (wgpu frees resources of completed submissions in
+                // whichever thread polls or submits first); waits for the oldest upload when
+                // too many are in flight.
+                let oldest = {
+                    let mut q = self.in_flight.lock();
+                    (q.len() > MAX_IN_FLIGHT).then(|| q.pop_front()).flatten()
+                };
+                let poll = match oldest {
+                    Some(i) => wgpu::PollType::Wait {
+                        submission_index: Some(i),
+                        timeout: Some(Duration::from_secs(1)),
+                    },
+                    None => wgpu::PollType::Poll,
+                };
+                let _ = self.gpu.device.poll(poll);
+                let mut q = self.in_flight.lock();
+                while q.len() > MAX_IN_FLIGHT {
+                    q.pop_front();
+                }
+            }
             if n > 0 {
                 if let Some(r) = &self.repaint {
                     r();
@@ -267,6 +391,7 @@ impl Bank {
                 self.sweep();
             }
         }
+        self.thread_ended.store(true, Ordering::Relaxed);
         let st = self.state.lock();
         for e in st.streams.values() {
             if let Some(s) = &e.source {

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod basemap;
 pub mod cameras;
+pub mod coverage_worker;
 pub mod evidence;
 pub mod i18n;
 pub mod incident_export;
