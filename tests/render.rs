@@ -269,3 +269,57 @@ fn fifty_switches_of_streams_leave_one_live_streams_textures_and_nothing_else() 
         with_renderer(&off, |r| (r.picture_count(), r.texture_bytes()))
     );
 }
+
+#[test]
+fn a_picture_the_gpu_cannot_take_costs_its_own_stream_only() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    let off = mt_render::offscreen::Offscreen::new().expect("wgpu adapter (lavapipe)");
+    let ctx = egui::Context::default();
+    let max = off.state.device.limits().max_texture_dimension_2d;
+    // Wider than any texture this device can hold (a broken or hostile camera's size).
+    let bad = mt_media::FrameSlot::new();
+    bad.publish(Arc::new(DecodedFrame::solid(max + 8, 2, 120, 128, 128)));
+    let good = mt_media::FrameSlot::new();
+    let [y, u, v] = yuv_of([16, 235, 16], ColorMatrix::Bt601, false);
+    good.publish(Arc::new(DecodedFrame::solid(64, 36, y, u, v)));
+    let view = |ui: &mut egui::Ui| {
+        let r = ui.max_rect();
+        for (s, half) in [
+            (&bad, r.split_left_right_at_fraction(0.5).0),
+            (&good, r.split_left_right_at_fraction(0.5).1),
+        ] {
+            ui.painter().add(egui_wgpu::Callback::new_paint_callback(
+                half,
+                mt_render::VideoCallback {
+                    source: s.clone(),
+                    crop: None,
+                },
+            ));
+        }
+    };
+    // Through the upload thread (no flush): the good stream's picture goes in.
+    off.prepare_frame(&ctx, [200, 40], view);
+    let up = crate::util::wait_for(Duration::from_secs(5), || {
+        (with_renderer(&off, |r| r.uploads()) >= 1).then_some(())
+    });
+    assert!(up.is_some(), "the good stream's picture was uploaded");
+    let px = off.render(&ctx, [200, 40], view).unwrap();
+    let c = &px[(20 * 200 + 150) * 4..][..3];
+    assert!(c[1] > 200 && c[0] < 60, "the good tile is green: {c:?}");
+    assert_eq!(
+        with_renderer(&off, |r| r.picture_count()),
+        1,
+        "only the good stream has textures"
+    );
+    // The thread lives on: a new good picture still arrives without a UI frame.
+    let n = with_renderer(&off, |r| r.uploads());
+    good.publish(Arc::new(DecodedFrame::solid(64, 36, y, u, v)));
+    assert!(
+        crate::util::wait_for(Duration::from_secs(5), || {
+            (with_renderer(&off, |r| r.uploads()) > n).then_some(())
+        })
+        .is_some(),
+        "the upload thread still works"
+    );
+}

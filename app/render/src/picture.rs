@@ -110,7 +110,7 @@ impl GpuPicture {
 /// `queue.write_texture` calls could be split by the UI's submit, as they only take effect at
 /// the next submission, whoever makes it). One submission per batch, not per picture: at 64
 /// tiles × 15 fps a submission per picture costs more than the copies. Any thread may call
-/// this.
+/// this; wgpu's error handler panics on a refused batch (the caller catches it).
 pub(crate) fn write_pictures(
     gpu: &Gpu,
     items: &[(&GpuPicture, &DecodedFrame, YuvParams)],

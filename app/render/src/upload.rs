@@ -4,14 +4,14 @@
 //! ([`Bank::show`]: a timestamp, and a ring when the stream has a newer picture than its
 //! textures). The thread "upload" — rung by the stream's [`FrameSlot`] whenever its decoder
 //! or player publishes — copies each new picture of every stream shown within
-//! [`SHOW_WINDOW`] into that stream's textures (`write_pictures`: the pictures found at one
-//! wake in one submission of their own, so never a half-written one) and asks the UI to
-//! repaint. The UI thread never
-//! copies a picture. Textures are keyed by the stream's [`StreamId`] (never reused) and freed
+//! [`SHOW_WINDOW`] (or within the last [`SHOW_FRAMES`] frames, up to [`SHOW_LONGEST`]) into
+//! that stream's textures (`write_pictures`: the pictures found at one wake, in batches of at
+//! most [`BATCH_BYTES`], each batch one submission of its own, so never a half-written
+//! picture) and asks the UI to repaint. The UI thread never copies a picture. Textures are keyed by the stream's [`StreamId`] (never reused) and freed
 //! when no view has shown the stream for the idle time, or within a second of the stream
 //! being dropped (a closed playback or replay).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -67,15 +67,25 @@ pub(crate) struct Bank {
     /// Frames prepared (a frame ends with the first `end_frame` after a `show`).
     frame: AtomicU64,
     in_frame: AtomicBool,
-    /// Uploads submitted and maybe not finished by the GPU (their staging memory is held).
-    in_flight: Mutex<VecDeque<wgpu::SubmissionIndex>>,
+    /// Upload submissions the GPU has not finished (their staging memory is held); counted
+    /// down by `on_submitted_work_done`.
+    in_flight: Arc<AtomicU64>,
     /// The thread ended (it should not: a failed batch is caught). Not shown anywhere yet.
     pub thread_ended: AtomicBool,
 }
 
-/// Uploads allowed in flight before the thread waits for the oldest (bounds the staging
-/// memory when the GPU — lavapipe on a CPU — falls behind).
-const MAX_IN_FLIGHT: usize = 3;
+/// Upload submissions allowed in flight before the thread waits (polling, never blocking on
+/// the device: a blocking wait holds a lock the UI's present needs) — bounds the staging
+/// memory when the GPU (lavapipe on a CPU) falls behind.
+const MAX_IN_FLIGHT: u64 = 3;
+
+/// The most staging memory one submission takes (under wgpu's default 256 MiB buffer limit):
+/// 64 tiles of 2560×1440 after a pause are several batches, not one refused buffer.
+pub const BATCH_BYTES: u64 = 48 << 20;
+
+/// Shown within [`SHOW_FRAMES`] frames counts only this long: with no video on screen no
+/// frame is counted, and uploads must stop anyway.
+pub const SHOW_LONGEST: Duration = Duration::from_secs(5);
 
 /// Whether wgpu can take `f` as textures: sizes within the device's limit, planes as long as
 /// the size says. Checked before any wgpu call.
@@ -122,7 +132,7 @@ impl Bank {
             uploads: AtomicU64::new(0),
             frame: AtomicU64::new(1),
             in_frame: AtomicBool::new(false),
-            in_flight: Mutex::new(VecDeque::new()),
+            in_flight: Arc::new(AtomicU64::new(0)),
             thread_ended: AtomicBool::new(false),
         });
         let b = bank.clone();
@@ -196,7 +206,8 @@ impl Bank {
     }
 
     /// Puts `frame` in as stream `id`'s picture now, on the calling thread (offscreen
-    /// rendering of a single picture). Returns false when it was there already.
+    /// rendering of a single picture), even if it was there already. Returns false if the
+    /// GPU could not take it.
     pub fn put(&self, id: StreamId, frame: &Arc<DecodedFrame>) -> bool {
         let _w = self.writer.lock();
         let stamp = {
@@ -230,7 +241,8 @@ impl Bank {
             st.streams
                 .iter()
                 .filter(|(_, e)| {
-                    e.last_shown.elapsed() < SHOW_WINDOW || frame <= e.last_frame + SHOW_FRAMES
+                    let age = e.last_shown.elapsed();
+                    age < SHOW_WINDOW || (frame <= e.last_frame + SHOW_FRAMES && age < SHOW_LONGEST)
                 })
                 .filter_map(|(id, e)| {
                     let (stamp, f) = e.source.as_ref()?.latest_stamped()?;
@@ -266,6 +278,8 @@ impl Bank {
                             tracing::warn!("stream {id}: picture not shown: {why}");
                             e.stamp = stamp;
                         }
+                        // The last good picture stays drawn rather than nothing.
+                        e.stale = false;
                         return None;
                     }
                     let fits = fits.cloned();
@@ -285,21 +299,58 @@ impl Bank {
                 (id, stamp, f, pic, params)
             })
             .collect();
-        let items: Vec<(&GpuPicture, &DecodedFrame, YuvParams)> = prepared
-            .iter()
-            .map(|(_, _, f, p, params)| (&**p, &**f, *params))
-            .collect();
-        let submitted = write_pictures(&self.gpu, &items);
-        self.in_flight.lock().push_back(submitted);
+        // Batches of at most BATCH_BYTES of staging memory. A batch wgpu refuses (a panic
+        // from its error handler: something `fits_gpu` did not foresee) is tried again one
+        // picture at a time, so one bad picture costs its own stream only; a picture refused
+        // alone is not tried again (its stamp is taken as done) and its tile keeps the last
+        // good picture.
+        let mut written = vec![false; prepared.len()];
+        let mut refused = vec![false; prepared.len()];
+        let mut start = 0;
+        while start < prepared.len() {
+            let mut end = start;
+            let mut bytes = 0u64;
+            while end < prepared.len()
+                && (end == start || bytes + staging_bytes(&prepared[end].2) <= BATCH_BYTES)
+            {
+                bytes += staging_bytes(&prepared[end].2);
+                end += 1;
+            }
+            let batch = &prepared[start..end];
+            if self.submit(batch) {
+                written[start..end].iter_mut().for_each(|w| *w = true);
+            } else {
+                for (k, one) in batch.iter().enumerate() {
+                    if self.submit(std::slice::from_ref(one)) {
+                        written[start + k] = true;
+                    } else {
+                        tracing::warn!(
+                            "stream {}: a {}×{} picture was refused by the GPU",
+                            one.0,
+                            one.2.width,
+                            one.2.height
+                        );
+                        refused[start + k] = true;
+                    }
+                }
+            }
+            start = end;
+        }
         let mut done = Vec::with_capacity(prepared.len());
         {
             let mut st = self.state.lock();
-            for (id, stamp, f, pic, _) in prepared {
-                if let Some(e) = st.streams.get_mut(&id) {
+            for (k, (id, stamp, f, pic, _)) in prepared.into_iter().enumerate() {
+                let Some(e) = st.streams.get_mut(&id) else {
+                    continue;
+                };
+                if written[k] {
                     e.picture = Some(pic);
                     e.stamp = stamp;
                     e.stale = false;
                     done.push((e.source.clone(), f));
+                } else if refused[k] {
+                    e.stamp = stamp;
+                    e.stale = false;
                 }
             }
         }
@@ -310,6 +361,38 @@ impl Bank {
         }
         self.uploads.fetch_add(done.len() as u64, Ordering::Relaxed);
         done.len()
+    }
+
+    /// One batch in one submission; false if wgpu refused it. Waits (polling) while too
+    /// many uploads are in flight.
+    fn submit(
+        &self,
+        batch: &[(StreamId, u64, Arc<DecodedFrame>, Arc<GpuPicture>, YuvParams)],
+    ) -> bool {
+        let t = Instant::now();
+        while self.in_flight.load(Ordering::Acquire) >= MAX_IN_FLIGHT
+            && t.elapsed() < Duration::from_secs(1)
+        {
+            // Non-blocking: runs the completion callbacks of finished submissions.
+            let _ = self.gpu.device.poll(wgpu::PollType::Poll);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let items: Vec<(&GpuPicture, &DecodedFrame, YuvParams)> = batch
+            .iter()
+            .map(|(_, _, f, p, params)| (&**p, &**f, *params))
+            .collect();
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_pictures(&self.gpu, &items);
+        }))
+        .is_ok();
+        if ok {
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            let n = self.in_flight.clone();
+            self.gpu.queue.on_submitted_work_done(move || {
+                n.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+        ok
     }
 
     /// Frees the textures of streams no view has shown for the idle time, and at once those
@@ -362,24 +445,8 @@ impl Bank {
             if n > 0 {
                 // Frees the staging buffers of finished uploads here, not in the UI thread's
                 // next poll or submit (wgpu frees resources of completed submissions in
-                // whichever thread polls or submits first); waits for the oldest upload when
-                // too many are in flight.
-                let oldest = {
-                    let mut q = self.in_flight.lock();
-                    (q.len() > MAX_IN_FLIGHT).then(|| q.pop_front()).flatten()
-                };
-                let poll = match oldest {
-                    Some(i) => wgpu::PollType::Wait {
-                        submission_index: Some(i),
-                        timeout: Some(Duration::from_secs(1)),
-                    },
-                    None => wgpu::PollType::Poll,
-                };
-                let _ = self.gpu.device.poll(poll);
-                let mut q = self.in_flight.lock();
-                while q.len() > MAX_IN_FLIGHT {
-                    q.pop_front();
-                }
+                // whichever thread polls or submits first). Never blocks.
+                let _ = self.gpu.device.poll(wgpu::PollType::Poll);
             }
             if n > 0 {
                 if let Some(r) = &self.repaint {
@@ -430,4 +497,12 @@ impl Bank {
             .map(|p| p.bytes())
             .sum()
     }
+}
+
+/// Staging memory of one picture (rows padded to 256 bytes, parts on 256-byte boundaries).
+fn staging_bytes(f: &DecodedFrame) -> u64 {
+    let a = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as u64;
+    let pad = |w: u32| (w.max(1) as u64).div_ceil(a) * a;
+    let (cw, ch) = f.chroma_size();
+    pad(f.width) * f.height as u64 + 2 * pad(cw) * ch as u64 + 4 * a
 }
