@@ -202,7 +202,7 @@ fn live_window(
                 }
             };
             match drive {
-                Drive::Prepare => off.prepare_frame(ctx, SIZE, &mut ui_fn),
+                Drive::Prepare => drop(off.prepare_frame(ctx, SIZE, &mut ui_fn)),
                 Drive::Render => drop(off.render(ctx, SIZE, &mut ui_fn)?),
             }
         }

@@ -112,17 +112,21 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
         // Of each UI frame: the app's own code (`MatThanApp::show`: layout of every panel and
         // tile), the rest being tessellation, buffer updates, submit and poll.
         let mut show_ms = Vec::new();
+        let mut parts: Vec<Vec<(&'static str, Duration)>> = Vec::new();
+        let mut frame_parts: Vec<Vec<(&'static str, Duration)>> = Vec::new();
         let mut next = Instant::now();
         while t0.elapsed() < window {
             let u0 = thread_cpu_secs();
             let mut show = 0.0;
-            off.prepare_frame(&ctx, size, |ui| {
+            let times = off.prepare_frame(&ctx, size, |ui| {
                 let s0 = thread_cpu_secs();
                 app.show(ui);
                 show = thread_cpu_secs() - s0;
             });
             ui_ms.push(((thread_cpu_secs() - u0) * 1e6) as u32);
             show_ms.push((show * 1e6) as u32);
+            parts.push(app.frame_parts());
+            frame_parts.push(times.parts.to_vec());
             next += tick;
             if let Some(d) = next.checked_duration_since(Instant::now()) {
                 std::thread::sleep(d);
@@ -141,6 +145,8 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
             lat.extend(c.main.drain_latency_us());
         }
         let rss = rss_mb("VmRSS:");
+        let slowest = slowest_parts(&show_ms, &parts);
+        let slowest_frames = slowest_parts(&ui_ms, &frame_parts);
         // After every number above is taken: the floor pauses the server.
         let (mut floor_ms, floor_uploads) = floor(&off, &ctx, &mut app, sim.pid(), size, tick);
         let ms_per_frame = cpu * 1000.0 / dec.max(1) as f64;
@@ -160,6 +166,12 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
             percentile(&mut floor_ms, 0.5),
             percentile(&mut floor_ms, 0.99),
             srv * 100.0 / secs,
+        );
+        eprintln!(
+            "N = {n}: the slowest 1 % of MatThanApp::show frames, mean wall ms per part: {slowest}"
+        );
+        eprintln!(
+            "N = {n}: the slowest 1 % of UI frames (CPU), mean wall ms per part: {slowest_frames}"
         );
         drop(app);
         drop(cap);
@@ -302,4 +314,37 @@ pub fn textures(switches: usize) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The mean wall time of each part of the frames whose `MatThanApp::show` CPU time is in the
+/// top 1 % (where the p99 comes from).
+fn slowest_parts(show_us: &[u32], parts: &[Vec<(&'static str, Duration)>]) -> String {
+    let mut sorted: Vec<u32> = show_us.to_vec();
+    sorted.sort_unstable();
+    let Some(&cut) = sorted.get(sorted.len().saturating_sub(1) * 99 / 100) else {
+        return String::new();
+    };
+    let slow: Vec<&Vec<(&'static str, Duration)>> = show_us
+        .iter()
+        .zip(parts)
+        .filter(|(us, _)| **us >= cut)
+        .map(|(_, p)| p)
+        .collect();
+    let Some(first) = slow.first() else {
+        return String::new();
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let ms: f64 = slow
+                .iter()
+                .filter_map(|p| p.get(k))
+                .map(|(_, d)| d.as_secs_f64() * 1e3)
+                .sum::<f64>()
+                / slow.len() as f64;
+            format!("{name} {ms:.2}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -116,7 +116,8 @@ impl Offscreen {
         ctx: &egui::Context,
         size: [u32; 2],
         mut ui: impl FnMut(&mut egui::Ui),
-    ) {
+    ) -> FrameTimes {
+        let t0 = std::time::Instant::now();
         let input = egui::RawInput {
             screen_rect: Some(egui::Rect::from_min_size(
                 egui::Pos2::ZERO,
@@ -125,6 +126,7 @@ impl Offscreen {
             ..Default::default()
         };
         let mut out = ctx.run_ui(input, |root| ui(root));
+        let t_ui = std::time::Instant::now();
         let rs = &self.state;
         let mut renderer = rs.renderer.write();
         for (id, deltas) in out.textures_delta.set.drain() {
@@ -135,21 +137,42 @@ impl Offscreen {
         for id in out.textures_delta.free.drain() {
             renderer.free_texture(&id);
         }
+        let t_tex = std::time::Instant::now();
         let screen = egui_wgpu::ScreenDescriptor {
             size_in_pixels: size,
             pixels_per_point: 1.0,
         };
         let jobs = ctx.tessellate(std::mem::take(&mut out.shapes), 1.0);
+        let t_tess = std::time::Instant::now();
         let mut encoder = rs
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("prepare only"),
             });
         let user = renderer.update_buffers(&rs.device, &rs.queue, &mut encoder, &jobs, &screen);
+        let t_buf = std::time::Instant::now();
         rs.queue
             .submit(user.into_iter().chain(iter::once(encoder.finish())));
+        let t_submit = std::time::Instant::now();
         let _ = rs.device.poll(wgpu::PollType::Poll);
+        let t_poll = std::time::Instant::now();
+        FrameTimes {
+            parts: [
+                ("ui", t_ui - t0),
+                ("egui textures", t_tex - t_ui),
+                ("tessellate", t_tess - t_tex),
+                ("buffers and prepare", t_buf - t_tess),
+                ("submit", t_submit - t_buf),
+                ("poll", t_poll - t_submit),
+            ],
+        }
     }
+}
+
+/// Wall time of each part of a [`Offscreen::prepare_frame`] (for the benchmark).
+#[derive(Clone, Copy, Debug)]
+pub struct FrameTimes {
+    pub parts: [(&'static str, std::time::Duration); 6],
 }
 
 /// Copies a 4-byte-per-pixel texture back to the CPU (rows unpadded).

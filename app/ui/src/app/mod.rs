@@ -321,6 +321,8 @@ pub struct MatThanApp {
     pub ptz_pan: std::collections::HashMap<String, f32>,
     /// A UI frame longer than this is logged in debug builds (16 ms: one frame at 60 Hz).
     pub slow_frame: Duration,
+    /// When the current (or last) frame began.
+    frame_start: Instant,
     laps: Vec<(&'static str, Instant)>,
     last_slow_log: Option<Instant>,
 }
@@ -390,6 +392,7 @@ impl MatThanApp {
             ptz: None,
             ptz_pan: Default::default(),
             slow_frame: Duration::from_millis(16),
+            frame_start: Instant::now(),
             laps: Vec::new(),
             last_slow_log: None,
         }
@@ -584,6 +587,7 @@ impl MatThanApp {
     /// does not.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let t0 = Instant::now();
+        self.frame_start = t0;
         self.laps.clear();
         self.show_frame(ui);
         self.lap("apply");
@@ -617,6 +621,21 @@ impl MatThanApp {
                 self.replay.is_some(),
             );
         }
+    }
+
+    /// How long each part of the last frame took (wall time): polls, top bar and windows, log
+    /// and side panels, wall and map, applying commands. For the slow-frame log and the
+    /// benchmark.
+    pub fn frame_parts(&self) -> Vec<(&'static str, Duration)> {
+        let mut prev = self.frame_start;
+        self.laps
+            .iter()
+            .map(|(what, at)| {
+                let d = at.saturating_duration_since(prev);
+                prev = *at;
+                (*what, d)
+            })
+            .collect()
     }
 
     /// Marks the end of a part of the frame (for the slow-frame log).
