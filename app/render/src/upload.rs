@@ -4,7 +4,7 @@
 //! ([`Bank::show`]: a timestamp, and a ring when the stream has a newer picture than its
 //! textures). The thread "upload" — rung by the stream's [`FrameSlot`] whenever its decoder
 //! or player publishes — copies each new picture of every stream shown within
-//! [`SHOW_WINDOW`] (or within the last [`SHOW_FRAMES`] frames, up to [`SHOW_LONGEST`]) into
+//! [`SHOW_WINDOW`] (or shown since its last upload, however long ago: a slow frame) into
 //! that stream's textures (`write_pictures`: the pictures found at one wake, in batches of at
 //! most [`BATCH_BYTES`], each batch one submission of its own, so never a half-written
 //! picture) and asks the UI to repaint. The UI thread never copies a picture. Textures are keyed by the stream's [`StreamId`] (never reused) and freed
@@ -23,9 +23,10 @@ use parking_lot::Mutex;
 use crate::picture::{write_pictures, Gpu, GpuPicture};
 use crate::YuvParams;
 
-/// A stream no view has shown for this long, and for [`SHOW_FRAMES`] frames, gets no more
-/// uploads (its textures stay until the idle time frees them); shown again with older
-/// textures than its picture, it is not drawn until the newer picture is in.
+/// A stream no view has shown for this long gets no more uploads than one per showing (its
+/// textures stay until the idle time frees them); shown again after this long and
+/// [`SHOW_FRAMES`] frames with older textures than its picture, it is not drawn until the
+/// newer picture is in.
 pub const SHOW_WINDOW: Duration = Duration::from_secs(1);
 
 struct Entry {
@@ -42,6 +43,9 @@ struct Entry {
     last_shown: Instant,
     /// The bank's frame count when a view last showed it.
     last_frame: u64,
+    /// A view showed it since its textures were last written: one more upload is wanted
+    /// even when frames are slower than [`SHOW_WINDOW`] (a test harness draws one a second).
+    shown_since_upload: bool,
 }
 
 /// A stream shown within this many of the bank's frames still counts as on screen, however
@@ -72,6 +76,9 @@ pub(crate) struct Bank {
     in_flight: Arc<AtomicU64>,
     /// The thread ended (it should not: a failed batch is caught). Not shown anywhere yet.
     pub thread_ended: AtomicBool,
+    /// The thread, joined when the renderer goes (a process must not exit while it is inside
+    /// the GPU driver).
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Upload submissions allowed in flight before the thread waits (polling, never blocking on
@@ -82,10 +89,6 @@ const MAX_IN_FLIGHT: u64 = 3;
 /// The most staging memory one submission takes (under wgpu's default 256 MiB buffer limit):
 /// 64 tiles of 2560×1440 after a pause are several batches, not one refused buffer.
 pub const BATCH_BYTES: u64 = 48 << 20;
-
-/// Shown within [`SHOW_FRAMES`] frames counts only this long: with no video on screen no
-/// frame is counted, and uploads must stop anyway.
-pub const SHOW_LONGEST: Duration = Duration::from_secs(5);
 
 /// Whether wgpu can take `f` as textures: sizes within the device's limit, planes as long as
 /// the size says. Checked before any wgpu call.
@@ -134,14 +137,16 @@ impl Bank {
             in_frame: AtomicBool::new(false),
             in_flight: Arc::new(AtomicU64::new(0)),
             thread_ended: AtomicBool::new(false),
+            thread: Mutex::new(None),
         });
         let b = bank.clone();
         let spawned = std::thread::Builder::new()
             .name("upload".into())
             .spawn(move || b.run(rx));
-        if let Err(e) = spawned {
+        match spawned {
+            Ok(h) => *bank.thread.lock() = Some(h),
             // Without the thread, pictures still arrive: `flush` from the UI (offscreen).
-            tracing::error!("could not start the upload thread: {e}");
+            Err(e) => tracing::error!("could not start the upload thread: {e}"),
         }
         bank
     }
@@ -172,12 +177,14 @@ impl Bank {
                 stale: false,
                 last_shown: now,
                 last_frame: frame,
+                shown_since_upload: true,
             }
         });
         let resumed =
             now.duration_since(e.last_shown) >= SHOW_WINDOW && frame > e.last_frame + SHOW_FRAMES;
         e.last_shown = now;
         e.last_frame = frame;
+        e.shown_since_upload = true;
         let behind = latest_seq.is_some_and(|s| s != e.stamp);
         if resumed && behind {
             e.stale = true;
@@ -219,6 +226,7 @@ impl Bank {
                 stale: false,
                 last_shown: Instant::now(),
                 last_frame: 0,
+                shown_since_upload: true,
             });
             e.last_shown = Instant::now();
             e.stamp + 1
@@ -235,15 +243,11 @@ impl Bank {
     }
 
     fn upload_pending(&self) -> usize {
-        let frame = self.frame.load(Ordering::Relaxed);
         let jobs: Vec<(StreamId, u64, Arc<DecodedFrame>)> = {
             let st = self.state.lock();
             st.streams
                 .iter()
-                .filter(|(_, e)| {
-                    let age = e.last_shown.elapsed();
-                    age < SHOW_WINDOW || (frame <= e.last_frame + SHOW_FRAMES && age < SHOW_LONGEST)
-                })
+                .filter(|(_, e)| e.last_shown.elapsed() < SHOW_WINDOW || e.shown_since_upload)
                 .filter_map(|(id, e)| {
                     let (stamp, f) = e.source.as_ref()?.latest_stamped()?;
                     Some((*id, stamp, f))
@@ -347,10 +351,12 @@ impl Bank {
                     e.picture = Some(pic);
                     e.stamp = stamp;
                     e.stale = false;
+                    e.shown_since_upload = false;
                     done.push((e.source.clone(), f));
                 } else if refused[k] {
                     e.stamp = stamp;
                     e.stale = false;
+                    e.shown_since_upload = false;
                 }
             }
         }
@@ -467,10 +473,16 @@ impl Bank {
         }
     }
 
-    /// Ends the thread (the renderer is going away).
+    /// Ends the thread and waits for it (at most the batch it is writing).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
         self.ring();
+        let h = self.thread.lock().take();
+        if let Some(h) = h {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
     }
 
     pub fn set_idle_free(&self, d: Duration) {
