@@ -214,7 +214,13 @@ async fn look(
                 break;
             }
         }
-        let left = limits.measure.max(limits.request);
+        // Until the first keyframe the whole look may be waited for (a camera, or a busy
+        // relay, can take seconds to send a new session's first picture); the outer timeout
+        // then says "no keyframe within N s". After it, a pause of a request's time ends it.
+        let left = match measuring_since {
+            None => limits.total,
+            Some(_) => limits.measure.max(limits.request),
+        };
         let item = match tokio::time::timeout(left, demuxed.next()).await {
             Err(_) => break,
             Ok(None) => return Err((LossReason::Ended, "the server ended the stream".into())),
