@@ -34,7 +34,7 @@ const TICK: Duration = Duration::from_millis(33);
 const QR_TILES: usize = 16;
 
 // CPU accounting shared with the other benchmarks.
-use crate::measure::{cpu_secs, proc_cpu_secs, thread_cpu_secs};
+use crate::measure::{camera, cpu_secs, proc_cpu_secs, thread_cpu_secs};
 
 /// The machine's load average (1, 5, 15 min): the machine is shared, say how busy it was.
 fn loadavg() -> String {
@@ -57,12 +57,6 @@ fn q(v: &mut [f64], p: f64) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-pub(crate) fn camera(id: &str, url: &str) -> anyhow::Result<mt_core::CameraConfig> {
-    let text = format!("[[camera]]\nid = \"{id}\"\nname = \"Bench {id}\"\nlat = 21.07\nlon = 105.79\nmain_url = \"{url}\"\n");
-    let f = mt_core::parse_cameras("bench-live", &text)?;
-    f.cameras.into_iter().next().context("bench camera")
 }
 
 fn start_cameras(

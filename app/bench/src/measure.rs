@@ -108,3 +108,11 @@ pub(crate) fn keyed_access_units(b: &[u8]) -> Vec<(Vec<u8>, bool)> {
         })
         .collect()
 }
+
+/// A camera of the simulated server, as the camera file would give it (parsed by the same
+/// code, so a bench camera is a real one).
+pub(crate) fn camera(id: &str, url: &str) -> anyhow::Result<mt_core::CameraConfig> {
+    let text = format!("[[camera]]\nid = \"{id}\"\nname = \"Bench {id}\"\nlat = 21.07\nlon = 105.79\nmain_url = \"{url}\"\n");
+    let f = mt_core::parse_cameras("bench", &text)?;
+    f.cameras.into_iter().next().context("bench camera")
+}

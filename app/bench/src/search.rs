@@ -257,7 +257,7 @@ fn recording_bench(root: &Path, cameras: usize, secs: u64) -> anyhow::Result<()>
     let cap = mt_capture::Capture::new(mt_capture::Timeouts::default())?;
     let mut handles = Vec::new();
     for (k, (path, _)) in mounts.iter().enumerate() {
-        let cfg = crate::live::camera(&format!("hd{k}"), &sim.url(path))?;
+        let cfg = crate::measure::camera(&format!("hd{k}"), &sim.url(path))?;
         handles.push(cap.start_camera(cfg)?);
     }
     std::thread::sleep(Duration::from_secs(3));

@@ -75,9 +75,8 @@ pub fn run(counts: &[usize], window: Duration) -> anyhow::Result<()> {
         let cap = Capture::new(Timeouts::default())?;
         let mut handles = Vec::new();
         for k in 1..=n {
-            let text = format!("[[camera]]\nid = \"b{k}\"\nname = \"Bench {k}\"\nlat = 21.07\nlon = 105.79\nmain_url = \"{}\"\n", sim.url(&format!("cam{k}/main")));
-            let f = mt_core::parse_cameras("bench", &text)?;
-            handles.push(cap.start_camera(f.cameras.into_iter().next().context("bench camera")?)?);
+            let cfg = camera(&format!("b{k}"), &sim.url(&format!("cam{k}/main")))?;
+            handles.push(cap.start_camera(cfg)?);
         }
         let ctx = egui::Context::default();
         let tiles = (0..64)

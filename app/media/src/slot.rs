@@ -70,6 +70,11 @@ impl FrameSlot {
         self.latest.lock().clone()
     }
 
+    /// The latest picture's stamp, if there is one (without taking the picture).
+    pub fn stamp(&self) -> Option<u64> {
+        self.latest.lock().as_ref().map(|(s, _)| *s)
+    }
+
     /// Makes `f` the latest picture and rings the upload threads and the UI.
     pub fn publish(&self, f: Arc<DecodedFrame>) {
         let stamp = self.stamps.fetch_add(1, Ordering::Relaxed) + 1;

@@ -160,7 +160,7 @@ impl Bank {
         let now = Instant::now();
         let frame = self.frame.load(Ordering::Relaxed);
         self.in_frame.store(true, Ordering::Relaxed);
-        let latest_seq = source.latest_stamped().map(|(s, _)| s);
+        let latest_seq = source.stamp();
         let mut st = self.state.lock();
         let e = st.streams.entry(source.id()).or_insert_with(|| {
             let tx = self.bell.clone();
@@ -314,10 +314,12 @@ impl Bank {
         while start < prepared.len() {
             let mut end = start;
             let mut bytes = 0u64;
-            while end < prepared.len()
-                && (end == start || bytes + staging_bytes(&prepared[end].2) <= BATCH_BYTES)
-            {
-                bytes += staging_bytes(&prepared[end].2);
+            while end < prepared.len() {
+                let b = staging_bytes(&prepared[end].2);
+                if end > start && bytes + b > BATCH_BYTES {
+                    break;
+                }
+                bytes += b;
                 end += 1;
             }
             let batch = &prepared[start..end];

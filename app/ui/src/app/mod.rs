@@ -599,15 +599,10 @@ impl MatThanApp {
                 .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
         {
             self.last_slow_log = Some(Instant::now());
-            let mut prev = t0;
             let parts: Vec<String> = self
-                .laps
-                .iter()
-                .map(|(what, at)| {
-                    let d = at.duration_since(prev);
-                    prev = *at;
-                    format!("{what} {:.1} ms", d.as_secs_f64() * 1e3)
-                })
+                .frame_parts()
+                .into_iter()
+                .map(|(what, d)| format!("{what} {:.1} ms", d.as_secs_f64() * 1e3))
                 .collect();
             tracing::warn!(
                 target: "matthan::frame",
