@@ -1439,3 +1439,104 @@ fn a_step_of_the_workstation_clock_while_recording_is_recorded_as_such_and_no_ru
         "{before} before, {inside} inside"
     );
 }
+
+/// Seeks in any order in an exported clip (a whole MP4 with its index: libavformat seeks
+/// straight to the keyframe), keyframe previews, and a player thread in a storm of seeks:
+/// every picture shown is true to the time it claims (its burned-in capture time), the exact
+/// picture is the one at the asked time, and once the storm rests the player shows the exact
+/// picture for the last target.
+#[test]
+fn seeks_in_any_order_previews_and_a_seek_storm_show_true_pictures_of_an_exported_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec_dir = dir.path().join("rec");
+    let mut r = rig(
+        Some(&rec_dir),
+        60.0,
+        &[("/live/seek", live(25, json!({})))],
+        "",
+    );
+    std::thread::sleep(Duration::from_secs(14));
+    r.rec.take().unwrap().stop();
+    let cam = r.cams[0].config.id.0.clone();
+    let out = dir.path().join("seek.zip");
+    let m = export_all(&rec_dir, &[cam], &out);
+    let c = m
+        .clips
+        .iter()
+        .max_by_key(|c| c.end_ms - c.start_ms)
+        .expect("a clip");
+    assert!(c.end_ms - c.start_ms > 8_000, "{c:?}");
+    let path = unzip_to(&out, &c.file, dir.path());
+    let delay = encoder_delay_ms(&r.sim, "/live/seek");
+    let frame = 40;
+    // The picture claims its own capture time, and is the last one captured at or before t.
+    let check = |f: &DecodedFrame, claimed: i64, t: i64, slack: i64| -> bool {
+        let Some(s) = read_stamp(f) else {
+            return false;
+        };
+        assert!(
+            (-3..=frame + delay).contains(&(claimed - s.t_ms())),
+            "claims {claimed}, its code says {}",
+            s.t_ms()
+        );
+        assert!(
+            (-3..=slack + delay + 5).contains(&(t - s.t_ms())),
+            "the picture shown for {t} was captured at {}",
+            s.t_ms()
+        );
+        true
+    };
+    let span = c.end_ms - c.start_ms - 1_000;
+    let mut rng = fastrand::Rng::with_seed(3);
+    let mut p = ClipPlayer::open(&path, c.start_ms, "seek").unwrap();
+    let mut exact = 0;
+    for _ in 0..30 {
+        let t = c.start_ms + 500 + rng.i64(0..span);
+        let shown = p.show(t).unwrap().expect("a picture inside the clip");
+        exact += check(&p.shared.latest().unwrap(), shown, t, 2 * frame) as usize;
+    }
+    assert!(exact >= 20, "{exact} of 30 exact seeks read back");
+    assert_eq!(
+        p.reopens, 0,
+        "an exported clip seeks through its index, never reading from the top again"
+    );
+    // A preview is the keyframe at or before t (one group: 1 s here), then `show` is exact.
+    let mut previews = 0;
+    for _ in 0..10 {
+        let t = c.start_ms + 500 + rng.i64(0..span);
+        let shown = p.preview(t).unwrap().expect("a keyframe inside the clip");
+        assert!(
+            shown <= t && t - shown <= 1_000 + frame,
+            "preview {shown} for {t}"
+        );
+        previews += check(&p.shared.latest().unwrap(), shown, t, 1_000 + frame) as usize;
+        let shown = p.show(t).unwrap().expect("a picture");
+        check(&p.shared.latest().unwrap(), shown, t, 2 * frame);
+    }
+    assert!(previews >= 6, "{previews} of 10 previews read back");
+    // The player's thread: a new target every 5 ms for a second, then one that rests.
+    let pt = mt_record::player::PlayerThread::spawn(
+        ClipPlayer::open(&path, c.start_ms, "storm").unwrap(),
+        "storm",
+    )
+    .unwrap();
+    for _ in 0..200 {
+        pt.set_time(c.start_ms + 500 + rng.i64(0..span));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The storm rests at a target; three times (a code may not read in one picture).
+    let mut rested = 0;
+    for _ in 0..3 {
+        let last = c.start_ms + 500 + rng.i64(0..span);
+        pt.set_time(last);
+        wait_for(Duration::from_secs(10), || pt.settled().then_some(()))
+            .expect("the player answered the resting target");
+        let shown = pt.shown_ms().expect("a picture at the resting target");
+        rested += check(&pt.shared.latest().unwrap(), shown, last, 2 * frame) as usize;
+        for _ in 0..50 {
+            pt.set_time(c.start_ms + 500 + rng.i64(0..span));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert!(rested >= 2, "{rested} of 3 resting pictures read back");
+}

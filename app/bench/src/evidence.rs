@@ -10,7 +10,7 @@ use crate::measure::*;
 
 /// Writes `secs` of a camera's recording (15 fps, one-minute segments) as the recorder would,
 /// faster than real time, and indexes it.
-fn synth_recording(
+pub(crate) fn synth_recording(
     dir: &std::path::Path,
     index: &mt_record::Index,
     camera: &str,
@@ -125,7 +125,7 @@ pub fn evidence(minutes: u64, seeks: usize) -> anyhow::Result<()> {
         log.add_operator(None, "bench", "Bench", mt_store::Role::Supervisor, "246802")?;
     }
     drop(log);
-    let exe = std::env::current_exe()?;
+    let exe = matthan_exe()?;
     let mut export_s = Vec::new();
     let mut export_rss_mb = Vec::new();
     let mut base_s = Vec::new();
@@ -243,6 +243,20 @@ pub fn evidence(minutes: u64, seeks: usize) -> anyhow::Result<()> {
     );
     let _ = std::fs::remove_dir_all(&root);
     Ok(())
+}
+
+/// The product binary built beside this one (`cargo build --release -p matthan`): the export
+/// is measured as an officer's shell runs it.
+fn matthan_exe() -> anyhow::Result<std::path::PathBuf> {
+    let me = std::env::current_exe()?;
+    let exe = me.with_file_name("matthan");
+    if !exe.is_file() {
+        bail!(
+            "{} not found: build it first (cargo build --release -p matthan)",
+            exe.display()
+        );
+    }
+    Ok(exe)
 }
 
 /// Waits for child `pid`; returns whether it exited 0 and its peak resident set (KiB).

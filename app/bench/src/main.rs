@@ -10,6 +10,8 @@
 //! matthan-bench evidence [--minutes 120]                  export and seeks
 //! matthan-bench search                                    region search: index, recording cost, deep scan
 //! matthan-bench textures [--switches 50]                 texture memory across live/playback/replay
+//! matthan-bench stress [--minutes 20] [--secs 10]        UI frames while an archive opens, tiles
+//!                                                         decode, the log is locked, seeks storm
 //! ```
 
 mod evidence;
@@ -18,6 +20,7 @@ mod log;
 mod map;
 mod measure;
 mod search;
+mod stress;
 mod wall;
 
 use std::path::PathBuf;
@@ -109,6 +112,28 @@ enum Cmd {
         #[arg(long)]
         only: Option<String>,
     },
+    /// The UI frames of a 16-tile live wall while a 1 GB archive opens, 200 basemap tiles
+    /// decode, another process holds the log write-locked for 10 s and seeks storm, against
+    /// the same wall's quiet frames.
+    Stress {
+        /// Minutes of recording per camera (16 cameras; the archive is all of it: ~1.2 GB at 20).
+        #[arg(long, default_value_t = 20)]
+        minutes: u64,
+        /// Seconds of the quiet and the seek-storm phases.
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        /// Basemap tiles to decode in the second phase.
+        #[arg(long, default_value_t = 200)]
+        tiles: u64,
+    },
+    /// (Used by `stress`.) Holds an SQLite file write-locked for a while, from this process.
+    #[command(hide = true)]
+    HoldLock {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        secs: u64,
+    },
     /// GPU texture memory after switches between live, playback and replay (new streams).
     Textures {
         #[arg(long, default_value_t = 50)]
@@ -125,6 +150,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().cmd {
         Cmd::Textures { switches } => wall::textures(switches),
+        Cmd::Stress {
+            minutes,
+            secs,
+            tiles,
+        } => stress::run(minutes, secs, tiles),
+        Cmd::HoldLock { db, secs } => stress::hold_lock(&db, secs),
         Cmd::Wall { counts, secs } => {
             let counts: Vec<usize> = counts
                 .split(',')

@@ -8,6 +8,7 @@ pub mod atomic;
 pub mod camedit;
 pub mod config;
 pub mod health;
+pub mod priority;
 pub mod secret;
 pub mod site;
 pub mod text;

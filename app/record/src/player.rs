@@ -45,6 +45,13 @@ pub struct ClipPlayer {
     /// The pixel format the decoder cannot show (e.g. "10-bit 4:2:0"), when the last packets
     /// gave no picture for that reason: the tile says so rather than "no recording".
     pub decode_error: Option<String>,
+    /// A preview is shown: the decoder is not where `shown` says, the next `show` seeks.
+    previewed: bool,
+    /// A whole MP4 with its index (an exported clip), where libavformat's seek is trusted;
+    /// not a fragmented segment of the recorder's (which may still be growing).
+    indexed: bool,
+    /// Times the file was opened again to seek from its top (for tests and the benchmark).
+    pub reopens: u64,
 }
 
 /// The first presented picture's presentation time: the smallest among the first packets
@@ -82,6 +89,8 @@ impl ClipPlayer {
             ff::codec::Id::HEVC => Codec::H265,
             other => return Err(err(path, format!("codec {other:?} is not H.264/H.265"))),
         };
+        // A fragmented MP4 (the recorder's segments: an empty `moov`) lists no frames.
+        let indexed = st.frames() > 0;
         let dec = Decoder::from_parameters(codec, params).map_err(|e| err(path, e))?;
         // The first presented picture's time anchors the clip on the timeline: the smallest
         // presentation time among the first packets (B-frames come after the picture they
@@ -104,6 +113,9 @@ impl ClipPlayer {
             fed: Default::default(),
             decoded: 0,
             decode_error: None,
+            previewed: false,
+            indexed,
+            reopens: 0,
         };
         while p.queue.len() < LOOKAHEAD && !p.eof {
             p.decode_some()?;
@@ -219,28 +231,63 @@ impl ClipPlayer {
         }
     }
 
-    /// Goes to the keyframe at or before `t` and decodes up to the next keyframe after it.
+    /// The next packet of the video stream (None at the end of the file).
+    fn next_video(&mut self) -> Option<ff::Packet> {
+        let idx = self.idx;
+        self.ictx
+            .packets()
+            .find(|(s, _)| s.index() == idx)
+            .map(|(_, p)| p)
+    }
+
+    /// The timeline time of a presentation time.
+    fn wall_of(&self, pts: i64) -> i64 {
+        let (num, den) = (self.tb.numerator() as i64, self.tb.denominator() as i64);
+        self.start_wall_ms + (pts - self.first_pts) * 1000 * num / den
+    }
+
+    /// Empties the decoder and puts the file's reading position at a keyframe at or before
+    /// `t`, or at the top; returns the first video packet when it already read it.
     ///
-    /// Written by hand rather than with `avformat_seek_file`: our segments are fragmented MP4
-    /// without an index, where libavformat's seek only knows the fragments it has read.
-    /// Reading a one-minute segment's packets (no decoding) takes a few milliseconds.
-    fn seek(&mut self, t: i64) -> Result<()> {
-        self.ictx = ff::format::input(&self.path).map_err(|e| err(&self.path, e))?;
+    /// An exported clip (a whole MP4 with its index, `+faststart`) seeks with
+    /// `avformat_seek_file`: a click in an hour-long clip does not read the packets of all
+    /// the minutes before it; the seek counts only if the first packet after it is a
+    /// keyframe at or before `t`. A recorded segment is fragmented MP4 without an index,
+    /// where libavformat's seek only knows the fragments it has read, and it may still be
+    /// growing or have been renamed: it is opened again by its path and read from the top
+    /// (a one-minute segment's packets, no decoding: a few ms; a failed open is how a
+    /// renamed unfinished segment is noticed).
+    fn rewind(&mut self, t: i64) -> Result<Option<ff::Packet>> {
         self.dec.flush();
         self.fed.clear();
         self.queue.clear();
         self.eof = false;
         self.held = None;
+        let (num, den) = (self.tb.numerator() as i64, self.tb.denominator() as i64);
+        if self.indexed && num > 0 && den > 0 {
+            let pts = self.first_pts + (t - self.start_wall_ms) * den / (1000 * num);
+            let us = (pts as i128 * 1_000_000 * num as i128 / den as i128) as i64;
+            if self.ictx.seek(us, ..us + 1).is_ok() {
+                if let Some(pkt) = self.next_video() {
+                    let w = pkt.pts().map(|p| self.wall_of(p));
+                    if pkt.is_key() && w.is_some_and(|w| w <= t) {
+                        return Ok(Some(pkt));
+                    }
+                }
+            }
+        }
+        self.ictx = ff::format::input(&self.path).map_err(|e| err(&self.path, e))?;
+        self.reopens += 1;
+        Ok(None)
+    }
+
+    /// Goes to the keyframe at or before `t` and decodes up to the next keyframe after it.
+    fn seek(&mut self, t: i64) -> Result<()> {
+        let mut pending = self.rewind(t)?;
         let mut gop: Vec<ff::Packet> = Vec::new();
         let mut after = None;
-        let (start, first, idx) = (self.start_wall_ms, self.first_pts, self.idx);
-        let (num, den) = (self.tb.numerator() as i64, self.tb.denominator() as i64);
-        let wall = |p: i64| start + (p - first) * 1000 * num / den;
-        for (s, pkt) in self.ictx.packets() {
-            if s.index() != idx {
-                continue;
-            }
-            let w = pkt.pts().map(wall).unwrap_or(i64::MIN);
+        while let Some(pkt) = pending.take().or_else(|| self.next_video()) {
+            let w = pkt.pts().map(|p| self.wall_of(p)).unwrap_or(i64::MIN);
             if pkt.is_key() {
                 if w <= t {
                     gop.clear();
@@ -268,9 +315,9 @@ impl ClipPlayer {
         Ok(())
     }
 
-    /// Shows the last frame at or before wall-clock time `t`; returns its time (None before
-    /// the clip's first frame).
-    pub fn show(&mut self, t: i64) -> Result<Option<i64>> {
+    /// Whether `t` is a jump from what is shown (back in time, or far ahead) rather than
+    /// a step that decoding on reaches.
+    fn jumps(&self, t: i64) -> bool {
         let behind = self.shown.is_some_and(|s| t < s);
         let far = self
             .queue
@@ -278,8 +325,60 @@ impl ClipPlayer {
             .map(|b| b.0)
             .or(self.shown)
             .is_some_and(|s| t > s + SEEK_AHEAD_MS);
-        if behind || far {
+        behind || far
+    }
+
+    /// Whether showing `t` needs a seek: a jump, or the decoder is not where the picture
+    /// shown (a preview) says.
+    fn needs_seek(&self, t: i64) -> bool {
+        self.jumps(t) || self.previewed
+    }
+
+    /// Shows the keyframe at or before `t`, decoding that one picture instead of its whole
+    /// group, when `t` is a jump; else the same as [`ClipPlayer::show`] (so playing on after
+    /// a preview decodes exactly, never keyframe by keyframe). For a target that jumps
+    /// faster than pictures can be decoded (the officer drags along the timeline, seeks in a
+    /// storm): each stop costs one picture, and the next `show` seeks and decodes exactly.
+    /// Returns the time of the picture shown (the keyframe's own).
+    pub fn preview(&mut self, t: i64) -> Result<Option<i64>> {
+        if !self.jumps(t) {
+            return self.show(t);
+        }
+        let mut pending = self.rewind(t)?;
+        let mut key = None;
+        while let Some(pkt) = pending.take().or_else(|| self.next_video()) {
+            let w = pkt.pts().map(|p| self.wall_of(p)).unwrap_or(i64::MIN);
+            if w > t && pkt.is_key() {
+                break;
+            }
+            if pkt.is_key() {
+                key = Some(pkt);
+            }
+        }
+        self.previewed = true;
+        let Some(key) = key else {
+            // Before the clip's first keyframe: shown exactly (nothing, or its first picture).
+            return self.show(t);
+        };
+        self.feed(Some(&key));
+        self.feed(None);
+        let pick = self.queue.pop_front();
+        self.queue.clear();
+        self.fed.clear();
+        self.dec.flush();
+        if let Some((ft, f)) = pick {
+            self.shown = Some(ft);
+            self.shared.publish(f);
+        }
+        Ok(self.shown)
+    }
+
+    /// Shows the last frame at or before wall-clock time `t`; returns its time (None before
+    /// the clip's first frame).
+    pub fn show(&mut self, t: i64) -> Result<Option<i64>> {
+        if self.needs_seek(t) {
             self.seek(t)?;
+            self.previewed = false;
             self.shown = None;
         }
         let mut pick: Option<(i64, Arc<DecodedFrame>)> = None;
@@ -321,6 +420,11 @@ pub trait TimedSource: Send + 'static {
     fn next_ms(&self) -> Option<i64>;
     fn stream(&self) -> Arc<StreamShared>;
     fn first_ms(&self) -> i64;
+    /// A quick picture near `t` for a target on the move (see [`ClipPlayer::preview`]);
+    /// sources without one show exactly.
+    fn preview_at(&mut self, t: i64) -> Result<Option<i64>> {
+        self.show_at(t)
+    }
     /// Why pictures that are there cannot be shown (the decoder's reason), if so.
     fn error(&self) -> Option<String> {
         None
@@ -330,6 +434,9 @@ pub trait TimedSource: Send + 'static {
 impl TimedSource for ClipPlayer {
     fn show_at(&mut self, t: i64) -> Result<Option<i64>> {
         self.show(t)
+    }
+    fn preview_at(&mut self, t: i64) -> Result<Option<i64>> {
+        self.preview(t)
     }
     fn next_ms(&self) -> Option<i64> {
         ClipPlayer::next_ms(self)
@@ -345,6 +452,9 @@ impl TimedSource for ClipPlayer {
 impl TimedSource for RecordingPlayer {
     fn show_at(&mut self, t: i64) -> Result<Option<i64>> {
         self.show(t)
+    }
+    fn preview_at(&mut self, t: i64) -> Result<Option<i64>> {
+        self.preview(t)
     }
     fn next_ms(&self) -> Option<i64> {
         RecordingPlayer::next_ms(self)
@@ -403,25 +513,45 @@ impl PlayerThread {
         let handle = std::thread::Builder::new()
             .name(format!("replay {label}"))
             .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::VIDEO);
                 let mut last = i64::MIN;
+                // The target changed while the last answer was being made: it is on the move
+                // (a drag along the timeline, a storm of seeks), so a seek shows only the
+                // keyframe before it until it rests; then the exact picture.
+                let mut moving = false;
+                // What is shown is such a preview, not the exact picture for `last`.
+                let mut rough = false;
                 while !st.load(Ordering::Relaxed) {
                     let want = t.load(Ordering::Relaxed);
-                    if want != last {
-                        match p.show_at(want) {
-                            Ok(Some(at)) => s.store(at, Ordering::Relaxed),
-                            Ok(None) => s.store(i64::MIN, Ordering::Relaxed),
-                            Err(e) => {
-                                s.store(i64::MIN, Ordering::Relaxed);
-                                tracing::warn!("{e}")
-                            }
-                        }
-                        n.store(p.next_ms().unwrap_or(i64::MIN), Ordering::Relaxed);
-                        *er.lock() = p.error();
-                        a.store(want, Ordering::Release);
-                        last = want;
-                    } else {
+                    if want == last && !rough {
                         std::thread::sleep(Duration::from_millis(4));
+                        continue;
                     }
+                    let quick = want != last && moving;
+                    let r = if quick {
+                        p.preview_at(want)
+                    } else {
+                        p.show_at(want)
+                    };
+                    match r {
+                        Ok(Some(at)) => s.store(at, Ordering::Relaxed),
+                        Ok(None) => s.store(i64::MIN, Ordering::Relaxed),
+                        Err(e) => {
+                            s.store(i64::MIN, Ordering::Relaxed);
+                            tracing::warn!("{e}")
+                        }
+                    }
+                    *er.lock() = p.error();
+                    if quick {
+                        // Not an answer for any target (a frame step waits for the exact one).
+                        a.store(i64::MIN, Ordering::Release);
+                    } else {
+                        n.store(p.next_ms().unwrap_or(i64::MIN), Ordering::Relaxed);
+                        a.store(want, Ordering::Release);
+                    }
+                    moving = t.load(Ordering::Relaxed) != want;
+                    rough = quick;
+                    last = want;
                 }
             })?;
         Ok(PlayerThread {
@@ -538,6 +668,16 @@ impl RecordingPlayer {
     /// is no recording. The segment being written (`.partial`, fragmented MP4) is played too,
     /// up to its last complete fragment, so the last minute can be replayed.
     pub fn show(&mut self, t: i64) -> Result<Option<i64>> {
+        self.show_or_preview(t, false)
+    }
+
+    /// [`ClipPlayer::preview`] in the piece holding `t`.
+    pub fn preview(&mut self, t: i64) -> Result<Option<i64>> {
+        self.show_or_preview(t, true)
+    }
+
+    fn show_or_preview(&mut self, t: i64, quick: bool) -> Result<Option<i64>> {
+        let at = |p: &mut ClipPlayer| if quick { p.preview(t) } else { p.show(t) };
         let inside = self
             .current
             .as_ref()
@@ -554,7 +694,7 @@ impl RecordingPlayer {
         let Some((_, p)) = self.current.as_mut() else {
             return Ok(None);
         };
-        match p.show(t) {
+        match at(p) {
             Ok(r) => Ok(r),
             // The unfinished file was renamed when its segment ended: find it in the index.
             Err(_) => {
@@ -563,7 +703,7 @@ impl RecordingPlayer {
                     Some(piece) => {
                         let mut p = ClipPlayer::open(&piece.path, piece.start_ms, &self.camera)?;
                         p.shared = self.shared.clone();
-                        let r = p.show(t);
+                        let r = at(&mut p);
                         self.current = Some((piece, p));
                         r
                     }

@@ -230,7 +230,10 @@ impl Recorder {
             .insert(camera_id.to_owned(), CameraRec::default());
         let h = std::thread::Builder::new()
             .name(format!("record {camera_id}"))
-            .spawn(move || w.run(rx))
+            .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::VIDEO);
+                w.run(rx)
+            })
             .map_err(|e| RecError::Invalid(format!("cannot start a recording thread: {e}")))?;
         stream.set_recorder(Some(tx));
         self.streams.push(stream.clone());

@@ -174,12 +174,7 @@ pub enum Source<'a> {
 /// Lowers the calling thread's CPU priority (nice 10) so searching never slows the
 /// recorder or the live wall.
 pub fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
-    }
+    mt_core::priority::lower_this_thread(mt_core::priority::SEARCH);
 }
 
 /// Runs one camera's search; events go to `emit` as they are found. Errors that concern

@@ -115,6 +115,18 @@ impl Offscreen {
         &self,
         ctx: &egui::Context,
         size: [u32; 2],
+        ui: impl FnMut(&mut egui::Ui),
+    ) -> FrameTimes {
+        self.prepare_frame_with(ctx, size, Vec::new(), ui)
+    }
+
+    /// [`Offscreen::prepare_frame`] with input `events` (keys, pointer) in the frame, as an
+    /// officer's would arrive.
+    pub fn prepare_frame_with(
+        &self,
+        ctx: &egui::Context,
+        size: [u32; 2],
+        events: Vec<egui::Event>,
         mut ui: impl FnMut(&mut egui::Ui),
     ) -> FrameTimes {
         let t0 = std::time::Instant::now();
@@ -123,6 +135,7 @@ impl Offscreen {
                 egui::Pos2::ZERO,
                 egui::vec2(size[0] as f32, size[1] as f32),
             )),
+            events,
             ..Default::default()
         };
         let mut out = ctx.run_ui(input, |root| ui(root));

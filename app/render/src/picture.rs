@@ -103,6 +103,76 @@ impl GpuPicture {
     }
 }
 
+/// Staging buffers kept for the next batches: the GPU done with one, it is mapped again and
+/// put back here. Written by hand (wgpu's `StagingBelt` sub-allocates small writes, and its
+/// chunks are not shared across threads) because creating and destroying a buffer per
+/// batch takes the device's memory-allocator lock twice a batch, and the UI thread creates
+/// egui's own staging buffers under the same lock: `perf` showed UI frames waiting there
+/// for the upload thread (on lavapipe, where allocating also zeroes host memory).
+#[derive(Default)]
+pub(crate) struct StagingPool {
+    free: std::sync::Arc<parking_lot::Mutex<Vec<wgpu::Buffer>>>,
+}
+
+/// Buffers the pool keeps at most (one per submission in flight, and one more), and their
+/// bytes at most (a batch of 64 tiles after a pause is tens of MiB: not kept).
+const POOL_KEEP: usize = 4;
+const POOL_KEEP_BYTES: u64 = 24 << 20;
+/// Sizes are rounded up to this, so batches of about the same size reuse one buffer.
+const POOL_STEP: u64 = 1 << 20;
+
+impl StagingPool {
+    /// A mapped buffer of at least `size` bytes (at most twice that: a huge buffer is not
+    /// kept for small batches).
+    fn take(&self, gpu: &Gpu, size: u64) -> wgpu::Buffer {
+        let size = size.div_ceil(POOL_STEP) * POOL_STEP;
+        {
+            let mut free = self.free.lock();
+            if let Some(i) = free
+                .iter()
+                .position(|b| b.size() >= size && b.size() <= 2 * size)
+            {
+                return free.swap_remove(i);
+            }
+        }
+        gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("picture staging"),
+            size,
+            // MAP_WRITE: wgpu maps this very buffer (a COPY_SRC-only buffer mapped at
+            // creation gets a hidden staging buffer and one more copy of every picture).
+            usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: true,
+        })
+    }
+
+    /// After the submission that reads `buf`: mapped again once the GPU is done with it
+    /// (wgpu calls back from a later poll or submit), then kept for the next batch.
+    fn give_back(&self, buf: wgpu::Buffer) {
+        let free = self.free.clone();
+        let b = buf.clone();
+        buf.slice(..).map_async(wgpu::MapMode::Write, move |r| {
+            if r.is_err() {
+                return;
+            }
+            let mut free = free.lock();
+            // The newest kept, the oldest let go: a pool of sizes no batch needs any more
+            // does not stay so.
+            free.push(b);
+            while free.len() > POOL_KEEP
+                || free.iter().map(|k| k.size()).sum::<u64>() > POOL_KEEP_BYTES
+            {
+                free.remove(0);
+            }
+        });
+    }
+
+    /// Buffers waiting to be reused (tests).
+    #[allow(dead_code)]
+    pub fn kept(&self) -> usize {
+        self.free.lock().len()
+    }
+}
+
 /// Puts each `(picture, frame, colour uniform)` into its textures, all of them in **one
 /// submission of their own**: every plane and uniform is copied from one staging buffer by
 /// one command buffer. A frame the UI submits before it shows the whole old pictures, one
@@ -113,6 +183,7 @@ impl GpuPicture {
 /// this; wgpu's error handler panics on a refused batch (the caller catches it).
 pub(crate) fn write_pictures(
     gpu: &Gpu,
+    pool: &StagingPool,
     items: &[(&GpuPicture, &DecodedFrame, YuvParams)],
 ) -> wgpu::SubmissionIndex {
     let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
@@ -143,19 +214,12 @@ pub(crate) fn write_pictures(
             Layout { ry, rc, y, u, v, p }
         })
         .collect();
-    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("picture staging"),
-        size: at,
-        // MAP_WRITE: wgpu maps this very buffer (a COPY_SRC-only buffer mapped at creation
-        // gets a hidden staging buffer and one more copy of every picture).
-        usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
-        mapped_at_creation: true,
-    });
+    let staging = pool.take(gpu, at);
     {
         let mut m = staging
-            .slice(..)
+            .slice(..at)
             .get_mapped_range_mut()
-            .expect("buffer mapped at creation");
+            .expect("a pool buffer is mapped");
         // Row by row into the padded rows. The mapping is write-only memory (possibly
         // write-combined): written, never read.
         let put =
@@ -212,5 +276,7 @@ pub(crate) fn write_pictures(
         copy(&mut enc, &pic.v, l.v, l.rc, cw, ch);
         enc.copy_buffer_to_buffer(&staging, l.p, &pic.params, 0, params_len);
     }
-    gpu.queue.submit(std::iter::once(enc.finish()))
+    let index = gpu.queue.submit(std::iter::once(enc.finish()));
+    pool.give_back(staging);
+    index
 }

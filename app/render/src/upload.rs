@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use mt_media::{DecodedFrame, FrameSlot, StreamId, Waker};
 use parking_lot::Mutex;
 
-use crate::picture::{write_pictures, Gpu, GpuPicture};
+use crate::picture::{write_pictures, Gpu, GpuPicture, StagingPool};
 use crate::YuvParams;
 
 /// A stream no view has shown for this long gets no more uploads than one per showing (its
@@ -74,6 +74,8 @@ pub(crate) struct Bank {
     /// Upload submissions the GPU has not finished (their staging memory is held); counted
     /// down by `on_submitted_work_done`.
     in_flight: Arc<AtomicU64>,
+    /// Staging buffers reused from batch to batch.
+    pool: StagingPool,
     /// The thread ended (it should not: a failed batch is caught). Not shown anywhere yet.
     pub thread_ended: AtomicBool,
     /// The thread, joined when the renderer goes (a process must not exit while it is inside
@@ -136,6 +138,7 @@ impl Bank {
             frame: AtomicU64::new(1),
             in_frame: AtomicBool::new(false),
             in_flight: Arc::new(AtomicU64::new(0)),
+            pool: StagingPool::default(),
             thread_ended: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
@@ -390,7 +393,7 @@ impl Bank {
             .map(|(_, _, f, p, params)| (&**p, &**f, *params))
             .collect();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_pictures(&self.gpu, &items);
+            write_pictures(&self.gpu, &self.pool, &items);
         }))
         .is_ok();
         if ok {

@@ -22,6 +22,8 @@ pub struct Basemap {
     asked: HashSet<TileKey>,
     /// None: the file has no such tile (or it does not decode): drawn as nothing.
     tiles: HashMap<TileKey, Option<egui::TextureHandle>>,
+    /// Tiles answered by the thread so far (read or found missing).
+    answered: u64,
 }
 
 impl Basemap {
@@ -34,6 +36,7 @@ impl Basemap {
         let started = std::thread::Builder::new()
             .name("map-tiles".into())
             .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
                 let mb = data.basemap.as_ref().expect("checked above");
                 while let Ok(((z, x, y), ctx)) = asks.recv() {
                     let img = mb.tile(z, x, y).ok().flatten().and_then(|bytes| {
@@ -53,6 +56,7 @@ impl Basemap {
                 got,
                 asked: HashSet::new(),
                 tiles: HashMap::new(),
+                answered: 0,
             }),
             Err(e) => {
                 tracing::warn!("basemap thread not started: {e}");
@@ -85,6 +89,7 @@ impl Basemap {
             match self.got.try_recv() {
                 Ok((key, img)) => {
                     self.asked.remove(&key);
+                    self.answered += 1;
                     if self.tiles.len() >= KEEP {
                         self.tiles.clear();
                     }
@@ -101,6 +106,12 @@ impl Basemap {
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
+    }
+
+    /// Tiles the thread has answered since the map opened (the stress benchmark counts
+    /// decoded tiles with it).
+    pub fn answered(&self) -> u64 {
+        self.answered
     }
 
     /// Tiles asked for and not yet answered (tests).

@@ -63,6 +63,7 @@ impl CoverageWorker {
         let spawned = std::thread::Builder::new()
             .name("coverage".into())
             .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
                 for (job, ctx) in job_rx {
                     if tx.send(compute(job)).is_err() {
                         break;

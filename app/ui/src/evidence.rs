@@ -135,6 +135,7 @@ impl EvidenceUi {
                             std::thread::Builder::new()
                                 .name("export".into())
                                 .spawn(move || {
+                                    mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
                                     let _ = std::fs::create_dir_all(&c.export_dir);
                                     let out = match mt_record::export::export(
                                         &c.index,

@@ -194,6 +194,7 @@ impl Playback {
         let spawned = std::thread::Builder::new()
             .name("playback-index".into())
             .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
                 let now = mt_record::now_ms();
                 let mut out = Vec::new();
                 for id in ids {

@@ -139,7 +139,10 @@ fn extract_entry(
 pub struct Loaded {
     archive: PathBuf,
     report: Report,
-    clips: Vec<ReplayClip>,
+    /// Per camera: its player (started on the thread that takes the replay: a thread
+    /// inherits its starter's CPU priority, and the open-archive thread runs lower than a
+    /// player should), its first clip and its runs.
+    players: Vec<(String, RecordingPlayer, Option<ClipInfo>, Vec<ClipInfo>)>,
     incident: Option<serde_json::Value>,
     bookmarks: Vec<(i64, String, String)>,
     range: (i64, i64),
@@ -268,15 +271,8 @@ pub fn load(
             .collect();
         let runs: Vec<ClipInfo> = mine.iter().filter_map(|e| e.3.clone()).collect();
         let player = RecordingPlayer::from_clips(&camera, pieces);
-        match PlayerThread::spawn(player, &camera) {
-            Ok(player) => clips.push(ReplayClip {
-                camera,
-                player,
-                info: runs.first().cloned(),
-                runs,
-            }),
-            Err(e) => tracing::warn!("{camera}: {e}"),
-        }
+        let first = runs.first().cloned();
+        clips.push((camera, player, first, runs));
     }
     if cancel.load(Ordering::Relaxed) {
         return Ok(None);
@@ -301,7 +297,7 @@ pub fn load(
         Some(m) => (
             clips
                 .iter()
-                .map(|c| c.player.start_ms)
+                .map(|c| mt_record::player::TimedSource::first_ms(&c.1))
                 .min()
                 .unwrap_or(m.from_ms)
                 .min(m.from_ms),
@@ -313,7 +309,7 @@ pub fn load(
     Ok(Some(Loaded {
         archive: archive.to_owned(),
         report,
-        clips,
+        players: clips,
         incident,
         bookmarks,
         range,
@@ -352,6 +348,7 @@ impl ReplayLoader {
         std::thread::Builder::new()
             .name("open-archive".into())
             .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
                 let r = load(
                     &a,
                     &trust,
@@ -419,7 +416,24 @@ impl Replay {
         let mut r = Replay {
             archive: l.archive,
             report: l.report,
-            clips: l.clips,
+            clips: l
+                .players
+                .into_iter()
+                .filter_map(|(camera, player, info, runs)| {
+                    match PlayerThread::spawn(player, &camera) {
+                        Ok(player) => Some(ReplayClip {
+                            camera,
+                            player,
+                            info,
+                            runs,
+                        }),
+                        Err(e) => {
+                            tracing::warn!("{camera}: {e}");
+                            None
+                        }
+                    }
+                })
+                .collect(),
             incident: l.incident,
             bookmarks: l.bookmarks,
             range: l.range,

@@ -371,6 +371,7 @@ pub fn checkpoint(store: &StoreThread, rec_dir: Option<std::path::PathBuf>) {
     let spawned = std::thread::Builder::new()
         .name("checkpoint".into())
         .spawn(move || {
+            mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
             let res = (|| -> Result<(), String> {
                 let key = mt_record::keys::load_or_create(&mt_record::keys::key_path(&path))
                     .map_err(|e| e.to_string())?;

@@ -224,7 +224,10 @@ impl MatThanApp {
                     drop(r);
                     let spawned = std::thread::Builder::new()
                         .name("close-archive".into())
-                        .spawn(move || drop(heavy));
+                        .spawn(move || {
+                            mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
+                            drop(heavy)
+                        });
                     if let Err(e) = spawned {
                         tracing::warn!("closing the archive: {e}");
                     }

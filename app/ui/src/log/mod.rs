@@ -196,6 +196,11 @@ impl LogUi {
         &self.export_dir
     }
 
+    /// Entries the log refused (locked, full, damaged), kept for the banner's retry.
+    pub fn unsaved_count(&self) -> usize {
+        self.unsaved.len()
+    }
+
     pub fn store(&self) -> &StoreThread {
         &self.store
     }

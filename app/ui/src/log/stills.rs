@@ -51,6 +51,7 @@ pub(super) fn decode_stills(
     let started = std::thread::Builder::new()
         .name("stills".into())
         .spawn(move || {
+            mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
             let mut out = Vec::with_capacity(pngs.len());
             for (id, png) in pngs {
                 match image::load_from_memory(&png) {

@@ -280,6 +280,7 @@ impl MapUi {
         let spawned = std::thread::Builder::new()
             .name("plan-png".into())
             .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
                 let r = job.render_png([1600, 1200]).and_then(|png| {
                     write_atomic(&path, &png).map_err(|e| format!("{}: {e}", path.display()))?;
                     Ok(path)
