@@ -1102,3 +1102,62 @@ fn the_maps_coverage_comes_from_the_coverage_thread_and_matches_the_computation(
         "the coverage without the plan is unchanged"
     );
 }
+
+/// "Xuất GeoJSON" in plan mode: the file is written off the UI thread ("plan-geojson"), then
+/// it is in the export folder, whole: readable GeoJSON with a feature per camera at least,
+/// and no temporary file left beside it.
+#[test]
+fn plan_geojson_export_from_the_map_writes_a_readable_file_off_the_ui_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, errors) = MapData::load(&assets().join("map/map.toml")).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut map = mt_ui::map::MapUi::new(Arc::new(data), vec![], demo_sites());
+    map.export_dir = dir.path().join("exports");
+    map.mode = mt_ui::map::MapMode::Plan;
+    let state = WallState {
+        view: CentralView::Map,
+        show_health: false,
+        ..Default::default()
+    };
+    let app = MatThanApp::new(&egui::Context::default(), vec![], state, None, vec![]).with_map(map);
+    let mut h = crate::ui::harness(app);
+    h.run_steps(3);
+    // The button is at the foot of the plan panel, below its fold: scrolled to, then a
+    // pointer click where it is drawn.
+    h.get_by_label("Xuất GeoJSON").scroll_to_me();
+    h.run_steps(10);
+    let at = h.get_by_label("Xuất GeoJSON").rect().center();
+    assert!(
+        h.ctx.content_rect().contains(at),
+        "the button is on screen after scrolling: {at:?}"
+    );
+    click_at(&mut h, at);
+    let file = wait_for(Duration::from_secs(20), || {
+        h.run_steps(1);
+        let f = std::fs::read_dir(dir.path().join("exports"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "geojson"))?;
+        Some(f)
+    })
+    .expect("the export is written")
+    .0;
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let fc: geojson::FeatureCollection = serde_json::from_value(v).unwrap();
+    assert!(
+        fc.features.len() >= demo_sites().len(),
+        "{} features for {} cameras",
+        fc.features.len(),
+        demo_sites().len()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("exports"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file left: {leftovers:?}"
+    );
+}

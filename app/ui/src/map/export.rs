@@ -3,13 +3,19 @@
 
 use super::*;
 
+/// An export file written whole or not at all, through the workstation's one atomic write
+/// (fsync of the file and its folder). Readable by others (0644): it is meant to be handed on.
 pub(super) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d)?;
+    match mt_core::atomic::write(path, bytes, Some(0o644))? {
+        None => Ok(()),
+        Some(e) => {
+            tracing::warn!(
+                "{}: written, but its folder was not synced: {e}",
+                path.display()
+            );
+            Ok(())
+        }
     }
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// What the PNG export draws: the plan at the current view (or the whole map), with a title

@@ -85,14 +85,25 @@ impl MapUi {
     /// thread's last answer when nothing changed since, else computed here (once, on a
     /// click, not per frame).
     pub fn coverage_now(&mut self) -> (Coverage, Coverage) {
+        match self.coverage_if_current() {
+            Ok(c) => c,
+            Err(job) => {
+                let a = crate::coverage_worker::compute(job);
+                (a.before, a.after)
+            }
+        }
+    }
+
+    /// The last coverage if nothing changed since it was computed, else the question to
+    /// compute it (for a worker thread to answer).
+    fn coverage_if_current(&mut self) -> Result<(Coverage, Coverage), crate::coverage_worker::Job> {
         self.poll_coverage();
         let current =
             !self.coverage_dirty && !self.coverage_worker.as_ref().is_some_and(|w| w.busy());
-        if let (true, Some(c)) = (current, &self.coverage) {
-            return c.clone();
+        match (current, &self.coverage) {
+            (true, Some(c)) => Ok(c.clone()),
+            _ => Err(self.coverage_job_full()),
         }
-        let a = crate::coverage_worker::compute(self.coverage_job_full());
-        (a.before, a.after)
     }
 
     pub(super) fn plan_ui(
@@ -200,15 +211,14 @@ impl MapUi {
         }
         ui.separator();
         ui.horizontal(|ui| {
-            if ui.button(tr.t("plan-export-geojson")).clicked() {
-                let r = self.export_geojson();
-                match r {
-                    Ok(p) => self.set_status(
-                        tr.t_args("plan-exported", &[("file", p.display().to_string().into())]),
-                        true,
-                    ),
-                    Err(e) => self.set_status(e, false),
-                }
+            if ui
+                .add_enabled(
+                    self.export_job.is_none(),
+                    egui::Button::new(tr.t("plan-export-geojson")),
+                )
+                .clicked()
+            {
+                self.start_geojson_export();
             }
             if ui
                 .add_enabled(
@@ -222,22 +232,39 @@ impl MapUi {
         });
     }
 
-    /// Writes the plan as GeoJSON into the export folder; returns the file.
-    pub fn export_geojson(&mut self) -> Result<PathBuf, String> {
-        let (before, after) = self.coverage_now();
-        let v = mt_map::plan::plan_geojson(&self.sites, &before, &after, env!("CARGO_PKG_VERSION"));
+    /// Writes the plan as GeoJSON into the export folder on a worker thread ("plan-geojson");
+    /// the coverage too when it is not current. The map polls the answer (`export_job`).
+    pub(super) fn start_geojson_export(&mut self) {
+        let coverage = self.coverage_if_current();
+        let sites = self.sites.clone();
         let path = self.export_dir.join(format!(
             "ke-hoach-phu-song-{}.geojson",
             mt_core::time::file_stamp(mt_core::time::now_ms())
         ));
-        write_atomic(
-            &path,
-            serde_json::to_vec_pretty(&v)
-                .map_err(|e| e.to_string())?
-                .as_slice(),
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.export_job = Some(rx);
+        let spawned = std::thread::Builder::new()
+            .name("plan-geojson".into())
+            .spawn(move || {
+                mt_core::priority::lower_this_thread(mt_core::priority::SERVICE);
+                let (before, after) = coverage.unwrap_or_else(|job| {
+                    let a = crate::coverage_worker::compute(job);
+                    (a.before, a.after)
+                });
+                let v =
+                    mt_map::plan::plan_geojson(&sites, &before, &after, env!("CARGO_PKG_VERSION"));
+                let r = serde_json::to_vec_pretty(&v)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| {
+                        write_atomic(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+                    })
+                    .map(|()| path);
+                let _ = tx.send(r);
+            });
+        if let Err(e) = spawned {
+            self.export_job = None;
+            self.set_status(e.to_string(), false);
+        }
     }
 
     /// Renders the plan off screen (its own wgpu device, on a worker thread) into a PNG.
