@@ -463,9 +463,8 @@ fn sign_in_press_b_bookmark_listed_incident_from_it_found_without_diacritics() {
     );
 }
 
-#[test]
-fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
-    let cap = Capture::new(Timeouts::default()).unwrap();
+/// The app with a fresh log (`log.db` in the returned folder) and supervisor gs01 signed in.
+fn signed_in_with_a_log(cap: &Capture) -> (tempfile::TempDir, Harness<'static, MatThanApp>) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("log.db");
     mt_store::Db::open(&db)
@@ -476,10 +475,17 @@ fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
         mt_store::thread::StoreThread::start(&db).unwrap(),
         dir.path().join("exports"),
     );
-    let mut h = harness(app(&cap, None).with_log(log));
+    let mut h = harness(app(cap, None).with_log(log));
     settle(&mut h);
     sign_in(&mut h, "gs01", "135790");
     assert!(h.state().log.as_ref().unwrap().operator.is_some());
+    (dir, h)
+}
+
+#[test]
+fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let (_dir, mut h) = signed_in_with_a_log(&cap);
 
     // The disk is "full": the database may not grow by a single page.
     let limit = |pages: Option<i64>| {
@@ -550,6 +556,63 @@ fn failed_bookmark_write_shows_a_banner_keeps_the_draft_and_retry_saves_it() {
         .note
         .starts_with("Ghi chú dài không được mất"));
     assert!(log.banner.is_none());
+}
+
+/// Another program (a backup, a copy being made) holds the log locked when the officer saves
+/// a bookmark: the store refuses after its 2 s wait, the banner says the change is kept, and
+/// once the lock is let go the bookmark is written by itself — the row is in the file,
+/// without a click.
+#[test]
+fn a_bookmark_refused_while_another_program_locks_the_log_is_written_by_itself_after() {
+    let cap = Capture::new(Timeouts::default()).unwrap();
+    let (dir, mut h) = signed_in_with_a_log(&cap);
+    let db = dir.path().join("log.db");
+    // Another process's view of the file: its own connection, holding the write lock.
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    h.get_by_label("Ô 1").click();
+    h.run_steps(1);
+    h.key_press(egui::Key::B);
+    h.run_steps(3);
+    h.event(egui::Event::Text("Trong lúc sao lưu".into()));
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    let banner = crate::util::wait_for(std::time::Duration::from_secs(15), || {
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.state().log.as_ref()?.banner.clone()
+    })
+    .expect("a banner while the log is locked")
+    .0;
+    assert!(
+        banner.contains("holds the log locked") && banner.contains("nothing was lost"),
+        "{banner}"
+    );
+    assert_eq!(h.state().log.as_ref().unwrap().unsaved_count(), 1);
+    other.execute_batch("COMMIT").unwrap();
+    let rows = |db: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM bookmark WHERE note = 'Trong lúc sao lưu'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let written = crate::util::wait_for(std::time::Duration::from_secs(20), || {
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        (rows(&db) == 1).then_some(())
+    });
+    assert!(
+        written.is_some(),
+        "the kept bookmark was written once the lock was let go, without a click"
+    );
+    settle(&mut h);
+    let log = h.state().log.as_ref().unwrap();
+    assert_eq!(log.unsaved_count(), 0);
+    assert!(log.banner.is_none(), "{:?}", log.banner);
 }
 
 #[test]

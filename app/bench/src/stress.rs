@@ -533,7 +533,7 @@ pub fn run(minutes: u64, phase_secs: u64, tiles_wanted: u64) -> anyhow::Result<(
         )
     );
     println!(
-        "\nBookmarks: {bookmarks} made, {saved} in the log file afterwards, {unsaved} refused while it was locked and kept for the officer's retry."
+        "\nBookmarks: {bookmarks} made, {saved} in the log file afterwards, {unsaved} refused while it was locked."
     );
     quiet.print_slowest("quiet");
     all.print_slowest("all at once");

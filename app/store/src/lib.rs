@@ -53,6 +53,8 @@ pub enum StoreError {
         "{path}: the disk is full; nothing was lost, the change is kept until it can be written"
     )]
     DiskFull { path: String },
+    #[error("{path}: another program holds the log locked (a backup, a copy being made?); nothing was lost, the change is kept and written as soon as the lock is let go")]
+    Busy { path: String },
     #[error("{path}: migration to schema version {version} failed: {detail}")]
     Migration {
         path: String,
@@ -1148,6 +1150,7 @@ fn classify(path: &str, e: rusqlite::Error) -> StoreError {
                 };
             }
             C::DiskFull => return StoreError::DiskFull { path: path.into() },
+            C::DatabaseBusy | C::DatabaseLocked => return StoreError::Busy { path: path.into() },
             C::NotADatabase | C::DatabaseCorrupt => {
                 return StoreError::Corrupt {
                     path: path.into(),

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// After the log refused a write because another program held it locked, the entries are
+/// tried again after this long (and again, each time it refuses).
+const BUSY_RETRY: Duration = Duration::from_secs(3);
+
 impl LogUi {
     pub(super) fn submit(&mut self, f: impl FnOnce(&StoreThread) -> mt_store::Result<Job>) {
         match f(&self.store) {
@@ -68,6 +72,14 @@ impl LogUi {
         }
         if let Some(s) = self.officers.saved_settings.take() {
             self.session.apply_settings(&s);
+        }
+        if self.retry_at.is_some_and(|t| Instant::now() >= t) && self.jobs.is_empty() {
+            // The log was locked by another program: what it refused is written again.
+            self.retry_at = None;
+            self.banner = None;
+            for u in std::mem::take(&mut self.unsaved) {
+                self.save(u);
+            }
         }
         let jobs = std::mem::take(&mut self.jobs);
         let mut refresh = false;
@@ -183,6 +195,9 @@ impl LogUi {
                         refresh = true;
                     }
                     Err(e) => {
+                        if matches!(e, mt_store::StoreError::Busy { .. }) {
+                            self.retry_at = Some(Instant::now() + BUSY_RETRY);
+                        }
                         self.banner =
                             Some(tr.t_args("write-failed", &[("error", e.to_string().into())]));
                         self.unsaved.push(what);

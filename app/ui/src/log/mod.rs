@@ -140,6 +140,9 @@ pub struct LogUi {
     toast: Option<(String, Instant)>,
     pub banner: Option<String>,
     unsaved: Vec<Unsaved>,
+    /// When the unsaved entries are tried again by themselves: set when the log was locked
+    /// by another program (a lock passes; a full disk or a damaged file needs the officer).
+    retry_at: Option<Instant>,
     export_dir: PathBuf,
     /// The bookmark note field wants focus on its first frame.
     focus_note: bool,
@@ -179,6 +182,7 @@ impl LogUi {
             toast: None,
             banner: None,
             unsaved: Vec::new(),
+            retry_at: None,
             export_dir,
             focus_note: false,
             evidence: None,
