@@ -449,13 +449,7 @@ fn mbtiles_basemap_serves_tiles_by_xyz_and_bad_files_get_errors_naming_them() {
         center: c,
         mpp: 2.0,
     });
-    let state = WallState {
-        view: CentralView::Map,
-        show_health: false,
-        ..Default::default()
-    };
-    let app = MatThanApp::new(&egui::Context::default(), vec![], state, None, vec![]).with_map(map);
-    let mut h = crate::ui::harness(app);
+    let mut h = map_harness(map);
     let red_at_centre = wait_for(Duration::from_secs(10), || {
         h.run_steps(1);
         let canvas = h.state().map.as_ref().unwrap().canvas;
@@ -1114,13 +1108,7 @@ fn plan_geojson_export_from_the_map_writes_a_readable_file_off_the_ui_thread() {
     let mut map = mt_ui::map::MapUi::new(Arc::new(data), vec![], demo_sites());
     map.export_dir = dir.path().join("exports");
     map.mode = mt_ui::map::MapMode::Plan;
-    let state = WallState {
-        view: CentralView::Map,
-        show_health: false,
-        ..Default::default()
-    };
-    let app = MatThanApp::new(&egui::Context::default(), vec![], state, None, vec![]).with_map(map);
-    let mut h = crate::ui::harness(app);
+    let mut h = map_harness(map);
     h.run_steps(3);
     // The button is at the foot of the plan panel, below its fold: scrolled to, then a
     // pointer click where it is drawn.
@@ -1160,4 +1148,15 @@ fn plan_geojson_export_from_the_map_writes_a_readable_file_off_the_ui_thread() {
         leftovers.is_empty(),
         "no temporary file left: {leftovers:?}"
     );
+}
+
+/// The app showing only `map` (map view, no cameras, no log), in the kittest harness.
+fn map_harness(map: mt_ui::map::MapUi) -> egui_kittest::Harness<'static, MatThanApp> {
+    let state = WallState {
+        view: CentralView::Map,
+        show_health: false,
+        ..Default::default()
+    };
+    let app = MatThanApp::new(&egui::Context::default(), vec![], state, None, vec![]).with_map(map);
+    crate::ui::harness(app)
 }

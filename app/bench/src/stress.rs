@@ -368,12 +368,7 @@ pub fn run(minutes: u64, phase_secs: u64, tiles_wanted: u64) -> anyhow::Result<(
 
     // 1. Quiet.
     mark("quiet");
-    let mut quiet = Frames::default();
-    let (t, mut next) = (Instant::now(), Instant::now());
-    while t.elapsed() < window {
-        quiet.frame(&off, &ctx, &mut app, vec![]);
-        pace(&mut next);
-    }
+    let (mut quiet, _) = storm(&off, &ctx, &mut app, window, |_| None);
 
     // 2. All at once.
     let mut locker = std::process::Command::new(std::env::current_exe()?)
@@ -452,17 +447,11 @@ pub fn run(minutes: u64, phase_secs: u64, tiles_wanted: u64) -> anyhow::Result<(
 
     // 3. Replay seek storm.
     mark("replay seek storm");
-    let mut replay_storm = Frames::default();
-    let (t, mut next) = (Instant::now(), Instant::now());
-    let mut seeks = 0;
-    while t.elapsed() < window {
-        if let Some(r) = app.replay.as_mut() {
-            r.seek(rng.i64(range.0..range.1.max(range.0 + 1)));
-            seeks += 1;
-        }
-        replay_storm.frame(&off, &ctx, &mut app, vec![]);
-        pace(&mut next);
-    }
+    let (mut replay_storm, seeks) = storm(&off, &ctx, &mut app, window, |app| {
+        let r = app.replay.as_mut()?;
+        r.seek(rng.i64(range.0..range.1.max(range.0 + 1)));
+        Some(())
+    });
     app.apply(&ctx, Command::CloseArchive);
 
     // 4. Playback seek storm, recording and retention beside it.
@@ -479,17 +468,10 @@ pub fn run(minutes: u64, phase_secs: u64, tiles_wanted: u64) -> anyhow::Result<(
         bail!("playback did not start");
     }
     mark("playback seek storm");
-    let mut playback_storm = Frames::default();
-    let (t, mut next) = (Instant::now(), Instant::now());
-    let mut pb_seeks = 0;
-    while t.elapsed() < window {
-        if let Some(pb) = app.playback.as_mut() {
-            pb.seek(rng.i64(t0..end));
-            pb_seeks += 1;
-        }
-        playback_storm.frame(&off, &ctx, &mut app, vec![]);
-        pace(&mut next);
-    }
+    let (mut playback_storm, pb_seeks) = storm(&off, &ctx, &mut app, window, |app| {
+        app.playback.as_mut()?.seek(rng.i64(t0..end));
+        Some(())
+    });
     let deleted = app
         .recorder
         .as_ref()
@@ -543,6 +525,26 @@ pub fn run(minutes: u64, phase_secs: u64, tiles_wanted: u64) -> anyhow::Result<(
     drop(cap);
     drop(sim);
     Ok(())
+}
+
+/// UI frames for `window`, calling `seek` before each (it returns None when it had nothing
+/// to seek); the frames and the number of seeks.
+fn storm(
+    off: &mt_render::offscreen::Offscreen,
+    ctx: &egui::Context,
+    app: &mut MatThanApp,
+    window: Duration,
+    mut seek: impl FnMut(&mut MatThanApp) -> Option<()>,
+) -> (Frames, u32) {
+    let mut frames = Frames::default();
+    let (t, mut next) = (Instant::now(), Instant::now());
+    let mut seeks = 0;
+    while t.elapsed() < window {
+        seeks += seek(app).is_some() as u32;
+        frames.frame(off, ctx, app, vec![]);
+        pace(&mut next);
+    }
+    (frames, seeks)
 }
 
 fn answered(app: &MatThanApp) -> u64 {
